@@ -1,0 +1,101 @@
+//! The contract between a pure protocol core and the actor shell that drives it.
+//!
+//! ```text
+//!   inputs                      ┌────────────┐        outputs (Ready, in this order)
+//!   message(from, msg) ───────► │            │ ──► 1. persist ops   (storage, one sync)
+//!   tick()             ───────► │    Core    │ ──► 2. messages      (network)
+//!   propose(commands)  ───────► │  (no IO)   │ ──► 3. applied       (KV service)
+//!                               └────────────┘
+//! ```
+//!
+//! A core never touches a socket, a clock, a thread or a global RNG: time is a tick, randomness a
+//! seeded generator, and everything it wants done is returned as data. The shell carries the
+//! outputs out in the order above, so nothing leaves the node before the state it depends on is
+//! durable.
+
+pub mod storage;
+
+use synod_messages::{ActorAddr, Command, NodeId};
+
+pub use storage::{DurableState, MemoryStorage, Storage, StorageError};
+
+/// A committed log position delivered to the state machine, in order, exactly once per core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The position in the protocol's log (Raft index, Paxos slot).
+    pub index: u64,
+    /// The command there (`None` for a no-op).
+    pub command: Option<Command>,
+}
+
+/// Everything a core asks the shell to do after some inputs.
+#[derive(Debug)]
+pub struct Ready<M, P> {
+    /// Make these durable first (in order; one sync for all of them).
+    pub persist: Vec<P>,
+    /// Then send these.
+    pub messages: Vec<(ActorAddr, M)>,
+    /// Then apply these, in order.
+    pub applied: Vec<Applied>,
+}
+
+impl<M, P> Default for Ready<M, P> {
+    fn default() -> Self {
+        Self {
+            persist: Vec::new(),
+            messages: Vec::new(),
+            applied: Vec::new(),
+        }
+    }
+}
+
+impl<M, P> Ready<M, P> {
+    /// True when there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.persist.is_empty() && self.messages.is_empty() && self.applied.is_empty()
+    }
+}
+
+/// The proposal was refused because this core does not lead; nothing was executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not the leader (leader hint: {leader:?})")]
+pub struct NotLeader {
+    /// Who this core believes leads, if anyone.
+    pub leader: Option<NodeId>,
+}
+
+/// A protocol's view of itself, for `/v1/status` and for routing client requests.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// The protocol's name ("raft", "paxos").
+    pub protocol: &'static str,
+    /// The role this core plays now ("leader", "follower", ...).
+    pub role: &'static str,
+    /// The current term (Raft) or ballot round (Paxos).
+    pub term: u64,
+    /// Who leads, as far as this core knows.
+    pub leader: Option<NodeId>,
+    /// The highest log position known to be committed.
+    pub commit_index: u64,
+    /// The last position of the local log.
+    pub last_index: u64,
+}
+
+/// A pure, deterministic protocol role: inputs in, [`Ready`] out.
+pub trait Core: Send + 'static {
+    /// The wire messages this core exchanges.
+    type Message: Clone + std::fmt::Debug + Send + 'static;
+    /// What it asks the storage to make durable.
+    type Persist: std::fmt::Debug + Send + 'static;
+
+    /// A message from another actor.
+    fn on_message(&mut self, from: ActorAddr, msg: Self::Message);
+    /// One logical tick of time.
+    fn on_tick(&mut self);
+    /// Client commands to replicate. Only a leading core accepts them.
+    fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader>;
+    /// Takes the outputs accumulated since the last call.
+    fn take_ready(&mut self) -> Ready<Self::Message, Self::Persist>;
+    /// The core's current view of itself.
+    fn status(&self) -> Status;
+}

@@ -1,0 +1,42 @@
+//! The envelope every message travels in, and the TCP handshake.
+
+use crate::ids::{ActorAddr, NodeId};
+use crate::raft::RaftMessage;
+use crate::service::ServiceMessage;
+use serde::{Deserialize, Serialize};
+
+/// What an envelope carries: one variant per protocol or service vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    /// A Raft RPC.
+    Raft(RaftMessage),
+    /// A message between KV services.
+    Service(ServiceMessage),
+}
+
+/// A message from one actor to another, wherever they live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The sending actor.
+    pub from: ActorAddr,
+    /// The receiving actor.
+    pub to: ActorAddr,
+    /// The message.
+    pub payload: Payload,
+}
+
+/// The first frame on every peer connection: who is calling, and for which cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handshake {
+    /// Wire protocol version; a peer with another version is refused.
+    pub version: u32,
+    /// The cluster the caller belongs to; a caller of another cluster is refused.
+    pub cluster_id: String,
+    /// The caller's node id; an id not in the receiver's config is refused.
+    pub node: NodeId,
+}
+
+impl Handshake {
+    /// The wire version this build speaks.
+    pub const VERSION: u32 = 1;
+}

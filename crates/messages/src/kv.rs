@@ -1,0 +1,87 @@
+//! Client commands of the replicated key-value store, their ids and results.
+
+use serde::{Deserialize, Serialize};
+
+/// A client request's unique id. A retried request keeps its id, so the state machine applies it
+/// once (the dedup window is described in `synod-kv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RequestId {
+    /// The client (or node service) that issued it.
+    pub client: u64,
+    /// Unique per client.
+    pub seq: u64,
+}
+
+/// One operation on the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvOp {
+    /// Set `key` to `value`.
+    Put {
+        /// The key.
+        key: String,
+        /// The new value.
+        value: Vec<u8>,
+    },
+    /// Read `key` (linearizable when it goes through the log).
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Remove `key`.
+    Delete {
+        /// The key.
+        key: String,
+    },
+    /// Compare-and-swap: if the current value equals `expected` (None = absent), set it to
+    /// `value` (None = delete).
+    Cas {
+        /// The key.
+        key: String,
+        /// The value the key must hold, `None` for absent.
+        expected: Option<Vec<u8>>,
+        /// The value to store, `None` to delete.
+        value: Option<Vec<u8>>,
+    },
+}
+
+impl KvOp {
+    /// The key the operation touches.
+    pub fn key(&self) -> &str {
+        match self {
+            KvOp::Put { key, .. }
+            | KvOp::Get { key }
+            | KvOp::Delete { key }
+            | KvOp::Cas { key, .. } => key,
+        }
+    }
+
+    /// True for operations that change the store.
+    pub fn is_write(&self) -> bool {
+        !matches!(self, KvOp::Get { .. })
+    }
+}
+
+/// A command as it travels through the log: an operation with its request id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// The request's unique id.
+    pub id: RequestId,
+    /// What to do.
+    pub op: KvOp,
+}
+
+/// The outcome of applying a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvResult {
+    /// A put or delete was applied.
+    Done,
+    /// The value read (`None` = absent).
+    Value(Option<Vec<u8>>),
+    /// A compare-and-swap: whether it succeeded and the value found.
+    Cas {
+        /// Whether the swap happened.
+        succeeded: bool,
+        /// The value held before the command.
+        current: Option<Vec<u8>>,
+    },
+}

@@ -1,0 +1,26 @@
+//! The vocabulary every Synod crate speaks.
+//!
+//! ```text
+//!   Envelope { from: ActorAddr(node, role), to: ActorAddr(node, role), payload }
+//!                                                                      │
+//!          ┌──────────────────────┬─────────────────────┬─────────────┘
+//!      Payload::Raft          Payload::Service        (Paxos: later)
+//!   RequestVote/AppendEntries   Forward/Redirect
+//! ```
+//!
+//! * [`ids`]: node ids, roles and actor addresses.
+//! * [`kv`]: client commands (put/get/delete/cas), their request ids and results.
+//! * [`raft`]: the Raft RPCs with the paper's names and fields.
+//! * [`service`]: what one node's KV service tells another (forwarding to the leader).
+//! * [`codec`]: the one place that knows the wire format (bincode 2 over serde, length-prefixed).
+
+pub mod codec;
+pub mod envelope;
+pub mod ids;
+pub mod kv;
+pub mod raft;
+pub mod service;
+
+pub use envelope::{Envelope, Handshake, Payload};
+pub use ids::{ActorAddr, NodeId, Role};
+pub use kv::{Command, KvOp, KvResult, RequestId};

@@ -1,0 +1,101 @@
+//! Raft's RPCs, named and shaped as in the paper (Figure 2), plus a fast back-off hint.
+
+use crate::kv::Command;
+use crate::ids::NodeId;
+use serde::{Deserialize, Serialize};
+
+/// A log position: 1-based; 0 means "before the first entry".
+pub type Index = u64;
+/// A Raft term.
+pub type Term = u64;
+
+/// What a log entry carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryPayload {
+    /// The entry a new leader appends to commit its term (§8).
+    Noop,
+    /// A client command.
+    Command(Command),
+}
+
+/// One log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The term in which the leader created the entry.
+    pub term: Term,
+    /// The entry's position in the log.
+    pub index: Index,
+    /// What it carries.
+    pub payload: EntryPayload,
+}
+
+/// Where a follower's log diverges, so the leader can skip a whole term at a time (§5.3, the
+/// optimisation the paper sketches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictHint {
+    /// The term of the follower's entry at `prev_log_index`, `None` if its log is shorter.
+    pub term: Option<Term>,
+    /// The first index the follower holds for `term`, or its last index + 1 if shorter.
+    pub index: Index,
+}
+
+/// The Raft messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RaftMessage {
+    /// Invoked by candidates to gather votes (§5.2).
+    RequestVote {
+        /// Candidate's term.
+        term: Term,
+        /// Candidate requesting the vote.
+        candidate_id: NodeId,
+        /// Index of the candidate's last log entry (§5.4).
+        last_log_index: Index,
+        /// Term of the candidate's last log entry (§5.4).
+        last_log_term: Term,
+    },
+    /// The answer to a RequestVote.
+    RequestVoteResponse {
+        /// Current term, for the candidate to update itself.
+        term: Term,
+        /// True means the candidate received the vote.
+        vote_granted: bool,
+    },
+    /// Invoked by the leader to replicate log entries (§5.3); also used as heartbeat (§5.2).
+    AppendEntries {
+        /// Leader's term.
+        term: Term,
+        /// So followers can redirect clients.
+        leader_id: NodeId,
+        /// Index of the log entry immediately preceding the new ones.
+        prev_log_index: Index,
+        /// Term of the `prev_log_index` entry.
+        prev_log_term: Term,
+        /// Entries to store (empty for heartbeat).
+        entries: Vec<Entry>,
+        /// Leader's commit index.
+        leader_commit: Index,
+    },
+    /// The answer to an AppendEntries.
+    AppendEntriesResponse {
+        /// Current term, for the leader to update itself.
+        term: Term,
+        /// True if the follower held an entry matching `prev_log_index`/`prev_log_term`.
+        success: bool,
+        /// On success: the last index known to match the leader's log.
+        match_index: Index,
+        /// On failure: where to retry from.
+        conflict: Option<ConflictHint>,
+    },
+}
+
+impl RaftMessage {
+    /// The term the message carries.
+    pub fn term(&self) -> Term {
+        match self {
+            RaftMessage::RequestVote { term, .. }
+            | RaftMessage::RequestVoteResponse { term, .. }
+            | RaftMessage::AppendEntries { term, .. }
+            | RaftMessage::AppendEntriesResponse { term, .. } => *term,
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! What the KV services of two nodes tell each other.
+//!
+//! A node that is not the leader forwards its clients' commands to the leader's service. It does
+//! not wait for a reply carrying the result: it answers its client when it applies the command's
+//! entry itself, so the answer reflects its own state. The leader only answers to say "not me".
+
+use crate::ids::NodeId;
+use crate::kv::{Command, RequestId};
+use serde::{Deserialize, Serialize};
+
+/// Service-to-service messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServiceMessage {
+    /// Please propose these commands (sent to the node believed to lead).
+    Forward {
+        /// The commands, each with its request id.
+        commands: Vec<Command>,
+    },
+    /// These commands were not proposed here: the receiver is not the leader. A definite
+    /// answer: they were not executed through this node.
+    Redirect {
+        /// The ids of the refused commands.
+        ids: Vec<RequestId>,
+        /// Who the refusing node believes leads, if it knows.
+        leader: Option<NodeId>,
+    },
+}
