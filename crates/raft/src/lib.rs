@@ -1,1 +1,31 @@
-//! placeholder
+//! Pure Raft (Ongaro & Ousterhout, "In Search of an Understandable Consensus Algorithm").
+//!
+//! ```text
+//!            times out,            receives votes
+//!            starts election       from majority
+//!  Follower ───────────────► Candidate ───────────────► Leader
+//!     ▲  ▲                      │  │                      │
+//!     │  └──── discovers leader ┘  └─ times out: new term │
+//!     └──────────────── discovers higher term ────────────┘
+//! ```
+//!
+//! [`Raft`] is a deterministic state machine implementing [`synod_core::Core`]: RequestVote with
+//! the up-to-date check (§5.4.1), AppendEntries with the consistency check, conflict truncation and
+//! a fast back-off hint (§5.3), commitment only by counting entries of the current term (§5.4.2,
+//! Figure 8), a no-op entry on election (§8), heartbeats, randomized election timeouts in logical
+//! ticks from a seeded RNG, batched and pipelined replication, and check-quorum (a leader that
+//! has not heard from a majority for an election timeout steps down).
+//!
+//! Files: [`log`] the in-memory log, [`state`] the durable state and its ops, [`progress`] the
+//! leader's view of each follower, `election` and `replication` the two halves of the protocol.
+
+mod election;
+pub mod log;
+pub mod progress;
+mod raft;
+mod replication;
+pub mod state;
+
+pub use raft::{Raft, RaftConfig};
+pub use state::{HardState, RaftPersist, RaftState};
+pub use synod_messages::raft::{ConflictHint, Entry, EntryPayload, Index, RaftMessage, Term};

@@ -1,0 +1,62 @@
+//! The leader's view of one follower: `nextIndex`, `matchIndex` (Figure 2) and the batches in
+//! flight, which lets the leader pipeline without waiting for each acknowledgement.
+
+use std::collections::VecDeque;
+use synod_messages::raft::Index;
+
+/// Replication progress of one follower.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// Index of the next entry to send.
+    pub next_index: Index,
+    /// Highest index known to be replicated on the follower.
+    pub match_index: Index,
+    /// Last index of each batch sent and not yet acknowledged.
+    pub inflight: VecDeque<Index>,
+    /// The oldest batch in flight at the last heartbeat round: if it is still the oldest a
+    /// round later, the pipeline is assumed lost.
+    pub oldest_at_last_round: Option<Index>,
+    /// Whether the follower answered since the last check-quorum round.
+    pub active: bool,
+}
+
+impl Progress {
+    /// A fresh follower, for a leader whose last index is `last_index`.
+    pub fn new(last_index: Index) -> Self {
+        Self {
+            next_index: last_index + 1,
+            ..Self::default()
+        }
+    }
+
+    /// The follower confirmed it matches up to `index`.
+    pub fn acknowledge(&mut self, index: Index) {
+        self.match_index = self.match_index.max(index);
+        self.next_index = self.next_index.max(self.match_index + 1);
+        while self
+            .inflight
+            .front()
+            .is_some_and(|&i| i <= self.match_index)
+        {
+            self.inflight.pop_front();
+        }
+    }
+
+    /// Heartbeat round: restarts the pipeline from `match + 1` if its oldest batch has gone
+    /// unanswered for a whole round. Returns whether it did.
+    pub fn restart_if_stalled(&mut self) -> bool {
+        let oldest = self.inflight.front().copied();
+        let stalled = oldest.is_some() && oldest == self.oldest_at_last_round;
+        if stalled {
+            self.rewind(self.match_index + 1);
+        }
+        self.oldest_at_last_round = self.inflight.front().copied();
+        stalled
+    }
+
+    /// The follower refused; resume from `next` (never below what it already matched).
+    pub fn rewind(&mut self, next: Index) {
+        self.next_index = next.max(self.match_index + 1);
+        self.inflight.clear();
+    }
+}

@@ -1,0 +1,313 @@
+//! The Raft replica: its state, its inputs and the [`Core`] implementation.
+
+use crate::log::Log;
+use crate::progress::Progress;
+use crate::state::{HardState, RaftPersist, RaftState};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::{BTreeMap, BTreeSet};
+use synod_core::{Applied, Core, NotLeader, Ready, Status};
+use synod_messages::raft::{Entry, EntryPayload, Index, RaftMessage, Term};
+use synod_messages::{ActorAddr, Command, NodeId, Role};
+
+/// Tuning of one replica. Times are in ticks.
+#[derive(Debug, Clone)]
+pub struct RaftConfig {
+    /// This server.
+    pub id: NodeId,
+    /// Every voting member, this server included.
+    pub voters: Vec<NodeId>,
+    /// Election timeouts are drawn uniformly from `[min, max)` ticks (§5.2).
+    pub election_ticks: (u32, u32),
+    /// A leader sends heartbeats every this many ticks.
+    pub heartbeat_ticks: u32,
+    /// Most entries in one AppendEntries.
+    pub max_batch: usize,
+    /// Most unacknowledged AppendEntries batches per follower.
+    pub max_inflight: usize,
+    /// Seed of the election-timeout RNG (mixed with `id`).
+    pub seed: u64,
+}
+
+impl RaftConfig {
+    /// Defaults suited to a 50 ms tick.
+    pub fn new(id: NodeId, voters: Vec<NodeId>) -> Self {
+        Self {
+            id,
+            voters,
+            election_ticks: (10, 20),
+            heartbeat_ticks: 2,
+            max_batch: 512,
+            max_inflight: 8,
+            seed: 0,
+        }
+    }
+
+    pub(crate) fn quorum(&self) -> usize {
+        self.voters.len() / 2 + 1
+    }
+
+    pub(crate) fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.voters.iter().copied().filter(move |&n| n != self.id)
+    }
+}
+
+/// What this server is now.
+#[derive(Debug)]
+pub(crate) enum RoleState {
+    Follower,
+    Candidate {
+        votes: BTreeSet<NodeId>,
+    },
+    Leader {
+        progress: BTreeMap<NodeId, Progress>,
+    },
+}
+
+/// One Raft server as a pure state machine.
+#[derive(Debug)]
+pub struct Raft {
+    pub(crate) cfg: RaftConfig,
+    rng: StdRng,
+    pub(crate) hard: HardState,
+    pub(crate) log: Log,
+    pub(crate) commit_index: Index,
+    applied_index: Index,
+    pub(crate) role: RoleState,
+    pub(crate) leader: Option<NodeId>,
+    pub(crate) election_elapsed: u32,
+    pub(crate) election_timeout: u32,
+    pub(crate) heartbeat_elapsed: u32,
+    pub(crate) ready: Ready<RaftMessage, RaftPersist>,
+}
+
+impl Raft {
+    /// A server starting from what it had persisted (`RaftState::default()` for a new one).
+    pub fn new(cfg: RaftConfig, state: RaftState) -> Self {
+        assert!(
+            cfg.voters.contains(&cfg.id),
+            "a Raft server must be a voter"
+        );
+        assert!(
+            cfg.election_ticks.0 > cfg.heartbeat_ticks
+                && cfg.election_ticks.0 < cfg.election_ticks.1
+        );
+        let rng = StdRng::seed_from_u64(cfg.seed ^ cfg.id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut raft = Self {
+            cfg,
+            rng,
+            hard: state.hard_state,
+            log: Log::new(state.entries),
+            commit_index: 0,
+            applied_index: 0,
+            role: RoleState::Follower,
+            leader: None,
+            election_elapsed: 0,
+            election_timeout: 0,
+            heartbeat_elapsed: 0,
+            ready: Ready::default(),
+        };
+        raft.reset_election_timer();
+        raft
+    }
+
+    /// This server's id.
+    pub fn id(&self) -> NodeId {
+        self.cfg.id
+    }
+
+    /// `currentTerm`.
+    pub fn term(&self) -> Term {
+        self.hard.term
+    }
+
+    /// Whether this server leads.
+    pub fn is_leader(&self) -> bool {
+        matches!(self.role, RoleState::Leader { .. })
+    }
+
+    /// The highest index known committed.
+    pub fn commit_index(&self) -> Index {
+        self.commit_index
+    }
+
+    /// The log.
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// `votedFor` in the current term.
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.hard.voted_for
+    }
+
+    pub(crate) fn reset_election_timer(&mut self) {
+        self.election_elapsed = 0;
+        let (lo, hi) = self.cfg.election_ticks;
+        self.election_timeout = self.rng.gen_range(lo..hi);
+    }
+
+    pub(crate) fn send(&mut self, to: NodeId, msg: RaftMessage) {
+        self.ready
+            .messages
+            .push((ActorAddr::new(to, Role::Raft), msg));
+    }
+
+    pub(crate) fn persist_hard_state(&mut self) {
+        self.ready.persist.push(RaftPersist::HardState(self.hard));
+    }
+
+    /// Appends entries to the local log and asks for them to be persisted.
+    pub(crate) fn append_local(&mut self, entries: Vec<Entry>) {
+        self.log.append(&entries);
+        self.ready.persist.push(RaftPersist::Append(entries));
+    }
+
+    /// Moves to `term` (if higher) as a follower of `leader`.
+    pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
+        if term > self.hard.term {
+            self.hard = HardState {
+                term,
+                voted_for: None,
+            };
+            self.persist_hard_state();
+        }
+        if !matches!(self.role, RoleState::Follower) {
+            self.reset_election_timer();
+        }
+        self.role = RoleState::Follower;
+        self.leader = leader;
+    }
+
+    /// Raises the commit index and emits the newly committed entries, in order.
+    pub(crate) fn commit_to(&mut self, index: Index) {
+        let index = index.min(self.log.last_index());
+        if index <= self.commit_index {
+            return;
+        }
+        self.commit_index = index;
+        while self.applied_index < self.commit_index {
+            self.applied_index += 1;
+            let Some(entry) = self.log.get(self.applied_index) else {
+                break;
+            };
+            let command = match &entry.payload {
+                EntryPayload::Noop => None,
+                EntryPayload::Command(c) => Some(c.clone()),
+            };
+            self.ready.applied.push(Applied {
+                index: entry.index,
+                command,
+            });
+        }
+    }
+
+    fn role_name(&self) -> &'static str {
+        match self.role {
+            RoleState::Follower => "follower",
+            RoleState::Candidate { .. } => "candidate",
+            RoleState::Leader { .. } => "leader",
+        }
+    }
+}
+
+impl Core for Raft {
+    type Message = RaftMessage;
+    type Persist = RaftPersist;
+
+    fn on_message(&mut self, from: ActorAddr, msg: RaftMessage) {
+        let from = from.node;
+        if from == self.cfg.id || !self.cfg.voters.contains(&from) {
+            return;
+        }
+        // All servers: a higher term makes us a follower of that term (§5.1).
+        if msg.term() > self.hard.term {
+            let leader = match &msg {
+                RaftMessage::AppendEntries { leader_id, .. } => Some(*leader_id),
+                _ => None,
+            };
+            self.become_follower(msg.term(), leader);
+        }
+        match msg {
+            RaftMessage::RequestVote {
+                term,
+                candidate_id,
+                last_log_index,
+                last_log_term,
+            } => self.on_request_vote(from, term, candidate_id, last_log_index, last_log_term),
+            RaftMessage::RequestVoteResponse { term, vote_granted } => {
+                self.on_vote_response(from, term, vote_granted)
+            }
+            RaftMessage::AppendEntries {
+                term,
+                leader_id,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => self.on_append_entries(
+                from,
+                term,
+                leader_id,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            ),
+            RaftMessage::AppendEntriesResponse {
+                term,
+                success,
+                match_index,
+                conflict,
+            } => self.on_append_response(from, term, success, match_index, conflict),
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if self.is_leader() {
+            self.tick_leader();
+        } else {
+            self.election_elapsed += 1;
+            if self.election_elapsed >= self.election_timeout {
+                self.campaign();
+            }
+        }
+    }
+
+    fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader> {
+        if !self.is_leader() {
+            return Err(NotLeader {
+                leader: self.leader,
+            });
+        }
+        let term = self.hard.term;
+        let first = self.log.last_index() + 1;
+        let entries = commands
+            .into_iter()
+            .zip(first..)
+            .map(|(command, index)| Entry {
+                term,
+                index,
+                payload: EntryPayload::Command(command),
+            })
+            .collect();
+        self.append_local(entries);
+        self.replicate();
+        Ok(())
+    }
+
+    fn take_ready(&mut self) -> Ready<RaftMessage, RaftPersist> {
+        std::mem::take(&mut self.ready)
+    }
+
+    fn status(&self) -> Status {
+        Status {
+            protocol: "raft",
+            role: self.role_name(),
+            term: self.hard.term,
+            leader: self.leader,
+            commit_index: self.commit_index,
+            last_index: self.log.last_index(),
+        }
+    }
+}
