@@ -1,1 +1,223 @@
-//! placeholder
+//! The replicated key-value state machine.
+//!
+//! ```text
+//!   committed log ──(index, Command)──► KvStore::apply ──► KvResult
+//!                                          │
+//!                       ┌──────────────────┴─────────────────┐
+//!                   data: key → value              dedup: RequestId → result
+//! ```
+//!
+//! Applying the same sequence of commands gives the same state and results on every replica
+//! (no clocks, no randomness, no iteration-order dependence). A write whose [`RequestId`] was
+//! already applied is not applied again: the first result is returned. The dedup table keeps
+//! the ids of the last [`DEDUP_WINDOW`] log positions, expiring by log index so every replica
+//! forgets the same ids at the same point; a retry must arrive within that window.
+
+mod dedup;
+
+use dedup::Dedup;
+use std::collections::HashMap;
+use synod_messages::{Command, KvOp, KvResult, RequestId};
+
+/// How many log positions a request id is remembered for.
+pub const DEDUP_WINDOW: u64 = 1_000_000;
+
+/// The key-value store with its exactly-once table.
+#[derive(Debug, Default)]
+pub struct KvStore {
+    data: HashMap<String, Vec<u8>>,
+    dedup: Dedup,
+    applied_index: u64,
+}
+
+impl KvStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies the command committed at `index` and returns its result. Positions must come in
+    /// increasing order; a position at or below the last one applied is ignored (`None`).
+    pub fn apply(&mut self, index: u64, command: &Command) -> Option<KvResult> {
+        if !self.advance(index) {
+            return None;
+        }
+        if let Some(result) = self.dedup.get(&command.id) {
+            return Some(result.clone());
+        }
+        let result = self.execute(&command.op);
+        if command.op.is_write() {
+            self.dedup.insert(index, command.id, result.clone());
+        }
+        Some(result)
+    }
+
+    /// Records a committed position that carries no command (a no-op).
+    pub fn skip(&mut self, index: u64) {
+        self.advance(index);
+    }
+
+    fn advance(&mut self, index: u64) -> bool {
+        if index <= self.applied_index {
+            return false;
+        }
+        self.applied_index = index;
+        self.dedup.expire(index.saturating_sub(DEDUP_WINDOW));
+        true
+    }
+
+    fn execute(&mut self, op: &KvOp) -> KvResult {
+        match op {
+            KvOp::Put { key, value } => {
+                self.data.insert(key.clone(), value.clone());
+                KvResult::Done
+            }
+            KvOp::Get { key } => KvResult::Value(self.data.get(key).cloned()),
+            KvOp::Delete { key } => {
+                self.data.remove(key);
+                KvResult::Done
+            }
+            KvOp::Cas {
+                key,
+                expected,
+                value,
+            } => {
+                let current = self.data.get(key).cloned();
+                let succeeded = current == *expected;
+                if succeeded {
+                    match value {
+                        Some(v) => self.data.insert(key.clone(), v.clone()),
+                        None => self.data.remove(key),
+                    };
+                }
+                KvResult::Cas { succeeded, current }
+            }
+        }
+    }
+
+    /// The local value of `key` (a possibly stale read).
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
+        self.data.get(key).map(Vec::as_slice)
+    }
+
+    /// Whether a request id was already applied (within the window).
+    pub fn was_applied(&self, id: &RequestId) -> bool {
+        self.dedup.get(id).is_some()
+    }
+
+    /// The last log position applied.
+    pub fn applied_index(&self) -> u64 {
+        self.applied_index
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True when no key is stored.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(seq: u64, op: KvOp) -> Command {
+        Command {
+            id: RequestId { client: 7, seq },
+            op,
+        }
+    }
+    fn put(k: &str, v: &str) -> KvOp {
+        KvOp::Put {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+    fn get(k: &str) -> KvOp {
+        KvOp::Get { key: k.into() }
+    }
+
+    #[test]
+    fn put_get_delete() {
+        let mut kv = KvStore::new();
+        assert_eq!(kv.apply(1, &cmd(1, put("a", "1"))), Some(KvResult::Done));
+        assert_eq!(
+            kv.apply(2, &cmd(2, get("a"))),
+            Some(KvResult::Value(Some(b"1".to_vec())))
+        );
+        kv.apply(3, &cmd(3, KvOp::Delete { key: "a".into() }));
+        assert_eq!(kv.apply(4, &cmd(4, get("a"))), Some(KvResult::Value(None)));
+        assert!(kv.is_empty());
+    }
+
+    #[test]
+    fn cas_semantics() {
+        let mut kv = KvStore::new();
+        let cas = |expected: Option<&str>, value: Option<&str>| KvOp::Cas {
+            key: "k".into(),
+            expected: expected.map(Into::into),
+            value: value.map(Into::into),
+        };
+        // Absent expected and absent: succeeds.
+        assert_eq!(
+            kv.apply(1, &cmd(1, cas(None, Some("x")))),
+            Some(KvResult::Cas {
+                succeeded: true,
+                current: None
+            })
+        );
+        // Wrong expectation: fails, reports the current value, changes nothing.
+        assert_eq!(
+            kv.apply(2, &cmd(2, cas(Some("y"), Some("z")))),
+            Some(KvResult::Cas {
+                succeeded: false,
+                current: Some(b"x".to_vec())
+            })
+        );
+        assert_eq!(kv.get("k"), Some(&b"x"[..]));
+        // Null value deletes.
+        kv.apply(3, &cmd(3, cas(Some("x"), None)));
+        assert_eq!(kv.get("k"), None);
+    }
+
+    #[test]
+    fn a_retried_write_is_applied_once() {
+        let mut kv = KvStore::new();
+        let c = cmd(
+            1,
+            KvOp::Cas {
+                key: "n".into(),
+                expected: None,
+                value: Some(b"1".to_vec()),
+            },
+        );
+        let first = kv.apply(1, &c);
+        kv.apply(2, &cmd(2, put("n", "2")));
+        // The retry of request 1 lands later in the log: not executed again, same answer.
+        assert_eq!(kv.apply(3, &c), first);
+        assert_eq!(kv.get("n"), Some(&b"2"[..]));
+    }
+
+    #[test]
+    fn old_positions_are_ignored() {
+        let mut kv = KvStore::new();
+        kv.apply(5, &cmd(1, put("a", "1")));
+        assert_eq!(kv.apply(5, &cmd(2, put("a", "2"))), None);
+        assert_eq!(kv.apply(3, &cmd(3, put("a", "3"))), None);
+        assert_eq!(kv.get("a"), Some(&b"1"[..]));
+    }
+
+    #[test]
+    fn dedup_entries_expire_after_the_window() {
+        let mut kv = KvStore::new();
+        let c = cmd(1, put("a", "1"));
+        kv.apply(1, &c);
+        assert!(kv.was_applied(&c.id));
+        kv.skip(DEDUP_WINDOW + 2);
+        assert!(!kv.was_applied(&c.id));
+    }
+}

@@ -151,17 +151,31 @@ mod tests {
     fn oversized_frame_is_refused_from_its_header() {
         let header = (10_000u32).to_be_bytes();
         let err = split_frame(&header, 100).unwrap_err();
-        assert!(matches!(err, CodecError::FrameTooLarge { len: 10_000, max: 100 }));
+        assert!(matches!(
+            err,
+            CodecError::FrameTooLarge {
+                len: 10_000,
+                max: 100
+            }
+        ));
         assert!(encode_frame(&sample(), 10).is_err());
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for garbage in [&b"\xff\xff\xff\xff\xff"[..], b"hello world", b"", b"\x00\x05"] {
+        for garbage in [
+            &b"\xff\xff\xff\xff\xff"[..],
+            b"hello world",
+            b"",
+            b"\x00\x05",
+        ] {
             assert!(decode::<Envelope>(garbage).is_err(), "{garbage:?}");
         }
         let mut bytes = encode(&sample()).unwrap();
         bytes.push(0);
-        assert!(matches!(decode::<Envelope>(&bytes), Err(CodecError::Trailing(1))));
+        assert!(matches!(
+            decode::<Envelope>(&bytes),
+            Err(CodecError::Trailing(1))
+        ));
     }
 }

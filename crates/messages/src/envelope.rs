@@ -40,3 +40,25 @@ impl Handshake {
     /// The wire version this build speaks.
     pub const VERSION: u32 = 1;
 }
+
+impl From<RaftMessage> for Payload {
+    fn from(msg: RaftMessage) -> Self {
+        Payload::Raft(msg)
+    }
+}
+
+impl TryFrom<Payload> for RaftMessage {
+    type Error = Payload;
+    fn try_from(payload: Payload) -> Result<Self, Payload> {
+        match payload {
+            Payload::Raft(msg) => Ok(msg),
+            other => Err(other),
+        }
+    }
+}
+
+impl From<ServiceMessage> for Payload {
+    fn from(msg: ServiceMessage) -> Self {
+        Payload::Service(msg)
+    }
+}

@@ -1,7 +1,7 @@
 //! Raft's RPCs, named and shaped as in the paper (Figure 2), plus a fast back-off hint.
 
-use crate::kv::Command;
 use crate::ids::NodeId;
+use crate::kv::Command;
 use serde::{Deserialize, Serialize};
 
 /// A log position: 1-based; 0 means "before the first entry".

@@ -1,1 +1,27 @@
-//! placeholder
+//! The actor side of Synod: one generic shell that drives any pure core, the KV service actor
+//! that clients talk to, and the HTTP API in front of it.
+//!
+//! ```text
+//!  HTTP (actix-web) ──► Service ──Propose──► Shell<Core> ──Send──► Router ──► peers
+//!                          ▲  ▲                  │  ▲                  │
+//!                          │  └──── Applied ─────┘  └──── Deliver ─────┘
+//!                          └──────── Deliver(Forward / Redirect) ◄─ Router
+//! ```
+//!
+//! * [`shell::Shell`] feeds a [`synod_core::Core`] its inputs (messages, ticks, proposals) and
+//!   carries out its outputs in the safe order: persist (one sync), then send, then apply.
+//! * [`service::Service`] owns the KV state machine, answers clients, forwards commands to the
+//!   leader and waits for them to be applied locally.
+//! * [`http`] maps the REST API onto the service.
+
+pub mod http;
+pub mod msg;
+pub mod service;
+pub mod shell;
+
+pub use msg::{
+    ApplyBatch, ClientError, ClientRequest, Consistency, GetNodeStatus, GetStatus, NodeStatus,
+    Propose, RoleChanged,
+};
+pub use service::{Service, ServiceConfig};
+pub use shell::Shell;

@@ -1,0 +1,127 @@
+//! `synod kv` and `synod status`: a small HTTP client that tries each endpoint in turn.
+
+use std::io::Read;
+use std::time::Duration;
+
+/// One client operation.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum KvCommand {
+    /// Set KEY to VALUE.
+    Put {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Print the value of KEY.
+    Get {
+        /// The key.
+        key: String,
+        /// Serve from any node's local copy (may be stale).
+        #[arg(long)]
+        stale: bool,
+    },
+    /// Remove KEY.
+    Delete {
+        /// The key.
+        key: String,
+    },
+    /// Compare-and-swap: set KEY to --value if it holds --expected.
+    Cas {
+        /// The key.
+        key: String,
+        /// The value KEY must hold; omit for "must be absent".
+        #[arg(long)]
+        expected: Option<String>,
+        /// The new value; omit to delete.
+        #[arg(long)]
+        value: Option<String>,
+    },
+}
+
+/// The outcome of a request on one endpoint.
+enum Outcome {
+    Done(u16, String),
+    TryNext(String),
+}
+
+fn call(agent: &ureq::Agent, endpoint: &str, cmd: &KvCommand) -> Outcome {
+    let base = endpoint.trim_end_matches('/');
+    let result = match cmd {
+        KvCommand::Put { key, value } => agent
+            .put(&format!("{base}/v1/kv/{key}"))
+            .send_bytes(value.as_bytes()),
+        KvCommand::Get { key, stale } => {
+            let q = if *stale { "?consistency=stale" } else { "" };
+            agent.get(&format!("{base}/v1/kv/{key}{q}")).call()
+        }
+        KvCommand::Delete { key } => agent.delete(&format!("{base}/v1/kv/{key}")).call(),
+        KvCommand::Cas {
+            key,
+            expected,
+            value,
+        } => agent
+            .post(&format!("{base}/v1/kv/{key}/cas"))
+            .send_json(serde_json::json!({"expected": expected, "value": value})),
+    };
+    match result {
+        Ok(resp) => Outcome::Done(resp.status(), body(resp)),
+        Err(ureq::Error::Status(503, resp)) => Outcome::TryNext(body(resp)),
+        Err(ureq::Error::Status(code, resp)) => Outcome::Done(code, body(resp)),
+        Err(e) => Outcome::TryNext(e.to_string()),
+    }
+}
+
+fn body(resp: ureq::Response) -> String {
+    let mut text = String::new();
+    let _ = resp.into_reader().take(64 << 20).read_to_string(&mut text);
+    text
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .build()
+}
+
+/// Runs `cmd` against the first endpoint that answers; prints the result. Returns the exit code.
+pub fn run(endpoints: &[String], cmd: &KvCommand) -> i32 {
+    let agent = agent();
+    let mut last = String::from("no endpoints given");
+    for endpoint in endpoints {
+        match call(&agent, endpoint, cmd) {
+            Outcome::Done(code, text) => {
+                let ok = (200..300).contains(&code);
+                match (cmd, ok) {
+                    (KvCommand::Get { .. }, true) => println!("{text}"),
+                    (_, true) => println!("{}", if text.is_empty() { "ok" } else { &text }),
+                    _ => eprintln!("{code} {text}"),
+                }
+                return if ok { 0 } else { 1 };
+            }
+            Outcome::TryNext(why) => {
+                eprintln!("{endpoint}: {why}");
+                last = why;
+            }
+        }
+    }
+    eprintln!("no endpoint could serve the request: {last}");
+    2
+}
+
+/// Prints `/v1/status` of every endpoint.
+pub fn status(endpoints: &[String]) -> i32 {
+    let agent = agent();
+    let mut code = 0;
+    for endpoint in endpoints {
+        let url = format!("{}/v1/status", endpoint.trim_end_matches('/'));
+        match agent.get(&url).call() {
+            Ok(resp) => println!("{endpoint} {}", body(resp)),
+            Err(e) => {
+                println!("{endpoint} unreachable: {e}");
+                code = 1;
+            }
+        }
+    }
+    code
+}

@@ -1,0 +1,126 @@
+//! `synod cluster`: every node of a config as a child process, logs prefixed, stopped together.
+
+use crate::config::Config;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs the cluster until Ctrl-C (or SIGTERM); returns the exit code.
+pub fn run(config_path: &Path) -> Result<(), String> {
+    let cfg = Config::load(config_path).map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the synod binary: {e}"))?;
+    println!(
+        "Synod cluster `{}` on {}: {} nodes",
+        cfg.cluster_id,
+        cfg.protocol.name(),
+        cfg.nodes.len()
+    );
+    println!("{:<6} {:<28} {:<22}", "node", "http", "peer");
+    for n in &cfg.nodes {
+        println!(
+            "{:<6} {:<28} {:<22}",
+            n.id,
+            format!("http://{}", n.http_addr),
+            n.peer_addr
+        );
+    }
+    let endpoints: Vec<String> = cfg
+        .nodes
+        .iter()
+        .map(|n| format!("http://{}", n.http_addr))
+        .collect();
+    println!(
+        "try:  synod kv --endpoints {} put hello world",
+        endpoints.join(",")
+    );
+    println!(
+        "      curl -X PUT --data world http://{}/v1/kv/hello",
+        cfg.nodes[0].http_addr
+    );
+    println!("Ctrl-C stops every node.\n");
+
+    let mut children: Vec<(u64, Child)> = Vec::new();
+    for n in &cfg.nodes {
+        let child = Command::new(&exe)
+            .arg("node")
+            .arg("--config")
+            .arg(config_path)
+            .arg("--id")
+            .arg(n.id.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                stop_all(&mut children);
+                return Err(format!("cannot start node {}: {e}", n.id));
+            }
+        };
+        let prefix = format!("[node {}]", n.id);
+        if let Some(out) = child.stdout.take() {
+            stream(prefix.clone(), out);
+        }
+        if let Some(err) = child.stderr.take() {
+            stream(prefix, err);
+        }
+        children.push((n.id, child));
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(crate::wait_for_shutdown_signal());
+            }
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+    let mut exited = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        for (id, child) in &mut children {
+            if exited.contains(id) {
+                continue;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                eprintln!("[cluster] node {id} exited: {status}");
+                exited.push(*id);
+            }
+        }
+        if exited.len() == children.len() {
+            return Err("every node exited".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("[cluster] stopping {} nodes", children.len());
+    stop_all(&mut children);
+    Ok(())
+}
+
+fn stop_all(children: &mut [(u64, Child)]) {
+    for (_, child) in children.iter_mut() {
+        let _ = child.kill();
+    }
+    for (_, child) in children.iter_mut() {
+        let _ = child.wait();
+    }
+}
+
+fn stream(prefix: String, pipe: impl Read + Send + 'static) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            match line {
+                Ok(line) => println!("{prefix} {line}"),
+                Err(_) => break,
+            }
+        }
+    });
+}

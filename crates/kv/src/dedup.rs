@@ -1,0 +1,32 @@
+//! Remembers the result of each applied write by request id, for a window of log positions.
+
+use std::collections::{HashMap, VecDeque};
+use synod_messages::{KvResult, RequestId};
+
+#[derive(Debug, Default)]
+pub(crate) struct Dedup {
+    results: HashMap<RequestId, KvResult>,
+    by_index: VecDeque<(u64, RequestId)>,
+}
+
+impl Dedup {
+    pub(crate) fn get(&self, id: &RequestId) -> Option<&KvResult> {
+        self.results.get(id)
+    }
+
+    pub(crate) fn insert(&mut self, index: u64, id: RequestId, result: KvResult) {
+        self.results.insert(id, result);
+        self.by_index.push_back((index, id));
+    }
+
+    /// Forgets ids applied at or before `index`.
+    pub(crate) fn expire(&mut self, index: u64) {
+        while let Some(&(i, id)) = self.by_index.front() {
+            if i > index {
+                break;
+            }
+            self.by_index.pop_front();
+            self.results.remove(&id);
+        }
+    }
+}

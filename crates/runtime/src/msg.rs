@@ -1,0 +1,91 @@
+//! The actix messages between the HTTP layer, the service and the protocol shells.
+
+use actix::Message;
+use serde::Serialize;
+use synod_core::{Applied, NotLeader, Status};
+use synod_messages::{KvOp, KvResult, NodeId, RequestId};
+
+/// Service → protocol: replicate these commands.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), NotLeader>")]
+pub struct Propose(pub Vec<synod_messages::Command>);
+
+/// Protocol → service: these log positions are committed, in order.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ApplyBatch(pub Vec<Applied>);
+
+/// Protocol → service: who leads changed (or the term did).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RoleChanged(pub Status);
+
+/// Anyone → protocol: its status.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Status")]
+pub struct GetStatus;
+
+/// How a read is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Consistency {
+    /// Through the protocol: reflects every write acknowledged before it started.
+    #[default]
+    Linearizable,
+    /// The local copy, possibly behind.
+    Stale,
+}
+
+/// HTTP → service: one client operation.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<KvResult, ClientError>")]
+pub struct ClientRequest {
+    /// The operation.
+    pub op: KvOp,
+    /// The client's own id for it (for retries), if it gave one.
+    pub id: Option<RequestId>,
+    /// For reads.
+    pub consistency: Consistency,
+}
+
+/// Why a client request got no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// No leader could be reached; the command was definitely not executed.
+    #[error("no leader is available")]
+    NoLeader {
+        /// Who this node last believed led.
+        leader: Option<NodeId>,
+    },
+    /// The command was sent but no outcome arrived in time: it may or may not have happened.
+    #[error("timed out; the outcome is unknown")]
+    Timeout,
+    /// The node cannot serve (its storage failed, it is shutting down).
+    #[error("node unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// HTTP → service: the node's status.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Option<NodeStatus>")]
+pub struct GetNodeStatus;
+
+/// `/v1/status`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// This node.
+    pub node_id: NodeId,
+    /// "raft" or "paxos".
+    pub protocol: &'static str,
+    /// The protocol role(s) the node plays now.
+    pub role: &'static str,
+    /// Term (Raft) or ballot round (Paxos).
+    pub term: u64,
+    /// The leader as far as this node knows.
+    pub leader_id: Option<NodeId>,
+    /// Highest committed log position known here.
+    pub commit_index: u64,
+    /// Highest log position applied to the KV store here.
+    pub applied_index: u64,
+    /// Number of keys in the local store.
+    pub keys: usize,
+}

@@ -1,0 +1,340 @@
+//! The KV service of one node: answers clients, forwards to the leader, applies the log.
+//!
+//! ```text
+//!  ClientRequest ──► pending[id] ──► leader is me?  ── yes ──► Propose ──► local shell
+//!                        │                          └─ no ───► Forward ──► leader's service
+//!                        ▼
+//!  ApplyBatch ──► KvStore::apply ──► result for pending[id] ──► client
+//! ```
+//!
+//! A request is answered when this node applies the command's log entry, so the answer is
+//! consistent with this node's own state (read-your-writes on any node). A request that was
+//! never handed to a leader fails with `NoLeader` (it was not executed); one that was handed
+//! over but not applied before the deadline fails with `Timeout` (outcome unknown). Retries of
+//! a forwarded command keep its request id, so the state machine applies it once.
+
+use crate::msg::{
+    ApplyBatch, ClientError, ClientRequest, Consistency, GetNodeStatus, GetStatus, NodeStatus,
+    Propose, RoleChanged,
+};
+use actix::prelude::*;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use synod_core::Status;
+use synod_kv::KvStore;
+use synod_messages::service::ServiceMessage;
+use synod_messages::{
+    ActorAddr, Command, Envelope, KvOp, KvResult, NodeId, Payload, RequestId, Role,
+};
+use synod_network::{Deliver, Router};
+use tokio::sync::oneshot;
+
+/// Timing of the service.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// This node.
+    pub node: NodeId,
+    /// How long a client waits for its command to be applied.
+    pub request_timeout: Duration,
+    /// How often pending requests are checked for resending and deadlines.
+    pub retry_interval: Duration,
+    /// A command forwarded to the same leader is sent again after this long without result.
+    pub resend_after: Duration,
+}
+
+type Reply = oneshot::Sender<Result<KvResult, ClientError>>;
+
+struct Pending {
+    command: Command,
+    waiters: Vec<Reply>,
+    deadline: Instant,
+    /// Whether some leader may have accepted the command.
+    maybe_executed: bool,
+    /// Where and when it was last handed over.
+    sent: Option<(NodeId, Instant)>,
+}
+
+/// The service actor.
+pub struct Service {
+    cfg: ServiceConfig,
+    kv: KvStore,
+    router: Addr<Router>,
+    protocol: Recipient<Propose>,
+    status: Recipient<GetStatus>,
+    leader: Option<NodeId>,
+    client_id: u64,
+    next_seq: u64,
+    pending: HashMap<RequestId, Pending>,
+}
+
+impl Service {
+    /// A service in front of a protocol that takes proposals at `protocol` and reports its
+    /// status at `status`.
+    pub fn new(
+        cfg: ServiceConfig,
+        router: Addr<Router>,
+        protocol: Recipient<Propose>,
+        status: Recipient<GetStatus>,
+    ) -> Self {
+        Self {
+            cfg,
+            kv: KvStore::new(),
+            router,
+            protocol,
+            status,
+            leader: None,
+            client_id: rand::random(),
+            next_seq: 0,
+            pending: HashMap::new(),
+        }
+    }
+
+    fn me(&self) -> ActorAddr {
+        ActorAddr::new(self.cfg.node, Role::Service)
+    }
+
+    fn send_to(&self, node: NodeId, msg: ServiceMessage) {
+        self.router.do_send(synod_network::Send(Envelope {
+            from: self.me(),
+            to: ActorAddr::new(node, Role::Service),
+            payload: Payload::Service(msg),
+        }));
+    }
+
+    /// Hands pending commands to the leader: those never sent, sent to a node that is no longer
+    /// the leader, or sent long ago without result.
+    fn submit_due(&mut self, ctx: &mut Context<Self>) {
+        let Some(leader) = self.leader else {
+            return;
+        };
+        let now = Instant::now();
+        let resend_after = self.cfg.resend_after;
+        let local = leader == self.cfg.node;
+        let due: Vec<Command> = self
+            .pending
+            .values_mut()
+            .filter(|p| match p.sent {
+                None => true,
+                Some((to, at)) => to != leader || now.duration_since(at) >= resend_after,
+            })
+            .map(|p| {
+                p.sent = Some((leader, now));
+                // Handed to another node, it may be executed whatever we hear next.
+                p.maybe_executed |= !local;
+                p.command.clone()
+            })
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        if local {
+            self.propose_locally(due, None, ctx);
+        } else {
+            self.send_to(leader, ServiceMessage::Forward { commands: due });
+        }
+    }
+
+    /// Proposes through the local protocol; on refusal, redirects `origin` (a forwarding
+    /// node) or marks local requests for resending.
+    fn propose_locally(
+        &mut self,
+        commands: Vec<Command>,
+        origin: Option<NodeId>,
+        ctx: &mut Context<Self>,
+    ) {
+        let ids: Vec<RequestId> = commands.iter().map(|c| c.id).collect();
+        self.protocol
+            .send(Propose(commands))
+            .into_actor(self)
+            .map(move |result, service, _| match result {
+                Ok(Ok(())) => {
+                    for id in &ids {
+                        if let Some(p) = service.pending.get_mut(id) {
+                            p.maybe_executed = true;
+                        }
+                    }
+                }
+                Ok(Err(not_leader)) => {
+                    if let Some(origin) = origin {
+                        service.send_to(
+                            origin,
+                            ServiceMessage::Redirect {
+                                ids,
+                                leader: not_leader.leader,
+                            },
+                        );
+                    } else {
+                        service.leader = not_leader.leader.filter(|&l| l != service.cfg.node);
+                        for id in &ids {
+                            if let Some(p) = service.pending.get_mut(id) {
+                                p.sent = None;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "the protocol actor is gone"),
+            })
+            .spawn(ctx);
+    }
+
+    /// Fails requests whose deadline passed.
+    fn expire(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<RequestId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some(p) = self.pending.remove(&id) {
+                let err = if p.maybe_executed {
+                    ClientError::Timeout
+                } else {
+                    ClientError::NoLeader {
+                        leader: self.leader,
+                    }
+                };
+                for w in p.waiters {
+                    let _ = w.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+
+    fn on_service_message(
+        &mut self,
+        from: ActorAddr,
+        msg: ServiceMessage,
+        ctx: &mut Context<Self>,
+    ) {
+        match msg {
+            ServiceMessage::Forward { commands } => {
+                self.propose_locally(commands, Some(from.node), ctx);
+            }
+            ServiceMessage::Redirect { ids, leader } => {
+                if let Some(l) = leader.filter(|&l| l != from.node) {
+                    self.leader = Some(l);
+                }
+                for id in ids {
+                    if let Some(p) = self.pending.get_mut(&id) {
+                        p.sent = None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Actor for Service {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.cfg.retry_interval, |service, ctx| {
+            service.expire();
+            service.submit_due(ctx);
+        });
+    }
+}
+
+impl Handler<ClientRequest> for Service {
+    type Result = ResponseFuture<Result<KvResult, ClientError>>;
+
+    fn handle(&mut self, req: ClientRequest, ctx: &mut Context<Self>) -> Self::Result {
+        if let (KvOp::Get { key }, Consistency::Stale) = (&req.op, req.consistency) {
+            let value = self.kv.get(key).map(<[u8]>::to_vec);
+            return Box::pin(async move { Ok(KvResult::Value(value)) });
+        }
+        let id = req.id.unwrap_or_else(|| {
+            self.next_seq += 1;
+            RequestId {
+                client: self.client_id,
+                seq: self.next_seq,
+            }
+        });
+        let (tx, rx) = oneshot::channel();
+        match self.pending.get_mut(&id) {
+            Some(p) => p.waiters.push(tx),
+            None => {
+                self.pending.insert(
+                    id,
+                    Pending {
+                        command: Command { id, op: req.op },
+                        waiters: vec![tx],
+                        deadline: Instant::now() + self.cfg.request_timeout,
+                        maybe_executed: false,
+                        sent: None,
+                    },
+                );
+                self.submit_due(ctx);
+            }
+        }
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(ClientError::Unavailable("request dropped".into())))
+        })
+    }
+}
+
+impl Handler<ApplyBatch> for Service {
+    type Result = ();
+
+    fn handle(&mut self, ApplyBatch(batch): ApplyBatch, _: &mut Context<Self>) {
+        for applied in batch {
+            let Some(command) = applied.command else {
+                self.kv.skip(applied.index);
+                continue;
+            };
+            let Some(result) = self.kv.apply(applied.index, &command) else {
+                continue;
+            };
+            if let Some(p) = self.pending.remove(&command.id) {
+                for w in p.waiters {
+                    let _ = w.send(Ok(result.clone()));
+                }
+            }
+        }
+    }
+}
+
+impl Handler<RoleChanged> for Service {
+    type Result = ();
+
+    fn handle(&mut self, RoleChanged(status): RoleChanged, ctx: &mut Context<Self>) {
+        self.leader = status.leader;
+        self.submit_due(ctx);
+    }
+}
+
+impl Handler<Deliver> for Service {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(env): Deliver, ctx: &mut Context<Self>) {
+        match env.payload {
+            Payload::Service(msg) => self.on_service_message(env.from, msg, ctx),
+            other => tracing::warn!(from = %env.from, ?other, "service got a protocol message"),
+        }
+    }
+}
+
+impl Handler<GetNodeStatus> for Service {
+    type Result = ResponseActFuture<Self, Option<NodeStatus>>;
+
+    fn handle(&mut self, _: GetNodeStatus, _: &mut Context<Self>) -> Self::Result {
+        Box::pin(self.status.send(GetStatus).into_actor(self).map(
+            |status: Result<Status, _>, service, _| {
+                let status = status.ok()?;
+                Some(NodeStatus {
+                    node_id: service.cfg.node,
+                    protocol: status.protocol,
+                    role: status.role,
+                    term: status.term,
+                    leader_id: status.leader,
+                    commit_index: status.commit_index,
+                    applied_index: service.kv.applied_index(),
+                    keys: service.kv.len(),
+                })
+            },
+        ))
+    }
+}

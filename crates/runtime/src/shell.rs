@@ -1,0 +1,191 @@
+//! The one generic actor that drives a pure core.
+//!
+//! ```text
+//!   Deliver(env) ─┐
+//!   tick ─────────┼──► core ──► Ready ──► 1. storage.persist(ops)   one sync, or stop
+//!   Propose ──────┘                  ├──► 2. router ◄── Send(env)   only after 1
+//!                                    └──► 3. service ◄── ApplyBatch
+//! ```
+//!
+//! If persisting fails, the shell does not send the messages that depended on it and stops
+//! taking input: a replica whose memory is ahead of its disk must not keep voting or
+//! acknowledging. It keeps answering status so operators can see it failed.
+
+use crate::msg::{ApplyBatch, GetStatus, Propose, RoleChanged};
+use actix::{Actor, Addr, AsyncContext, Context, Handler, Recipient};
+use std::time::Duration;
+use synod_core::{Core, DurableState, NotLeader, Status, Storage};
+use synod_messages::{ActorAddr, Envelope, Payload};
+use synod_network::{Deliver, Router};
+
+/// Drives core `C`, whose durable state is `S`.
+pub struct Shell<C: Core, S: DurableState<Op = C::Persist>> {
+    core: C,
+    me: ActorAddr,
+    storage: Box<dyn Storage<S>>,
+    router: Addr<Router>,
+    service: Option<Recipient<ApplyBatch>>,
+    watcher: Option<Recipient<RoleChanged>>,
+    tick: Duration,
+    last_status: Option<Status>,
+    failed: Option<String>,
+}
+
+impl<C, S> Shell<C, S>
+where
+    C: Core + Unpin,
+    C::Message: Into<Payload> + TryFrom<Payload>,
+    S: DurableState<Op = C::Persist>,
+{
+    /// A shell for `core`, playing `me`, ticking every `tick`.
+    pub fn new(
+        core: C,
+        me: ActorAddr,
+        storage: Box<dyn Storage<S>>,
+        router: Addr<Router>,
+        tick: Duration,
+    ) -> Self {
+        Self {
+            core,
+            me,
+            storage,
+            router,
+            service: None,
+            watcher: None,
+            tick,
+            last_status: None,
+            failed: None,
+        }
+    }
+
+    /// Where committed entries go.
+    pub fn apply_to(mut self, service: Recipient<ApplyBatch>) -> Self {
+        self.service = Some(service);
+        self
+    }
+
+    /// Who hears about leadership changes.
+    pub fn report_roles_to(mut self, watcher: Recipient<RoleChanged>) -> Self {
+        self.watcher = Some(watcher);
+        self
+    }
+
+    /// Carries out everything the core asked for, in the safe order.
+    fn drive(&mut self) {
+        loop {
+            let ready = self.core.take_ready();
+            if ready.is_empty() {
+                break;
+            }
+            if !ready.persist.is_empty() {
+                if let Err(e) = self.storage.persist(&ready.persist) {
+                    tracing::error!(actor = %self.me, error = %e, "persist failed; this replica stops taking part");
+                    self.failed = Some(e.to_string());
+                    return;
+                }
+            }
+            for (to, msg) in ready.messages {
+                let env = Envelope {
+                    from: self.me,
+                    to,
+                    payload: msg.into(),
+                };
+                self.router.do_send(synod_network::Send(env));
+            }
+            if !ready.applied.is_empty() {
+                if let Some(service) = &self.service {
+                    service.do_send(ApplyBatch(ready.applied));
+                }
+            }
+        }
+        let status = self.core.status();
+        let changed = self.last_status.as_ref().is_none_or(|last| {
+            (last.leader, last.term, last.role) != (status.leader, status.term, status.role)
+        });
+        if changed {
+            if let Some(watcher) = &self.watcher {
+                watcher.do_send(RoleChanged(status.clone()));
+            }
+            self.last_status = Some(status);
+        }
+    }
+}
+
+impl<C, S> Actor for Shell<C, S>
+where
+    C: Core + Unpin,
+    C::Message: Into<Payload> + TryFrom<Payload>,
+    S: DurableState<Op = C::Persist>,
+{
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.tick, |shell, _| {
+            if shell.failed.is_none() {
+                shell.core.on_tick();
+                shell.drive();
+            }
+        });
+        self.drive();
+    }
+}
+
+impl<C, S> Handler<Deliver> for Shell<C, S>
+where
+    C: Core + Unpin,
+    C::Message: Into<Payload> + TryFrom<Payload>,
+    S: DurableState<Op = C::Persist>,
+{
+    type Result = ();
+
+    fn handle(&mut self, Deliver(env): Deliver, _: &mut Context<Self>) {
+        if self.failed.is_some() {
+            return;
+        }
+        match C::Message::try_from(env.payload) {
+            Ok(msg) => {
+                self.core.on_message(env.from, msg);
+                self.drive();
+            }
+            Err(_) => {
+                tracing::warn!(actor = %self.me, from = %env.from, "dropping a message of another protocol")
+            }
+        }
+    }
+}
+
+impl<C, S> Handler<Propose> for Shell<C, S>
+where
+    C: Core + Unpin,
+    C::Message: Into<Payload> + TryFrom<Payload>,
+    S: DurableState<Op = C::Persist>,
+{
+    type Result = Result<(), NotLeader>;
+
+    fn handle(&mut self, Propose(commands): Propose, _: &mut Context<Self>) -> Self::Result {
+        if self.failed.is_some() {
+            return Err(NotLeader { leader: None });
+        }
+        let result = self.core.propose(commands);
+        self.drive();
+        result
+    }
+}
+
+impl<C, S> Handler<GetStatus> for Shell<C, S>
+where
+    C: Core + Unpin,
+    C::Message: Into<Payload> + TryFrom<Payload>,
+    S: DurableState<Op = C::Persist>,
+{
+    type Result = actix::MessageResult<GetStatus>;
+
+    fn handle(&mut self, _: GetStatus, _: &mut Context<Self>) -> Self::Result {
+        let mut status = self.core.status();
+        if self.failed.is_some() {
+            status.role = "failed";
+            status.leader = None;
+        }
+        actix::MessageResult(status)
+    }
+}
