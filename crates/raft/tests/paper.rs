@@ -1,7 +1,7 @@
 //! Tests of the pure Raft core, each named after the section of the Raft paper it checks
 //! ("In Search of an Understandable Consensus Algorithm", extended version).
 
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used)]
 mod harness;
 
 use harness::{cmd, config, Net};

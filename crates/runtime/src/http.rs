@@ -15,7 +15,7 @@ use crate::msg::{ClientError, ClientRequest, Consistency, GetNodeStatus};
 use crate::service::Service;
 use actix::Addr;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
@@ -43,31 +43,76 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/kv/{key}/cas").route(web::post().to(cas)))
     .service(web::resource("/v1/status").route(web::get().to(status)))
     .default_service(web::to(|| async {
-        error(StatusCode::NOT_FOUND, "not_found", "no such route")
+        HttpResponse::NotFound().json(json!({"error": "not_found", "detail": "no such route"}))
     }));
 }
 
-fn error(code: StatusCode, kind: &str, detail: impl std::fmt::Display) -> HttpResponse {
-    HttpResponse::build(code).json(json!({"error": kind, "detail": detail.to_string()}))
+/// Everything a handler can fail with; each maps to a status and a JSON body.
+#[derive(Debug, thiserror::Error)]
+enum ApiError {
+    #[error("{detail}")]
+    BadRequest { kind: &'static str, detail: String },
+    #[error("the limit is {0} bytes")]
+    TooLarge(usize),
+    #[error("no such key")]
+    NotFound,
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("{0}")]
+    Internal(String),
 }
 
-fn client_error(e: ClientError) -> HttpResponse {
-    match e {
-        ClientError::NoLeader { leader } => HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "1"))
-            .json(json!({"error": "no_leader", "leader": leader, "detail": "no leader or no quorum is reachable; the request was not executed"})),
-        ClientError::Timeout => HttpResponse::GatewayTimeout()
-            .json(json!({"error": "timeout", "outcome": "unknown"})),
-        ClientError::Unavailable(detail) => HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "1"))
-            .json(json!({"error": "unavailable", "detail": detail})),
+fn bad(kind: &'static str, detail: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest {
+        kind,
+        detail: detail.to_string(),
     }
 }
 
-fn check_key(state: &ApiState, key: &str) -> Result<(), HttpResponse> {
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Client(ClientError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Client(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let detail = self.to_string();
+        let body = match self {
+            ApiError::BadRequest { kind, .. } => json!({"error": kind, "detail": detail}),
+            ApiError::TooLarge(_) => json!({"error": "too_large", "detail": detail}),
+            ApiError::NotFound => json!({"error": "not_found", "detail": detail}),
+            ApiError::Client(ClientError::NoLeader { leader }) => json!({
+                "error": "no_leader",
+                "leader": leader,
+                "detail": "no leader or no quorum is reachable; the request was not executed",
+            }),
+            ApiError::Client(ClientError::Timeout) => {
+                json!({"error": "timeout", "outcome": "unknown"})
+            }
+            ApiError::Client(ClientError::Unavailable(_)) => {
+                json!({"error": "unavailable", "detail": detail})
+            }
+            ApiError::Internal(_) => json!({"error": "internal", "detail": detail}),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header(("Retry-After", "1"));
+        }
+        response.json(body)
+    }
+}
+
+type ApiResult = Result<HttpResponse, ApiError>;
+
+fn check_key(state: &ApiState, key: &str) -> Result<(), ApiError> {
     if key.is_empty() || key.len() > state.max_key_bytes {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
+        return Err(bad(
             "bad_key",
             format!("a key is 1 to {} bytes", state.max_key_bytes),
         ));
@@ -75,7 +120,7 @@ fn check_key(state: &ApiState, key: &str) -> Result<(), HttpResponse> {
     Ok(())
 }
 
-fn request_id(req: &HttpRequest) -> Result<Option<RequestId>, HttpResponse> {
+fn request_id(req: &HttpRequest) -> Result<Option<RequestId>, ApiError> {
     let Some(header) = req.headers().get("synod-request-id") else {
         return Ok(None);
     };
@@ -86,37 +131,40 @@ fn request_id(req: &HttpRequest) -> Result<Option<RequestId>, HttpResponse> {
             seq: seq.trim().parse().ok()?,
         })
     });
-    match parsed {
-        Some(id) => Ok(Some(id)),
-        None => Err(error(
-            StatusCode::BAD_REQUEST,
+    parsed.map(Some).ok_or_else(|| {
+        bad(
             "bad_request_id",
             "synod-request-id must be <client>:<seq>, two unsigned integers",
-        )),
-    }
+        )
+    })
 }
 
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, HttpResponse> {
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| error(StatusCode::BAD_REQUEST, "bad_body", e))?;
+        let chunk = chunk.map_err(|e| bad("bad_body", e))?;
         if body.len() + chunk.len() > limit {
-            return Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the limit is {limit} bytes"),
-            ));
+            return Err(ApiError::TooLarge(limit));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
 }
 
-async fn run(state: &ApiState, req: ClientRequest) -> Result<KvResult, HttpResponse> {
+async fn run(
+    state: &ApiState,
+    op: KvOp,
+    id: Option<RequestId>,
+    consistency: Consistency,
+) -> Result<KvResult, ApiError> {
+    let req = ClientRequest {
+        op,
+        id,
+        consistency,
+    };
     match state.service.send(req).await {
-        Ok(Ok(result)) => Ok(result),
-        Ok(Err(e)) => Err(client_error(e)),
-        Err(e) => Err(client_error(ClientError::Unavailable(e.to_string()))),
+        Ok(result) => Ok(result?),
+        Err(e) => Err(ClientError::Unavailable(e.to_string()).into()),
     }
 }
 
@@ -124,38 +172,24 @@ fn ok() -> HttpResponse {
     HttpResponse::Ok().json(json!({"ok": true}))
 }
 
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(response) => return response,
-        }
-    };
-}
-
 async fn put(
     state: web::Data<ApiState>,
     req: HttpRequest,
     key: web::Path<String>,
     payload: web::Payload,
-) -> HttpResponse {
+) -> ApiResult {
     let key = key.into_inner();
-    tri!(check_key(&state, &key));
-    let id = tri!(request_id(&req));
-    let value = tri!(read_body(payload, state.max_value_bytes).await);
-    let op = KvOp::Put { key, value };
-    tri!(
-        run(
-            &state,
-            ClientRequest {
-                op,
-                id,
-                consistency: Consistency::Linearizable
-            }
-        )
-        .await
-    );
-    ok()
+    check_key(&state, &key)?;
+    let id = request_id(&req)?;
+    let value = read_body(payload, state.max_value_bytes).await?;
+    run(
+        &state,
+        KvOp::Put { key, value },
+        id,
+        Consistency::Linearizable,
+    )
+    .await?;
+    Ok(ok())
 }
 
 #[derive(Deserialize)]
@@ -167,65 +201,34 @@ async fn get(
     state: web::Data<ApiState>,
     key: web::Path<String>,
     query: web::Query<ReadQuery>,
-) -> HttpResponse {
+) -> ApiResult {
     let key = key.into_inner();
-    tri!(check_key(&state, &key));
+    check_key(&state, &key)?;
     let consistency = match query.consistency.as_deref() {
         None | Some("linearizable") => Consistency::Linearizable,
         Some("stale") => Consistency::Stale,
         Some(other) => {
-            return error(
-                StatusCode::BAD_REQUEST,
+            return Err(bad(
                 "bad_consistency",
                 format!("consistency must be linearizable or stale, not {other:?}"),
-            )
+            ))
         }
     };
-    let op = KvOp::Get { key };
-    match tri!(
-        run(
-            &state,
-            ClientRequest {
-                op,
-                id: None,
-                consistency
-            }
-        )
-        .await
-    ) {
-        KvResult::Value(Some(v)) => HttpResponse::Ok()
+    match run(&state, KvOp::Get { key }, None, consistency).await? {
+        KvResult::Value(Some(v)) => Ok(HttpResponse::Ok()
             .content_type("application/octet-stream")
-            .body(v),
-        KvResult::Value(None) => error(StatusCode::NOT_FOUND, "not_found", "no such key"),
-        other => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("{other:?}"),
-        ),
+            .body(v)),
+        KvResult::Value(None) => Err(ApiError::NotFound),
+        other => Err(ApiError::Internal(format!("a read returned {other:?}"))),
     }
 }
 
-async fn delete(
-    state: web::Data<ApiState>,
-    req: HttpRequest,
-    key: web::Path<String>,
-) -> HttpResponse {
+async fn delete(state: web::Data<ApiState>, req: HttpRequest, key: web::Path<String>) -> ApiResult {
     let key = key.into_inner();
-    tri!(check_key(&state, &key));
-    let id = tri!(request_id(&req));
-    let op = KvOp::Delete { key };
-    tri!(
-        run(
-            &state,
-            ClientRequest {
-                op,
-                id,
-                consistency: Consistency::Linearizable
-            }
-        )
-        .await
-    );
-    ok()
+    check_key(&state, &key)?;
+    let id = request_id(&req)?;
+    run(&state, KvOp::Delete { key }, id, Consistency::Linearizable).await?;
+    Ok(ok())
 }
 
 #[derive(Deserialize)]
@@ -240,68 +243,45 @@ async fn cas(
     req: HttpRequest,
     key: web::Path<String>,
     payload: web::Payload,
-) -> HttpResponse {
+) -> ApiResult {
     let key = key.into_inner();
-    tri!(check_key(&state, &key));
-    let id = tri!(request_id(&req));
+    check_key(&state, &key)?;
+    let id = request_id(&req)?;
     // The JSON wraps two values, so allow room for both plus the syntax.
-    let body = tri!(read_body(payload, 2 * state.max_value_bytes + 1024).await);
-    let body: CasBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_json", e),
-    };
+    let body = read_body(payload, 2 * state.max_value_bytes + 1024).await?;
+    let body: CasBody = serde_json::from_slice(&body).map_err(|e| bad("bad_json", e))?;
     if body
         .value
         .as_ref()
         .is_some_and(|v| v.len() > state.max_value_bytes)
     {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("the limit is {} bytes", state.max_value_bytes),
-        );
+        return Err(ApiError::TooLarge(state.max_value_bytes));
     }
     let op = KvOp::Cas {
         key,
         expected: body.expected.map(String::into_bytes),
         value: body.value.map(String::into_bytes),
     };
-    match tri!(
-        run(
-            &state,
-            ClientRequest {
-                op,
-                id,
-                consistency: Consistency::Linearizable
-            }
-        )
-        .await
-    ) {
+    match run(&state, op, id, Consistency::Linearizable).await? {
         KvResult::Cas {
             succeeded: true, ..
-        } => HttpResponse::Ok().json(json!({"succeeded": true})),
+        } => Ok(HttpResponse::Ok().json(json!({"succeeded": true}))),
         KvResult::Cas {
             succeeded: false,
             current,
-        } => HttpResponse::Conflict().json(json!({
+        } => Ok(HttpResponse::Conflict().json(json!({
             "succeeded": false,
             "current": current.map(|c| String::from_utf8_lossy(&c).into_owned()),
-        })),
-        other => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("{other:?}"),
-        ),
+        }))),
+        other => Err(ApiError::Internal(format!(
+            "a compare-and-swap returned {other:?}"
+        ))),
     }
 }
 
-async fn status(state: web::Data<ApiState>) -> HttpResponse {
+async fn status(state: web::Data<ApiState>) -> ApiResult {
     match state.service.send(GetNodeStatus).await {
-        Ok(Some(status)) => HttpResponse::Ok().json(status),
-        _ => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the protocol actor is not answering",
-        ),
+        Ok(Some(status)) => Ok(HttpResponse::Ok().json(status)),
+        _ => Err(ClientError::Unavailable("the protocol actor is not answering".into()).into()),
     }
 }

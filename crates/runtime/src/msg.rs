@@ -84,6 +84,8 @@ pub struct NodeStatus {
     pub leader_id: Option<NodeId>,
     /// Highest committed log position known here.
     pub commit_index: u64,
+    /// Last position of the local log.
+    pub last_log_index: u64,
     /// Highest log position applied to the KV store here.
     pub applied_index: u64,
     /// Number of keys in the local store.

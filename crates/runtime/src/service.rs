@@ -331,6 +331,7 @@ impl Handler<GetNodeStatus> for Service {
                     term: status.term,
                     leader_id: status.leader,
                     commit_index: status.commit_index,
+                    last_log_index: status.last_index,
                     applied_index: service.kv.applied_index(),
                     keys: service.kv.len(),
                 })

@@ -1,0 +1,49 @@
+//! Helpers shared by the end-to-end suites.
+
+#![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+/// Ports the OS says are free right now.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// A config for `n` nodes on loopback with fast ticks.
+pub fn config_toml(protocol: &str, n: usize, tick_ms: u64, timeout_ms: u64) -> String {
+    let ports = free_ports(2 * n);
+    let mut s = format!(
+        "cluster_id = \"e2e\"\nprotocol = \"{protocol}\"\n\n[raft]\ntick_ms = {tick_ms}\n\n[limits]\nrequest_timeout_ms = {timeout_ms}\n\n"
+    );
+    for i in 0..n {
+        s += &format!(
+            "[[nodes]]\nid = {}\npeer_addr = \"127.0.0.1:{}\"\nhttp_addr = \"127.0.0.1:{}\"\n\n",
+            i + 1,
+            ports[2 * i],
+            ports[2 * i + 1]
+        );
+    }
+    s
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

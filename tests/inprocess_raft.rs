@@ -1,0 +1,228 @@
+//! Three real Raft nodes (shell, service, network actor) in one process, connected through the
+//! network actor's in-process hub and its fault filter.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+use synod::config::Config;
+use synod::node::{start_node, NodeHandle, Transport};
+use synod_messages::{KvOp, KvResult, NodeId};
+use synod_network::{Faults, LocalHub};
+use synod_runtime::{ClientError, ClientRequest, Consistency, GetNodeStatus, NodeStatus};
+
+async fn cluster(n: usize) -> (Vec<NodeHandle>, Faults) {
+    let cfg = Config::from_toml(&common::config_toml("raft", n, 10, 1500)).unwrap();
+    let hub = LocalHub::new();
+    let faults = Faults::new(42);
+    let mut nodes = Vec::new();
+    for node in &cfg.nodes {
+        let h = start_node(
+            &cfg,
+            node.id,
+            Transport::InProcess(hub.clone()),
+            faults.clone(),
+            false,
+        )
+        .await
+        .unwrap();
+        nodes.push(h);
+    }
+    (nodes, faults)
+}
+
+async fn status(node: &NodeHandle) -> NodeStatus {
+    node.service.send(GetNodeStatus).await.unwrap().unwrap()
+}
+
+async fn request(
+    node: &NodeHandle,
+    op: KvOp,
+    consistency: Consistency,
+) -> Result<KvResult, ClientError> {
+    node.service
+        .send(ClientRequest {
+            op,
+            id: None,
+            consistency,
+        })
+        .await
+        .unwrap()
+}
+
+async fn put(node: &NodeHandle, key: &str, value: &str) -> Result<KvResult, ClientError> {
+    let op = KvOp::Put {
+        key: key.into(),
+        value: value.into(),
+    };
+    request(node, op, Consistency::Linearizable).await
+}
+
+async fn get(node: &NodeHandle, key: &str, consistency: Consistency) -> Option<Vec<u8>> {
+    match request(node, KvOp::Get { key: key.into() }, consistency).await {
+        Ok(KvResult::Value(v)) => v,
+        other => panic!("get {key}: {other:?}"),
+    }
+}
+
+/// Waits until exactly one of `among` leads and the others agree; returns it.
+async fn leader(nodes: &[NodeHandle], among: &[NodeId]) -> NodeId {
+    let start = Instant::now();
+    loop {
+        let mut leaders = Vec::new();
+        let mut views = Vec::new();
+        for n in nodes.iter().filter(|n| among.contains(&n.id)) {
+            let s = status(n).await;
+            if s.role == "leader" {
+                leaders.push(s.node_id);
+            }
+            views.push(s.leader_id);
+        }
+        if let [l] = leaders[..] {
+            if views.iter().all(|v| *v == Some(l)) {
+                return l;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no stable leader among {among:?}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn node(nodes: &[NodeHandle], id: NodeId) -> &NodeHandle {
+    nodes.iter().find(|n| n.id == id).unwrap()
+}
+
+#[actix_rt::test]
+async fn write_on_one_node_read_linearizably_on_another() {
+    let (nodes, _faults) = cluster(3).await;
+    leader(&nodes, &[1, 2, 3]).await;
+    assert_eq!(put(&nodes[0], "x", "1").await, Ok(KvResult::Done));
+    assert_eq!(
+        get(&nodes[1], "x", Consistency::Linearizable).await,
+        Some(b"1".to_vec())
+    );
+    assert_eq!(
+        get(&nodes[2], "x", Consistency::Linearizable).await,
+        Some(b"1".to_vec())
+    );
+    // The writing node answered after applying, so its own stale read sees the write.
+    assert_eq!(
+        get(&nodes[0], "x", Consistency::Stale).await,
+        Some(b"1".to_vec())
+    );
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
+#[actix_rt::test]
+async fn isolated_leader_is_replaced_and_its_uncommitted_entries_are_overwritten() {
+    let (nodes, faults) = cluster(3).await;
+    let old = leader(&nodes, &[1, 2, 3]).await;
+    assert_eq!(
+        put(node(&nodes, old), "before", "1").await,
+        Ok(KvResult::Done)
+    );
+
+    // Cut the leader off; a write sent to it is appended to its log but can never commit.
+    faults.isolate(old);
+    let lost = put(node(&nodes, old), "lost", "x").await;
+    assert!(
+        matches!(lost, Err(ClientError::Timeout)),
+        "a write the isolated leader accepted has an unknown outcome: {lost:?}"
+    );
+    assert!(
+        status(node(&nodes, old)).await.last_log_index
+            > status(node(&nodes, old)).await.commit_index
+    );
+
+    // The majority elects a new leader and keeps accepting writes.
+    let rest: Vec<NodeId> = [1, 2, 3].into_iter().filter(|&n| n != old).collect();
+    let new = leader(&nodes, &rest).await;
+    assert_ne!(new, old);
+    let other = rest.iter().copied().find(|&n| n != new).unwrap();
+    assert_eq!(
+        put(node(&nodes, other), "after", "2").await,
+        Ok(KvResult::Done)
+    );
+
+    // Heal: the old leader rejoins as a follower and its uncommitted entry is replaced.
+    faults.heal();
+    let l = leader(&nodes, &[1, 2, 3]).await;
+    assert_ne!(
+        l, old,
+        "the old leader's log lacks committed entries, it cannot win"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s: Vec<NodeStatus> = futures_join(&nodes).await;
+        let converged = s.windows(2).all(|w| {
+            (w[0].last_log_index, w[0].applied_index) == (w[1].last_log_index, w[1].applied_index)
+        });
+        if converged {
+            break;
+        }
+        assert!(Instant::now() < deadline, "logs did not converge: {s:?}");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    for n in &nodes {
+        assert_eq!(
+            get(n, "lost", Consistency::Stale).await,
+            None,
+            "node {}",
+            n.id
+        );
+        assert_eq!(
+            get(n, "after", Consistency::Stale).await,
+            Some(b"2".to_vec()),
+            "node {}",
+            n.id
+        );
+        assert_eq!(
+            get(n, "before", Consistency::Stale).await,
+            Some(b"1".to_vec()),
+            "node {}",
+            n.id
+        );
+    }
+    // Writes continue through the old leader too (forwarded).
+    assert_eq!(
+        put(node(&nodes, old), "again", "3").await,
+        Ok(KvResult::Done)
+    );
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
+async fn futures_join(nodes: &[NodeHandle]) -> Vec<NodeStatus> {
+    let mut out = Vec::new();
+    for n in nodes {
+        out.push(status(n).await);
+    }
+    out
+}
+
+#[actix_rt::test]
+async fn a_minority_cannot_write_and_says_so() {
+    let (nodes, faults) = cluster(3).await;
+    leader(&nodes, &[1, 2, 3]).await;
+    // Every node on its own: nobody can reach a quorum.
+    faults.partition(vec![vec![1], vec![2], vec![3]]);
+    actix_rt::time::sleep(Duration::from_millis(400)).await; // check-quorum deposes the leader
+    let err = put(&nodes[0], "k", "v").await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::NoLeader { .. } | ClientError::Timeout),
+        "{err:?}"
+    );
+    faults.heal();
+    leader(&nodes, &[1, 2, 3]).await;
+    assert_eq!(put(&nodes[0], "k", "v").await, Ok(KvResult::Done));
+    for n in nodes {
+        n.stop().await;
+    }
+}
