@@ -273,7 +273,7 @@ impl Config {
 /// Makes serde's message name the allowed protocols when the value is wrong.
 fn explain(e: config::ConfigError) -> String {
     let text = e.to_string();
-    if text.contains("protocol") && text.contains("unknown variant") {
+    if text.contains("`protocol`") && text.contains("variant") {
         format!("{text} (allowed values of `protocol`: \"raft\")")
     } else {
         text
