@@ -17,7 +17,7 @@ pub mod storage;
 
 use synod_messages::{ActorAddr, Command, NodeId};
 
-pub use storage::{DurableState, MemoryStorage, Storage, StorageError};
+pub use storage::{DurableState, MemoryStorage, Stateless, Storage, StorageError};
 
 /// A committed log position delivered to the state machine, in order, exactly once per core.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +79,8 @@ pub struct Status {
     pub commit_index: u64,
     /// The last position of the local log.
     pub last_index: u64,
+    /// The ballot `(round, node)` this core works in (Paxos only).
+    pub ballot: Option<(u64, NodeId)>,
 }
 
 /// A pure, deterministic protocol role: inputs in, [`Ready`] out.

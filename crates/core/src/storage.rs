@@ -17,6 +17,18 @@ pub trait DurableState: Default + Clone + Send + 'static {
     fn apply(&mut self, op: &Self::Op);
 }
 
+/// The durable state of a role that keeps none (a Paxos proposer: a restarted proposer can
+/// never reuse a ballot, because a majority promised it already).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stateless;
+
+impl DurableState for Stateless {
+    type Op = std::convert::Infallible;
+    fn apply(&mut self, op: &Self::Op) {
+        match *op {}
+    }
+}
+
 /// Why storage failed. The caller must not act as if the ops were durable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StorageError {

@@ -1,6 +1,7 @@
 //! The envelope every message travels in, and the TCP handshake.
 
 use crate::ids::{ActorAddr, NodeId};
+use crate::paxos::PaxosMessage;
 use crate::raft::RaftMessage;
 use crate::service::ServiceMessage;
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub enum Payload {
     /// A Raft RPC.
     Raft(RaftMessage),
+    /// A Multi-Paxos message.
+    Paxos(PaxosMessage),
     /// A message between KV services.
     Service(ServiceMessage),
 }
@@ -60,5 +63,21 @@ impl TryFrom<Payload> for RaftMessage {
 impl From<ServiceMessage> for Payload {
     fn from(msg: ServiceMessage) -> Self {
         Payload::Service(msg)
+    }
+}
+
+impl From<PaxosMessage> for Payload {
+    fn from(msg: PaxosMessage) -> Self {
+        Payload::Paxos(msg)
+    }
+}
+
+impl TryFrom<Payload> for PaxosMessage {
+    type Error = Payload;
+    fn try_from(payload: Payload) -> Result<Self, Payload> {
+        match payload {
+            Payload::Paxos(msg) => Ok(msg),
+            other => Err(other),
+        }
     }
 }

@@ -4,13 +4,14 @@
 //!   Envelope { from: ActorAddr(node, role), to: ActorAddr(node, role), payload }
 //!                                                                      │
 //!          ┌──────────────────────┬─────────────────────┬─────────────┘
-//!      Payload::Raft          Payload::Service        (Paxos: later)
-//!   RequestVote/AppendEntries   Forward/Redirect
+//!      Payload::Raft           Payload::Paxos            Payload::Service
+//!   RequestVote/AppendEntries  Prepare/Promise/Accept/…   Forward/Redirect
 //! ```
 //!
 //! * [`ids`]: node ids, roles and actor addresses.
 //! * [`kv`]: client commands (put/get/delete/cas), their request ids and results.
 //! * [`raft`]: the Raft RPCs with the paper's names and fields.
+//! * [`paxos`]: the Multi-Paxos messages (Prepare/Promise, Accept/Accepted, Rejected, ...).
 //! * [`service`]: what one node's KV service tells another (forwarding to the leader).
 //! * [`codec`]: the one place that knows the wire format (bincode 2 over serde, length-prefixed).
 
@@ -18,6 +19,7 @@ pub mod codec;
 pub mod envelope;
 pub mod ids;
 pub mod kv;
+pub mod paxos;
 pub mod raft;
 pub mod service;
 

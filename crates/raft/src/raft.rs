@@ -308,6 +308,7 @@ impl Core for Raft {
             leader: self.leader,
             commit_index: self.commit_index,
             last_index: self.log.last_index(),
+            ballot: None,
         }
     }
 }

@@ -1,0 +1,119 @@
+//! Multi-Paxos messages, named as in the seed and in Lamport's "Paxos Made Simple":
+//! Prepare/Promise (phase 1), Accept/Accepted (phase 2), and Rejected, which carries the higher
+//! ballot the acceptor holds.
+
+use crate::ids::NodeId;
+use crate::kv::Command;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A position in the replicated log, from 1.
+pub type Slot = u64;
+
+/// A proposal number: unique per proposer (the node id breaks ties) and totally ordered,
+/// first by round, then by node.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub struct Ballot {
+    /// Increases with every new attempt to lead.
+    pub round: u64,
+    /// The proposer that owns the ballot.
+    pub node: NodeId,
+}
+
+impl Ballot {
+    /// The ballot `(round, node)`.
+    pub const fn new(round: u64, node: NodeId) -> Self {
+        Self { round, node }
+    }
+}
+
+impl fmt::Display for Ballot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.round, self.node)
+    }
+}
+
+/// What a slot holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Value {
+    /// Fills a hole a new leader found in the log.
+    Noop,
+    /// A client command.
+    Command(Command),
+}
+
+/// A value an acceptor accepted, with the ballot it accepted it in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptedValue {
+    /// The slot.
+    pub slot: Slot,
+    /// The ballot of the Accept.
+    pub ballot: Ballot,
+    /// The value.
+    pub value: Value,
+}
+
+/// The Multi-Paxos messages between proposers, acceptors and learners.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaxosMessage {
+    /// Phase 1a, proposer → acceptors: promise me `ballot` for every slot from `from_slot` on.
+    Prepare {
+        /// The proposal number.
+        ballot: Ballot,
+        /// The first slot the proposer does not know to be chosen.
+        from_slot: Slot,
+    },
+    /// Phase 1b, acceptor → proposer: promised, with everything I accepted from `from_slot` on.
+    Promise {
+        /// The ballot promised.
+        ballot: Ballot,
+        /// What this acceptor accepted, for the slots asked about.
+        accepted: Vec<AcceptedValue>,
+    },
+    /// Phase 2a, proposer → acceptors: accept these values in `ballot`.
+    Accept {
+        /// The proposal number.
+        ballot: Ballot,
+        /// Slots and values.
+        entries: Vec<(Slot, Value)>,
+    },
+    /// Phase 2b, acceptor → proposer: accepted these slots in `ballot`.
+    Accepted {
+        /// The proposal number.
+        ballot: Ballot,
+        /// The slots accepted.
+        slots: Vec<Slot>,
+    },
+    /// Acceptor → proposer: refused `ballot`, because I promised the higher `promised`.
+    Rejected {
+        /// The refused ballot.
+        ballot: Ballot,
+        /// The ballot this acceptor holds.
+        promised: Ballot,
+    },
+    /// Leader → learners (and learner → learner when catching up): these slots are chosen.
+    Chosen {
+        /// Slots and their chosen values.
+        entries: Vec<(Slot, Value)>,
+    },
+    /// Leader → proposers and learners: I lead in `ballot`; every slot up to `chosen_upto` is
+    /// chosen.
+    Heartbeat {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// Every slot up to this one is chosen.
+        chosen_upto: Slot,
+    },
+    /// Learner → learners: send me the chosen values from `from_slot` on.
+    CatchUp {
+        /// The first slot the learner lacks.
+        from_slot: Slot,
+    },
+    /// Learner → the proposer of its node: I delivered every slot up to `delivered_upto`.
+    Progress {
+        /// The learner's contiguous prefix.
+        delivered_upto: Slot,
+    },
+}

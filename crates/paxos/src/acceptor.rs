@@ -1,0 +1,226 @@
+//! The acceptor ("general"): votes on proposals.
+//!
+//! It remembers the highest ballot it promised and, per slot, the value it accepted with its
+//! ballot. `Prepare(b)` with `b` at least the promise is answered `Promise` with the values
+//! accepted from the asked slot on; `Accept(b, …)` with `b` at least the promise is stored and
+//! answered `Accepted`; anything lower is answered `Rejected` with the promise held. Both the
+//! promise and the accepted values are persisted before the answer leaves (the shell's rule).
+
+use std::collections::BTreeMap;
+use synod_core::{Core, DurableState, NotLeader, Ready, Status};
+use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
+use synod_messages::{ActorAddr, Command, NodeId, Role};
+
+/// What an acceptor must not forget.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AcceptorState {
+    /// The highest ballot promised.
+    pub promised: Ballot,
+    /// Per slot, the last value accepted and its ballot.
+    pub accepted: BTreeMap<Slot, (Ballot, Value)>,
+}
+
+/// One change to an acceptor's durable state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptorOp {
+    /// Promise not to accept ballots below this one.
+    Promise(Ballot),
+    /// Accept these values in this ballot.
+    Accept(Ballot, Vec<(Slot, Value)>),
+}
+
+impl DurableState for AcceptorState {
+    type Op = AcceptorOp;
+
+    fn apply(&mut self, op: &AcceptorOp) {
+        match op {
+            AcceptorOp::Promise(b) => self.promised = self.promised.max(*b),
+            AcceptorOp::Accept(b, entries) => {
+                self.promised = self.promised.max(*b);
+                for (slot, value) in entries {
+                    self.accepted.insert(*slot, (*b, value.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// The acceptor role of one node.
+#[derive(Debug)]
+pub struct Acceptor {
+    id: NodeId,
+    state: AcceptorState,
+    ready: Ready<PaxosMessage, AcceptorOp>,
+}
+
+impl Acceptor {
+    /// An acceptor on `id` starting from what it persisted.
+    pub fn new(id: NodeId, state: AcceptorState) -> Self {
+        Self {
+            id,
+            state,
+            ready: Ready::default(),
+        }
+    }
+
+    /// Its state (for tests and the scenario trace).
+    pub fn state(&self) -> &AcceptorState {
+        &self.state
+    }
+
+    fn reply(&mut self, to: ActorAddr, msg: PaxosMessage) {
+        self.ready.messages.push((to, msg));
+    }
+
+    fn persist(&mut self, op: AcceptorOp) {
+        self.state.apply(&op);
+        self.ready.persist.push(op);
+    }
+}
+
+impl Core for Acceptor {
+    type Message = PaxosMessage;
+    type Persist = AcceptorOp;
+
+    fn on_message(&mut self, from: ActorAddr, msg: PaxosMessage) {
+        match msg {
+            PaxosMessage::Prepare { ballot, from_slot } => {
+                if ballot < self.state.promised {
+                    let promised = self.state.promised;
+                    self.reply(from, PaxosMessage::Rejected { ballot, promised });
+                    return;
+                }
+                if ballot > self.state.promised {
+                    self.persist(AcceptorOp::Promise(ballot));
+                }
+                let accepted = self
+                    .state
+                    .accepted
+                    .range(from_slot..)
+                    .map(|(&slot, (b, value))| AcceptedValue {
+                        slot,
+                        ballot: *b,
+                        value: value.clone(),
+                    })
+                    .collect();
+                self.reply(from, PaxosMessage::Promise { ballot, accepted });
+            }
+            PaxosMessage::Accept { ballot, entries } => {
+                if ballot < self.state.promised {
+                    let promised = self.state.promised;
+                    self.reply(from, PaxosMessage::Rejected { ballot, promised });
+                    return;
+                }
+                let slots = entries.iter().map(|(s, _)| *s).collect();
+                self.persist(AcceptorOp::Accept(ballot, entries));
+                self.reply(from, PaxosMessage::Accepted { ballot, slots });
+            }
+            _ => {}
+        }
+    }
+
+    fn on_tick(&mut self) {}
+
+    fn propose(&mut self, _: Vec<Command>) -> Result<(), NotLeader> {
+        Err(NotLeader { leader: None })
+    }
+
+    fn take_ready(&mut self) -> Ready<PaxosMessage, AcceptorOp> {
+        std::mem::take(&mut self.ready)
+    }
+
+    fn status(&self) -> Status {
+        Status {
+            protocol: "paxos",
+            role: "acceptor",
+            term: self.state.promised.round,
+            leader: None,
+            commit_index: 0,
+            last_index: self.state.accepted.keys().next_back().copied().unwrap_or(0),
+            ballot: Some((self.state.promised.round, self.state.promised.node)),
+        }
+    }
+}
+
+impl Acceptor {
+    /// The node this acceptor runs on.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+}
+
+/// The address of the acceptor on `node`.
+pub fn addr(node: NodeId) -> ActorAddr {
+    ActorAddr::new(node, Role::Acceptor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepare(round: u64, node: NodeId) -> PaxosMessage {
+        PaxosMessage::Prepare {
+            ballot: Ballot::new(round, node),
+            from_slot: 1,
+        }
+    }
+    fn proposer(node: NodeId) -> ActorAddr {
+        ActorAddr::new(node, Role::Proposer)
+    }
+
+    #[test]
+    fn promises_once_per_higher_ballot_and_rejects_lower_ones_with_the_ballot_held() {
+        let mut a = Acceptor::new(1, AcceptorState::default());
+        a.on_message(proposer(2), prepare(1, 2));
+        a.on_message(proposer(1), prepare(1, 1));
+        let r = a.take_ready();
+        assert_eq!(r.persist, vec![AcceptorOp::Promise(Ballot::new(1, 2))]);
+        assert!(matches!(r.messages[0].1, PaxosMessage::Promise { .. }));
+        assert_eq!(
+            r.messages[1].1,
+            PaxosMessage::Rejected {
+                ballot: Ballot::new(1, 1),
+                promised: Ballot::new(1, 2)
+            }
+        );
+    }
+
+    #[test]
+    fn accepts_at_or_above_the_promise_and_reports_accepted_values_in_promises() {
+        let mut a = Acceptor::new(1, AcceptorState::default());
+        let b = Ballot::new(3, 2);
+        a.on_message(
+            proposer(2),
+            PaxosMessage::Accept {
+                ballot: b,
+                entries: vec![(4, Value::Noop)],
+            },
+        );
+        a.on_message(proposer(3), prepare(5, 3));
+        let r = a.take_ready();
+        assert_eq!(
+            r.messages[1].1,
+            PaxosMessage::Promise {
+                ballot: Ballot::new(5, 3),
+                accepted: vec![AcceptedValue {
+                    slot: 4,
+                    ballot: b,
+                    value: Value::Noop
+                }]
+            }
+        );
+        // The earlier ballot is now refused for phase 2 as well.
+        a.on_message(
+            proposer(2),
+            PaxosMessage::Accept {
+                ballot: b,
+                entries: vec![(5, Value::Noop)],
+            },
+        );
+        assert!(matches!(
+            a.take_ready().messages[0].1,
+            PaxosMessage::Rejected { .. }
+        ));
+        assert!(!a.state().accepted.contains_key(&5));
+    }
+}

@@ -1,0 +1,48 @@
+//! Who plays which role, and the timing of the protocol in ticks.
+
+use synod_messages::NodeId;
+
+/// The cluster as the Paxos roles see it.
+#[derive(Debug, Clone)]
+pub struct PaxosConfig {
+    /// This node.
+    pub id: NodeId,
+    /// Nodes hosting a proposer.
+    pub proposers: Vec<NodeId>,
+    /// Nodes hosting an acceptor (the voters).
+    pub acceptors: Vec<NodeId>,
+    /// Nodes hosting a learner.
+    pub learners: Vec<NodeId>,
+    /// A follower proposer starts phase 1 after `[min, max)` ticks without a heartbeat.
+    pub election_ticks: (u32, u32),
+    /// The leader sends heartbeats every this many ticks.
+    pub heartbeat_ticks: u32,
+    /// An Accept not answered by a majority is resent to every acceptor after this many ticks.
+    pub resend_ticks: u32,
+    /// Most slots in one Accept or Chosen message.
+    pub max_batch: usize,
+    /// Seed of the timeout RNG (mixed with `id`).
+    pub seed: u64,
+}
+
+impl PaxosConfig {
+    /// Every node plays every role; defaults suited to a 50 ms tick.
+    pub fn all_roles(id: NodeId, nodes: Vec<NodeId>) -> Self {
+        Self {
+            id,
+            proposers: nodes.clone(),
+            acceptors: nodes.clone(),
+            learners: nodes,
+            election_ticks: (10, 20),
+            heartbeat_ticks: 2,
+            resend_ticks: 6,
+            max_batch: 512,
+            seed: 0,
+        }
+    }
+
+    /// How many acceptors make a majority.
+    pub fn quorum(&self) -> usize {
+        self.acceptors.len() / 2 + 1
+    }
+}

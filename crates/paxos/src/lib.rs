@@ -1,0 +1,34 @@
+//! Pure Multi-Paxos with the seed's three roles, each a deterministic [`synod_core::Core`].
+//!
+//! ```text
+//!   Proposer ──Prepare(b, from)──► Acceptor      phase 1: once per leadership
+//!   Proposer ◄──Promise(b, acc)─── Acceptor               (or Rejected(b, promised))
+//!   Proposer ──Accept(b, slots)──► Acceptor      phase 2: per batch of slots
+//!   Proposer ◄──Accepted(b, …)──── Acceptor
+//!   Proposer ──Chosen(slots)─────► Learner ──Applied (slot order)──► KV service
+//!   Proposer ──Heartbeat(b, k)───► Proposers, Learners
+//! ```
+//!
+//! * [`Acceptor`] votes: it promises not to accept lower ballots and persists its promise and
+//!   every accepted value before answering.
+//! * [`Proposer`]: one of them is the distinguished proposer (the leader). It runs phase 1 once
+//!   for every slot not known to be chosen, re-proposes the highest-ballot value found for each
+//!   slot and fills holes with no-ops, then runs only phase 2 while it leads, pipelining many
+//!   slots (one command per slot, many slots per Accept). Followers detect a silent leader with
+//!   randomized timeouts in logical ticks; a proposer that sees a higher ballot steps down.
+//! * [`Learner`] collects chosen values and delivers them in slot order; a lagging learner asks
+//!   the others for what it missed.
+//!
+//! [`scenario`] replays the seed's two worked examples through a scripted network.
+
+pub mod acceptor;
+pub mod config;
+pub mod learner;
+pub mod proposer;
+pub mod scenario;
+
+pub use acceptor::{Acceptor, AcceptorOp, AcceptorState};
+pub use config::PaxosConfig;
+pub use learner::{Learner, LearnerOp, LearnerState};
+pub use proposer::Proposer;
+pub use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};

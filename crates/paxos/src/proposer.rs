@@ -1,0 +1,433 @@
+//! The proposer ("staff officer"). One proposer at a time is the distinguished proposer: the
+//! leader of Multi-Paxos.
+//!
+//! ```text
+//!            timeout, or      majority of Promise
+//!            Rejected/higher  ───────────────────►
+//!  Follower ───────────────► Preparing          Leading ── phase 2 only, many slots at once
+//!     ▲  ▲   campaign()         │                  │
+//!     │  └── higher ballot ─────┘                  │
+//!     └──── higher ballot, or no progress for an election timeout
+//! ```
+//!
+//! Phase 1 covers every slot from the first one this node has not learned: each slot gets the
+//! value with the highest ballot among the promises (the seed's Example 1, step 8), holes get a
+//! no-op. Phase 2 Accepts go first to the acceptors that promised (the seed: "to the generals
+//! that answered"); an Accept not chosen after `resend_ticks` goes again to every acceptor. The
+//! proposer keeps no durable state: a restarted proposer cannot reuse a ballot, since a majority
+//! promised it already and will refuse it.
+
+use crate::config::PaxosConfig;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use synod_core::{Core, NotLeader, Ready, Status};
+use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
+use synod_messages::{ActorAddr, Command, NodeId, Role};
+
+#[derive(Debug)]
+struct InFlight {
+    value: Value,
+    acks: BTreeSet<NodeId>,
+    sent_at: u64,
+}
+
+#[derive(Debug)]
+struct Leadership {
+    promised_by: BTreeSet<NodeId>,
+    next_slot: Slot,
+    chosen_upto: Slot,
+    chosen_above: BTreeSet<Slot>,
+    pending: BTreeMap<Slot, InFlight>,
+    last_progress: u64,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Follower,
+    Preparing {
+        from_slot: Slot,
+        promises: BTreeMap<NodeId, Vec<AcceptedValue>>,
+    },
+    Leading(Leadership),
+}
+
+/// The proposer role of one node.
+#[derive(Debug)]
+pub struct Proposer {
+    cfg: PaxosConfig,
+    rng: StdRng,
+    now: u64,
+    ballot: Ballot,
+    highest_seen: Ballot,
+    phase: Phase,
+    leader: Option<NodeId>,
+    learned_upto: Slot,
+    election_elapsed: u32,
+    election_timeout: u32,
+    heartbeat_elapsed: u32,
+    ready: Ready<PaxosMessage, Infallible>,
+}
+
+impl Proposer {
+    /// A follower proposer.
+    pub fn new(cfg: PaxosConfig) -> Self {
+        let rng = StdRng::seed_from_u64(cfg.seed ^ cfg.id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut p = Self {
+            cfg,
+            rng,
+            now: 0,
+            ballot: Ballot::default(),
+            highest_seen: Ballot::default(),
+            phase: Phase::Follower,
+            leader: None,
+            learned_upto: 0,
+            election_elapsed: 0,
+            election_timeout: 0,
+            heartbeat_elapsed: 0,
+            ready: Ready::default(),
+        };
+        p.reset_election_timer();
+        p
+    }
+
+    /// The ballot this proposer last used.
+    pub fn ballot(&self) -> Ballot {
+        self.ballot
+    }
+
+    /// Whether it is the distinguished proposer now.
+    pub fn is_leader(&self) -> bool {
+        matches!(self.phase, Phase::Leading(_))
+    }
+
+    /// Slots this leader knows are chosen, contiguous from 1.
+    pub fn chosen_upto(&self) -> Slot {
+        match &self.phase {
+            Phase::Leading(l) => l.chosen_upto,
+            _ => self.learned_upto,
+        }
+    }
+
+    fn reset_election_timer(&mut self) {
+        self.election_elapsed = 0;
+        let (lo, hi) = self.cfg.election_ticks;
+        self.election_timeout = self.rng.gen_range(lo..hi);
+    }
+
+    fn send(&mut self, node: NodeId, role: Role, msg: PaxosMessage) {
+        self.ready.messages.push((ActorAddr::new(node, role), msg));
+    }
+
+    fn broadcast(&mut self, nodes: &[NodeId], role: Role, msg: &PaxosMessage) {
+        for &n in nodes {
+            self.send(n, role, msg.clone());
+        }
+    }
+
+    /// Phase 1a: try to lead with a ballot above every ballot seen. Public so the seed's
+    /// examples can make an officer propose at a chosen moment.
+    pub fn campaign(&mut self) {
+        let round = self.highest_seen.round.max(self.ballot.round) + 1;
+        self.ballot = Ballot::new(round, self.cfg.id);
+        self.highest_seen = self.highest_seen.max(self.ballot);
+        self.leader = None;
+        self.reset_election_timer();
+        let from_slot = self.learned_upto + 1;
+        self.phase = Phase::Preparing {
+            from_slot,
+            promises: BTreeMap::new(),
+        };
+        tracing::debug!(node = self.cfg.id, ballot = %self.ballot, from_slot, "phase 1: prepare");
+        let msg = PaxosMessage::Prepare {
+            ballot: self.ballot,
+            from_slot,
+        };
+        let acceptors = self.cfg.acceptors.clone();
+        self.broadcast(&acceptors, Role::Acceptor, &msg);
+    }
+
+    fn step_down(&mut self, leader: Option<NodeId>) {
+        if !matches!(self.phase, Phase::Follower) {
+            tracing::debug!(node = self.cfg.id, ballot = %self.ballot, "stepping down");
+        }
+        self.phase = Phase::Follower;
+        self.leader = leader;
+        self.reset_election_timer();
+    }
+
+    fn on_promise(&mut self, from: NodeId, ballot: Ballot, accepted: Vec<AcceptedValue>) {
+        if ballot != self.ballot {
+            return;
+        }
+        let quorum = self.cfg.quorum();
+        match &mut self.phase {
+            Phase::Preparing { promises, .. } => {
+                promises.insert(from, accepted);
+                if promises.len() >= quorum {
+                    self.become_leader();
+                }
+            }
+            Phase::Leading(l) => {
+                l.promised_by.insert(from);
+            }
+            Phase::Follower => {}
+        }
+    }
+
+    /// A majority promised: recover every open slot, then lead.
+    fn become_leader(&mut self) {
+        let Phase::Preparing {
+            from_slot,
+            promises,
+        } = std::mem::replace(&mut self.phase, Phase::Follower)
+        else {
+            return;
+        };
+        // Per slot, the value accepted with the highest ballot.
+        let mut recovered: BTreeMap<Slot, (Ballot, Value)> = BTreeMap::new();
+        for a in promises.values().flatten() {
+            if recovered.get(&a.slot).is_none_or(|(b, _)| a.ballot > *b) {
+                recovered.insert(a.slot, (a.ballot, a.value.clone()));
+            }
+        }
+        let last = recovered
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+            .max(from_slot - 1);
+        let pending: BTreeMap<Slot, InFlight> = (from_slot..=last)
+            .map(|slot| {
+                let value = recovered.remove(&slot).map_or(Value::Noop, |(_, v)| v);
+                (
+                    slot,
+                    InFlight {
+                        value,
+                        acks: BTreeSet::new(),
+                        sent_at: self.now,
+                    },
+                )
+            })
+            .collect();
+        tracing::debug!(node = self.cfg.id, ballot = %self.ballot, recovered = pending.len(), "phase 1 done: leading");
+        let entries: Vec<(Slot, Value)> =
+            pending.iter().map(|(s, p)| (*s, p.value.clone())).collect();
+        let promised_by: BTreeSet<NodeId> = promises.keys().copied().collect();
+        self.phase = Phase::Leading(Leadership {
+            promised_by: promised_by.clone(),
+            next_slot: last + 1,
+            chosen_upto: from_slot - 1,
+            chosen_above: BTreeSet::new(),
+            pending,
+            last_progress: self.now,
+        });
+        self.leader = Some(self.cfg.id);
+        self.send_accepts(promised_by.into_iter().collect(), entries);
+        self.heartbeat();
+    }
+
+    fn send_accepts(&mut self, to: Vec<NodeId>, entries: Vec<(Slot, Value)>) {
+        for chunk in entries.chunks(self.cfg.max_batch) {
+            let msg = PaxosMessage::Accept {
+                ballot: self.ballot,
+                entries: chunk.to_vec(),
+            };
+            self.broadcast(&to, Role::Acceptor, &msg);
+        }
+    }
+
+    fn on_accepted(&mut self, from: NodeId, ballot: Ballot, slots: Vec<Slot>) {
+        let quorum = self.cfg.quorum();
+        let now = self.now;
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
+        if ballot != self.ballot {
+            return;
+        }
+        let mut chosen = Vec::new();
+        for slot in slots {
+            let Some(p) = l.pending.get_mut(&slot) else {
+                continue;
+            };
+            p.acks.insert(from);
+            if p.acks.len() >= quorum {
+                if let Some(p) = l.pending.remove(&slot) {
+                    chosen.push((slot, p.value));
+                    l.chosen_above.insert(slot);
+                }
+            }
+        }
+        if chosen.is_empty() {
+            return;
+        }
+        l.last_progress = now;
+        while l.chosen_above.remove(&(l.chosen_upto + 1)) {
+            l.chosen_upto += 1;
+        }
+        let learners = self.cfg.learners.clone();
+        for chunk in chosen.chunks(self.cfg.max_batch) {
+            let msg = PaxosMessage::Chosen {
+                entries: chunk.to_vec(),
+            };
+            self.broadcast(&learners, Role::Learner, &msg);
+        }
+    }
+
+    fn on_rejected(&mut self, ballot: Ballot, promised: Ballot) {
+        self.highest_seen = self.highest_seen.max(promised);
+        if ballot == self.ballot && promised > self.ballot && !matches!(self.phase, Phase::Follower)
+        {
+            self.step_down(Some(promised.node));
+        }
+    }
+
+    fn on_heartbeat(&mut self, ballot: Ballot) {
+        if ballot < self.highest_seen || ballot.node == self.cfg.id {
+            return;
+        }
+        self.highest_seen = ballot;
+        if ballot > self.ballot || matches!(self.phase, Phase::Follower) {
+            self.step_down(Some(ballot.node));
+        }
+    }
+
+    fn heartbeat(&mut self) {
+        self.heartbeat_elapsed = 0;
+        let msg = PaxosMessage::Heartbeat {
+            ballot: self.ballot,
+            chosen_upto: self.chosen_upto(),
+        };
+        let proposers: Vec<NodeId> = self
+            .cfg
+            .proposers
+            .iter()
+            .copied()
+            .filter(|&p| p != self.cfg.id)
+            .collect();
+        self.broadcast(&proposers, Role::Proposer, &msg);
+        let learners = self.cfg.learners.clone();
+        self.broadcast(&learners, Role::Learner, &msg);
+    }
+
+    fn tick_leader(&mut self) {
+        self.heartbeat_elapsed += 1;
+        if self.heartbeat_elapsed >= self.cfg.heartbeat_ticks {
+            self.heartbeat();
+        }
+        let (now, resend, stall) = (
+            self.now,
+            u64::from(self.cfg.resend_ticks),
+            u64::from(self.cfg.election_ticks.1),
+        );
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
+        if !l.pending.is_empty() && now - l.last_progress > stall {
+            // No slot was chosen for a whole election timeout: no majority is listening.
+            self.step_down(None);
+            return;
+        }
+        let mut again = Vec::new();
+        for (slot, p) in l.pending.iter_mut() {
+            if now - p.sent_at >= resend {
+                p.sent_at = now;
+                again.push((*slot, p.value.clone()));
+            }
+        }
+        if !again.is_empty() {
+            let acceptors = self.cfg.acceptors.clone();
+            self.send_accepts(acceptors, again);
+        }
+    }
+}
+
+impl Core for Proposer {
+    type Message = PaxosMessage;
+    type Persist = Infallible;
+
+    fn on_message(&mut self, from: ActorAddr, msg: PaxosMessage) {
+        match msg {
+            PaxosMessage::Promise { ballot, accepted } => {
+                self.on_promise(from.node, ballot, accepted)
+            }
+            PaxosMessage::Accepted { ballot, slots } => self.on_accepted(from.node, ballot, slots),
+            PaxosMessage::Rejected { ballot, promised } => self.on_rejected(ballot, promised),
+            PaxosMessage::Heartbeat { ballot, .. } => self.on_heartbeat(ballot),
+            PaxosMessage::Progress { delivered_upto } if from.node == self.cfg.id => {
+                self.learned_upto = self.learned_upto.max(delivered_upto);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.now += 1;
+        if self.is_leader() {
+            self.tick_leader();
+            return;
+        }
+        self.election_elapsed += 1;
+        if self.election_elapsed >= self.election_timeout {
+            self.campaign();
+        }
+    }
+
+    fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader> {
+        let now = self.now;
+        let Phase::Leading(l) = &mut self.phase else {
+            return Err(NotLeader {
+                leader: self.leader.filter(|&l| l != self.cfg.id),
+            });
+        };
+        if l.pending.is_empty() {
+            l.last_progress = now;
+        }
+        let mut entries = Vec::with_capacity(commands.len());
+        for command in commands {
+            let slot = l.next_slot;
+            l.next_slot += 1;
+            let value = Value::Command(command);
+            entries.push((slot, value.clone()));
+            l.pending.insert(
+                slot,
+                InFlight {
+                    value,
+                    acks: BTreeSet::new(),
+                    sent_at: now,
+                },
+            );
+        }
+        let to: Vec<NodeId> = l.promised_by.iter().copied().collect();
+        self.send_accepts(to, entries);
+        Ok(())
+    }
+
+    fn take_ready(&mut self) -> Ready<PaxosMessage, Infallible> {
+        std::mem::take(&mut self.ready)
+    }
+
+    fn status(&self) -> Status {
+        let (role, last_index) = match &self.phase {
+            Phase::Follower => ("follower", self.learned_upto),
+            Phase::Preparing { .. } => ("candidate", self.learned_upto),
+            Phase::Leading(l) => ("leader", l.next_slot - 1),
+        };
+        let ballot = if self.is_leader() {
+            self.ballot
+        } else {
+            self.highest_seen
+        };
+        Status {
+            protocol: "paxos",
+            role,
+            term: ballot.round,
+            leader: self.leader,
+            commit_index: self.chosen_upto(),
+            last_index,
+            ballot: Some((ballot.round, ballot.node)),
+        }
+    }
+}
