@@ -11,6 +11,18 @@ cluster-raft:
 cluster-raft-5:
     cargo run --release -p synod -- cluster --config configs/raft-5.toml
 
+# A 3-node Multi-Paxos cluster on loopback: every node a proposer, an acceptor and a learner.
+cluster-paxos:
+    cargo run --release -p synod -- cluster --config configs/paxos.toml
+
+# The same with five nodes.
+cluster-paxos-5:
+    cargo run --release -p synod -- cluster --config configs/paxos-5.toml
+
+# Replay one of the seed's worked Paxos examples: paxos-example-1 or paxos-example-2.
+scenario name="paxos-example-2":
+    cargo run -q -p synod -- scenario {{name}}
+
 # Every test of the workspace (the README's test command).
 test:
     cargo test --workspace

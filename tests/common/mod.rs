@@ -20,7 +20,7 @@ pub fn free_ports(n: usize) -> Vec<u16> {
 pub fn config_toml(protocol: &str, n: usize, tick_ms: u64, timeout_ms: u64) -> String {
     let ports = free_ports(2 * n);
     let mut s = format!(
-        "cluster_id = \"e2e\"\nprotocol = \"{protocol}\"\n\n[raft]\ntick_ms = {tick_ms}\n\n[limits]\nrequest_timeout_ms = {timeout_ms}\n\n"
+        "cluster_id = \"e2e\"\nprotocol = \"{protocol}\"\n\n[raft]\ntick_ms = {tick_ms}\n\n[paxos]\ntick_ms = {tick_ms}\n\n[limits]\nrequest_timeout_ms = {timeout_ms}\n\n"
     );
     for i in 0..n {
         s += &format!(

@@ -23,6 +23,20 @@ pub struct ConfigError {
 pub enum Protocol {
     /// Raft: leader, candidate, follower.
     Raft,
+    /// Multi-Paxos: proposer, acceptor, learner.
+    Paxos,
+}
+
+/// A Multi-Paxos role a node can host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaxosRole {
+    /// Proposes values; one proposer at a time leads.
+    Proposer,
+    /// Votes on proposals.
+    Acceptor,
+    /// Learns chosen values and applies them to the KV store.
+    Learner,
 }
 
 impl Protocol {
@@ -30,6 +44,7 @@ impl Protocol {
     pub fn name(self) -> &'static str {
         match self {
             Protocol::Raft => "raft",
+            Protocol::Paxos => "paxos",
         }
     }
 }
@@ -44,6 +59,19 @@ pub struct NodeConfig {
     pub peer_addr: SocketAddr,
     /// Where clients reach it (HTTP).
     pub http_addr: SocketAddr,
+    /// Paxos only: the roles the node hosts (default: all three). Every node hosts a learner,
+    /// which feeds its KV store; `["learner"]` makes an observer that does not vote.
+    #[serde(default)]
+    pub roles: Option<Vec<PaxosRole>>,
+}
+
+impl NodeConfig {
+    /// Whether the node hosts `role` (Paxos).
+    pub fn hosts(&self, role: PaxosRole) -> bool {
+        self.roles
+            .as_ref()
+            .is_none_or(|roles| roles.contains(&role))
+    }
 }
 
 /// `[raft]`: timing and batching of Raft, in ticks of `tick_ms`.
@@ -73,6 +101,38 @@ impl Default for RaftSection {
             heartbeat_ticks: 2,
             max_batch: 512,
             max_inflight: 8,
+        }
+    }
+}
+
+/// `[paxos]`: timing and batching of Multi-Paxos, in ticks of `tick_ms`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaxosSection {
+    /// Length of one logical tick in milliseconds.
+    pub tick_ms: u64,
+    /// A follower proposer starts phase 1 after `[election_ticks_min, election_ticks_max)`
+    /// ticks without hearing from the leader.
+    pub election_ticks_min: u32,
+    /// See `election_ticks_min`.
+    pub election_ticks_max: u32,
+    /// The leader sends heartbeats every this many ticks.
+    pub heartbeat_ticks: u32,
+    /// An Accept not chosen after this many ticks is resent to every acceptor.
+    pub resend_ticks: u32,
+    /// Most slots in one Accept or Chosen message.
+    pub max_batch: usize,
+}
+
+impl Default for PaxosSection {
+    fn default() -> Self {
+        Self {
+            tick_ms: 50,
+            election_ticks_min: 10,
+            election_ticks_max: 20,
+            heartbeat_ticks: 2,
+            resend_ticks: 6,
+            max_batch: 512,
         }
     }
 }
@@ -131,7 +191,7 @@ pub struct Config {
     /// Nodes refuse peers of another cluster.
     #[serde(default = "default_cluster_id")]
     pub cluster_id: String,
-    /// `"raft"` (`"paxos"` arrives with the Multi-Paxos roles).
+    /// `"raft"` or `"paxos"`.
     pub protocol: Protocol,
     /// Seed of the protocol's RNG (random if absent).
     #[serde(default)]
@@ -141,6 +201,9 @@ pub struct Config {
     /// Raft tuning.
     #[serde(default)]
     pub raft: RaftSection,
+    /// Multi-Paxos tuning.
+    #[serde(default)]
+    pub paxos: PaxosSection,
     /// Peer transport.
     #[serde(default)]
     pub network: NetworkSection,
@@ -220,24 +283,28 @@ impl Config {
             }
         }
         let r = &self.raft;
-        if r.tick_ms == 0 {
-            return Err("`raft.tick_ms` must be at least 1".into());
-        }
-        if r.heartbeat_ticks == 0 || r.election_ticks_min <= r.heartbeat_ticks {
-            return Err(format!(
-                "`raft.election_ticks_min` ({}) must exceed `raft.heartbeat_ticks` ({}), which must be at least 1",
-                r.election_ticks_min, r.heartbeat_ticks
-            ));
-        }
-        if r.election_ticks_max <= r.election_ticks_min {
-            return Err(format!(
-                "`raft.election_ticks_max` ({}) must exceed `raft.election_ticks_min` ({})",
-                r.election_ticks_max, r.election_ticks_min
-            ));
-        }
+        check_timing(
+            "raft",
+            r.tick_ms,
+            r.heartbeat_ticks,
+            r.election_ticks_min,
+            r.election_ticks_max,
+        )?;
         if r.max_batch == 0 || r.max_inflight == 0 {
             return Err("`raft.max_batch` and `raft.max_inflight` must be at least 1".into());
         }
+        let p = &self.paxos;
+        check_timing(
+            "paxos",
+            p.tick_ms,
+            p.heartbeat_ticks,
+            p.election_ticks_min,
+            p.election_ticks_max,
+        )?;
+        if p.max_batch == 0 || p.resend_ticks == 0 {
+            return Err("`paxos.max_batch` and `paxos.resend_ticks` must be at least 1".into());
+        }
+        self.validate_roles()?;
         if self.limits.max_value_bytes + 4096 > self.network.max_frame_bytes {
             return Err(format!(
                 "`network.max_frame_bytes` ({}) must exceed `limits.max_value_bytes` ({}) by at least 4096",
@@ -255,6 +322,52 @@ impl Config {
         Ok(())
     }
 
+    fn validate_roles(&self) -> Result<(), String> {
+        if self.protocol == Protocol::Raft {
+            if let Some(n) = self.nodes.iter().find(|n| n.roles.is_some()) {
+                return Err(format!(
+                    "`nodes.roles` (node {}) is for protocol = \"paxos\"; a Raft node plays one role",
+                    n.id
+                ));
+            }
+            return Ok(());
+        }
+        if let Some(n) = self.nodes.iter().find(|n| !n.hosts(PaxosRole::Learner)) {
+            return Err(format!(
+                "`nodes.roles` of node {} must include \"learner\": the learner feeds the node's KV store (allowed roles: \"proposer\", \"acceptor\", \"learner\")",
+                n.id
+            ));
+        }
+        for (role, name) in [
+            (PaxosRole::Proposer, "proposer"),
+            (PaxosRole::Acceptor, "acceptor"),
+        ] {
+            if !self.nodes.iter().any(|n| n.hosts(role)) {
+                return Err(format!(
+                    "`nodes.roles`: no node hosts a {name}; at least one must"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The tick of the configured protocol.
+    pub fn tick(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(match self.protocol {
+            Protocol::Raft => self.raft.tick_ms,
+            Protocol::Paxos => self.paxos.tick_ms,
+        })
+    }
+
+    /// The nodes hosting a Paxos role.
+    pub fn hosting(&self, role: PaxosRole) -> Vec<NodeId> {
+        self.nodes
+            .iter()
+            .filter(|n| n.hosts(role))
+            .map(|n| n.id)
+            .collect()
+    }
+
     /// The node with `id`.
     pub fn node(&self, id: NodeId) -> Result<&NodeConfig, ConfigError> {
         self.nodes
@@ -270,11 +383,34 @@ impl Config {
     }
 }
 
+fn check_timing(
+    section: &str,
+    tick_ms: u64,
+    heartbeat: u32,
+    min: u32,
+    max: u32,
+) -> Result<(), String> {
+    if tick_ms == 0 {
+        return Err(format!("`{section}.tick_ms` must be at least 1"));
+    }
+    if heartbeat == 0 || min <= heartbeat {
+        return Err(format!(
+            "`{section}.election_ticks_min` ({min}) must exceed `{section}.heartbeat_ticks` ({heartbeat}), which must be at least 1"
+        ));
+    }
+    if max <= min {
+        return Err(format!(
+            "`{section}.election_ticks_max` ({max}) must exceed `{section}.election_ticks_min` ({min})"
+        ));
+    }
+    Ok(())
+}
+
 /// Makes serde's message name the allowed protocols when the value is wrong.
 fn explain(e: config::ConfigError) -> String {
     let text = e.to_string();
     if text.contains("`protocol`") && text.contains("variant") {
-        format!("{text} (allowed values of `protocol`: \"raft\")")
+        format!("{text} (allowed values of `protocol`: \"raft\", \"paxos\")")
     } else {
         text
     }
@@ -308,6 +444,35 @@ mod tests {
         assert!(err.contains("protocol"), "{err}");
         assert!(err.contains("rafft"), "{err}");
         assert!(err.contains("\"raft\""), "{err}");
+        assert!(err.contains("\"paxos\""), "{err}");
+    }
+
+    #[test]
+    fn paxos_roles_are_checked() {
+        let paxos = GOOD.replace("\"raft\"", "\"paxos\"");
+        let observer = paxos.replace(
+            "http_addr = \"127.0.0.1:8001\"",
+            "http_addr = \"127.0.0.1:8001\"\nroles = [\"learner\", \"acceptor\", \"proposer\"]",
+        );
+        assert!(Config::from_toml(&observer).is_ok());
+        let no_learner = paxos.replace(
+            "http_addr = \"127.0.0.1:8001\"",
+            "http_addr = \"127.0.0.1:8001\"\nroles = [\"acceptor\", \"proposer\"]",
+        );
+        let err = Config::from_toml(&no_learner).unwrap_err().to_string();
+        assert!(err.contains("must include \"learner\""), "{err}");
+        let bad = paxos.replace(
+            "http_addr = \"127.0.0.1:8001\"",
+            "http_addr = \"127.0.0.1:8001\"\nroles = [\"scribe\"]",
+        );
+        let err = Config::from_toml(&bad).unwrap_err().to_string();
+        assert!(err.contains("scribe"), "{err}");
+        let raft_roles = GOOD.replace(
+            "http_addr = \"127.0.0.1:8001\"",
+            "http_addr = \"127.0.0.1:8001\"\nroles = [\"learner\"]",
+        );
+        let err = Config::from_toml(&raft_roles).unwrap_err().to_string();
+        assert!(err.contains("roles"), "{err}");
     }
 
     #[test]
@@ -341,7 +506,7 @@ mod tests {
     #[test]
     fn the_shipped_configs_load() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs");
-        for name in ["raft.toml", "raft-5.toml"] {
+        for name in ["raft.toml", "raft-5.toml", "paxos.toml", "paxos-5.toml"] {
             let cfg = Config::load(&Path::new(dir).join(name)).unwrap();
             assert!(cfg.nodes.len() >= 3, "{name}");
         }

@@ -5,12 +5,14 @@
 //!   synod node    --config F --id N   ──► node::start_node (router, shell, service, HTTP)
 //!   synod cluster --config F          ──► cluster::run (one `synod node` child per node)
 //!   synod kv ...  --endpoints URLs    ──► client::run
+//!   synod scenario NAME               ──► scenario::run (the seed's Paxos examples)
 //! ```
 
 pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod node;
+pub mod scenario;
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn wait_for_shutdown_signal() {

@@ -48,6 +48,11 @@ enum Cmd {
         #[command(subcommand)]
         op: KvCommand,
     },
+    /// Replay one of the seed's worked Paxos examples, step by step.
+    Scenario {
+        /// paxos-example-1 or paxos-example-2.
+        name: String,
+    },
     /// Print the status of each node.
     Status {
         /// Comma-separated node URLs.
@@ -95,6 +100,7 @@ fn main() -> ExitCode {
         }
         Cmd::Cluster { config } => synod::cluster::run(&config),
         Cmd::Kv { endpoints, op } => return ExitCode::from(client::run(&endpoints, &op) as u8),
+        Cmd::Scenario { name } => synod::scenario::run(&name),
         Cmd::Status { endpoints } => return ExitCode::from(client::status(&endpoints) as u8),
     };
     match result {

@@ -52,7 +52,10 @@ fn replies(w: &World, g: u64, k: u64) -> Vec<PaxosMessage> {
         .collect()
 }
 
-fn promised_with(msg: &PaxosMessage) -> Option<(Ballot, Vec<(Ballot, Option<u64>)>)> {
+/// A promise as (number promised, [(number accepted, attack time)]).
+type PromiseView = (Ballot, Vec<(Ballot, Option<u64>)>);
+
+fn promised_with(msg: &PaxosMessage) -> Option<PromiseView> {
     match msg {
         PaxosMessage::Promise { ballot, accepted } => Some((
             *ballot,

@@ -69,6 +69,15 @@ pub enum ClientError {
 #[rtype(result = "Option<NodeStatus>")]
 pub struct GetNodeStatus;
 
+/// A ballot in `/v1/status`.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct BallotView {
+    /// The round.
+    pub round: u64,
+    /// The proposer owning it.
+    pub node: NodeId,
+}
+
 /// `/v1/status`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct NodeStatus {
@@ -76,8 +85,14 @@ pub struct NodeStatus {
     pub node_id: NodeId,
     /// "raft" or "paxos".
     pub protocol: &'static str,
-    /// The protocol role(s) the node plays now.
+    /// The role the node's protocol core plays now (Raft: leader/candidate/follower; Paxos:
+    /// the proposer's leader/candidate/follower, or "learner" on an observer).
     pub role: &'static str,
+    /// The actors the node hosts.
+    pub roles: Vec<&'static str>,
+    /// Paxos: the ballot `{round, node}` the node works in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ballot: Option<BallotView>,
     /// Term (Raft) or ballot round (Paxos).
     pub term: u64,
     /// The leader as far as this node knows.

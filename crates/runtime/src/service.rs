@@ -14,8 +14,8 @@
 //! a forwarded command keep its request id, so the state machine applies it once.
 
 use crate::msg::{
-    ApplyBatch, ClientError, ClientRequest, Consistency, GetNodeStatus, GetStatus, NodeStatus,
-    Propose, RoleChanged,
+    ApplyBatch, BallotView, ClientError, ClientRequest, Consistency, GetNodeStatus, GetStatus,
+    NodeStatus, Propose, RoleChanged,
 };
 use actix::prelude::*;
 use std::collections::HashMap;
@@ -40,6 +40,8 @@ pub struct ServiceConfig {
     pub retry_interval: Duration,
     /// A command forwarded to the same leader is sent again after this long without result.
     pub resend_after: Duration,
+    /// The actors this node hosts, for `/v1/status`.
+    pub roles: Vec<&'static str>,
 }
 
 type Reply = oneshot::Sender<Result<KvResult, ClientError>>;
@@ -328,6 +330,10 @@ impl Handler<GetNodeStatus> for Service {
                     node_id: service.cfg.node,
                     protocol: status.protocol,
                     role: status.role,
+                    roles: service.cfg.roles.clone(),
+                    ballot: status
+                        .ballot
+                        .map(|(round, node)| BallotView { round, node }),
                     term: status.term,
                     leader_id: status.leader,
                     commit_index: status.commit_index,

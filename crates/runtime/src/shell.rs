@@ -7,6 +7,7 @@
 //!                                    └──► 3. service ◄── ApplyBatch
 //! ```
 //!
+//! On start the shell registers itself with the router for its `(node, role)` address.
 //! If persisting fails, the shell does not send the messages that depended on it and stops
 //! taking input: a replica whose memory is ahead of its disk must not keep voting or
 //! acknowledging. It keeps answering status so operators can see it failed.
@@ -16,7 +17,7 @@ use actix::{Actor, Addr, AsyncContext, Context, Handler, Recipient};
 use std::time::Duration;
 use synod_core::{Core, DurableState, NotLeader, Status, Storage};
 use synod_messages::{ActorAddr, Envelope, Payload};
-use synod_network::{Deliver, Router};
+use synod_network::{Deliver, Register, Router};
 
 /// Drives core `C`, whose durable state is `S`.
 pub struct Shell<C: Core, S: DurableState<Op = C::Persist>> {
@@ -120,6 +121,10 @@ where
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.router.do_send(Register {
+            role: self.me.role,
+            recipient: ctx.address().recipient(),
+        });
         ctx.run_interval(self.tick, |shell, _| {
             if shell.failed.is_none() {
                 shell.core.on_tick();

@@ -1,5 +1,5 @@
-//! Three real Raft nodes (shell, service, network actor) in one process, connected through the
-//! network actor's in-process hub and its fault filter.
+//! Real nodes (shells, service, network actor) in one process, connected through the network
+//! actor's in-process hub and its fault filter. Every scenario runs for Raft and for Paxos.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,8 +12,12 @@ use synod_messages::{KvOp, KvResult, NodeId};
 use synod_network::{Faults, LocalHub};
 use synod_runtime::{ClientError, ClientRequest, Consistency, GetNodeStatus, NodeStatus};
 
-async fn cluster(n: usize) -> (Vec<NodeHandle>, Faults) {
-    let cfg = Config::from_toml(&common::config_toml("raft", n, 10, 1500)).unwrap();
+async fn cluster(protocol: &str, n: usize) -> (Vec<NodeHandle>, Faults) {
+    cluster_from(&common::config_toml(protocol, n, 10, 1500)).await
+}
+
+async fn cluster_from(toml: &str) -> (Vec<NodeHandle>, Faults) {
+    let cfg = Config::from_toml(toml).unwrap();
     let hub = LocalHub::new();
     let faults = Faults::new(42);
     let mut nodes = Vec::new();
@@ -96,9 +100,28 @@ fn node(nodes: &[NodeHandle], id: NodeId) -> &NodeHandle {
     nodes.iter().find(|n| n.id == id).unwrap()
 }
 
-#[actix_rt::test]
-async fn write_on_one_node_read_linearizably_on_another() {
-    let (nodes, _faults) = cluster(3).await;
+/// Runs `scenario` once for each protocol, as its own test.
+macro_rules! for_each_protocol {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[actix_rt::test]
+            async fn raft() {
+                super::$scenario("raft").await;
+            }
+            #[actix_rt::test]
+            async fn paxos() {
+                super::$scenario("paxos").await;
+            }
+        }
+    };
+}
+
+for_each_protocol!(write_on_one_node_read_linearizably_on_another);
+for_each_protocol!(isolated_leader_is_replaced_and_its_uncommitted_entries_are_overwritten);
+for_each_protocol!(a_minority_cannot_write_and_says_so);
+
+async fn write_on_one_node_read_linearizably_on_another(protocol: &str) {
+    let (nodes, _faults) = cluster(protocol, 3).await;
     leader(&nodes, &[1, 2, 3]).await;
     assert_eq!(put(&nodes[0], "x", "1").await, Ok(KvResult::Done));
     assert_eq!(
@@ -119,9 +142,8 @@ async fn write_on_one_node_read_linearizably_on_another() {
     }
 }
 
-#[actix_rt::test]
-async fn isolated_leader_is_replaced_and_its_uncommitted_entries_are_overwritten() {
-    let (nodes, faults) = cluster(3).await;
+async fn isolated_leader_is_replaced_and_its_uncommitted_entries_are_overwritten(protocol: &str) {
+    let (nodes, faults) = cluster(protocol, 3).await;
     let old = leader(&nodes, &[1, 2, 3]).await;
     assert_eq!(
         put(node(&nodes, old), "before", "1").await,
@@ -135,10 +157,13 @@ async fn isolated_leader_is_replaced_and_its_uncommitted_entries_are_overwritten
         matches!(lost, Err(ClientError::Timeout)),
         "a write the isolated leader accepted has an unknown outcome: {lost:?}"
     );
-    assert!(
-        status(node(&nodes, old)).await.last_log_index
-            > status(node(&nodes, old)).await.commit_index
-    );
+    if protocol == "raft" {
+        let s = status(node(&nodes, old)).await;
+        assert!(
+            s.last_log_index > s.commit_index,
+            "the entry sits uncommitted: {s:?}"
+        );
+    }
 
     // The majority elects a new leader and keeps accepting writes.
     let rest: Vec<NodeId> = [1, 2, 3].into_iter().filter(|&n| n != old).collect();
@@ -153,15 +178,19 @@ async fn isolated_leader_is_replaced_and_its_uncommitted_entries_are_overwritten
     // Heal: the old leader rejoins as a follower and its uncommitted entry is replaced.
     faults.heal();
     let l = leader(&nodes, &[1, 2, 3]).await;
-    assert_ne!(
-        l, old,
-        "the old leader's log lacks committed entries, it cannot win"
-    );
+    if protocol == "raft" {
+        assert_ne!(
+            l, old,
+            "the old leader's log lacks committed entries, it cannot win"
+        );
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let s: Vec<NodeStatus> = futures_join(&nodes).await;
+        // Raft's logs must end up identical; every protocol's applied prefixes must.
         let converged = s.windows(2).all(|w| {
-            (w[0].last_log_index, w[0].applied_index) == (w[1].last_log_index, w[1].applied_index)
+            w[0].applied_index == w[1].applied_index
+                && (protocol != "raft" || w[0].last_log_index == w[1].last_log_index)
         });
         if converged {
             break;
@@ -207,9 +236,8 @@ async fn futures_join(nodes: &[NodeHandle]) -> Vec<NodeStatus> {
     out
 }
 
-#[actix_rt::test]
-async fn a_minority_cannot_write_and_says_so() {
-    let (nodes, faults) = cluster(3).await;
+async fn a_minority_cannot_write_and_says_so(protocol: &str) {
+    let (nodes, faults) = cluster(protocol, 3).await;
     leader(&nodes, &[1, 2, 3]).await;
     // Every node on its own: nobody can reach a quorum.
     faults.partition(vec![vec![1], vec![2], vec![3]]);
@@ -222,6 +250,35 @@ async fn a_minority_cannot_write_and_says_so() {
     faults.heal();
     leader(&nodes, &[1, 2, 3]).await;
     assert_eq!(put(&nodes[0], "k", "v").await, Ok(KvResult::Done));
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
+/// A Paxos observer: a node hosting only a learner applies the log without voting, and its
+/// clients' writes are forwarded to the leader.
+#[actix_rt::test]
+async fn paxos_learner_only_node_serves_clients() {
+    let mut toml = common::config_toml("paxos", 4, 10, 1500);
+    // The last [[nodes]] entry is node 4: make it an observer.
+    toml.push_str("roles = [\"learner\"]\n");
+    let (nodes, faults) = cluster_from(&toml).await;
+    leader(&nodes, &[1, 2, 3]).await;
+    let observer = node(&nodes, 4);
+    assert_eq!(put(observer, "seen", "yes").await, Ok(KvResult::Done));
+    assert_eq!(
+        get(observer, "seen", Consistency::Linearizable).await,
+        Some(b"yes".to_vec())
+    );
+    assert_eq!(
+        get(node(&nodes, 1), "seen", Consistency::Stale).await,
+        Some(b"yes".to_vec())
+    );
+    let s = status(observer).await;
+    assert_eq!((s.role, s.roles.clone()), ("learner", vec!["learner"]));
+    // It does not vote: with node 3 cut off, nodes 1, 2 still form the majority of 3 acceptors.
+    faults.isolate(3);
+    assert_eq!(put(observer, "still", "ok").await, Ok(KvResult::Done));
     for n in nodes {
         n.stop().await;
     }

@@ -1,4 +1,4 @@
-//! Three real `synod node` processes talking TCP: writes survive `kill -9` of the leader, and a
+//! Three real `synod node` processes talking TCP, for each protocol: writes survive `kill -9` of the leader, and a
 //! garbage frame on a peer port is refused without disturbing the node.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -141,7 +141,16 @@ impl Drop for Cluster {
 
 #[test]
 fn raft_over_tcp_survives_kill_9_of_the_leader_and_garbage_frames() {
-    let mut c = Cluster::start("raft", 3);
+    survives_kill_9_of_the_leader_and_garbage_frames("raft");
+}
+
+#[test]
+fn paxos_over_tcp_survives_kill_9_of_the_leader_and_garbage_frames() {
+    survives_kill_9_of_the_leader_and_garbage_frames("paxos");
+}
+
+fn survives_kill_9_of_the_leader_and_garbage_frames(protocol: &str) {
+    let mut c = Cluster::start(protocol, 3);
     let leader = c.leader(&[1, 2, 3]);
     let follower = if leader == 1 { 2 } else { 1 };
     assert_eq!(

@@ -1,0 +1,198 @@
+//! Wiring one node: router, the protocol's actors, service, HTTP API.
+//!
+//! ```text
+//!   Router (TCP listener, peers) ◄──► protocol shells ◄──► Service ◄── HTTP
+//!        raft:  Shell<Raft>
+//!        paxos: Shell<Proposer>, Shell<Acceptor>, Shell<Learner> (those the node hosts)
+//! ```
+//!
+//! The protocol modules only return where the service proposes and asks for status; the
+//! router, the service and the HTTP API are the same for every protocol.
+
+mod paxos;
+mod raft;
+
+use crate::config::{Config, Protocol};
+use actix::{Addr, AsyncContext, Context, Recipient};
+use actix_web::{web, App, HttpServer};
+use std::net::SocketAddr;
+use std::time::Duration;
+use synod_messages::{NodeId, Role};
+use synod_network::{Faults, LocalHub, NetworkConfig, Register, Router};
+use synod_runtime::http::{self, ApiState};
+use synod_runtime::{ApplyBatch, GetStatus, Propose, RoleChanged, Service, ServiceConfig};
+
+/// How a node reaches its peers.
+#[derive(Clone)]
+pub enum Transport {
+    /// Over TCP, listening on the node's `peer_addr`.
+    Tcp,
+    /// In this process, through a shared hub (tests).
+    InProcess(LocalHub),
+}
+
+/// A running node's handles.
+pub struct NodeHandle {
+    /// The node.
+    pub id: NodeId,
+    /// Its network actor.
+    pub router: Addr<Router>,
+    /// Its KV service.
+    pub service: Addr<Service>,
+    /// The HTTP server, if one was started, and its bound address.
+    pub http: Option<(actix_web::dev::ServerHandle, SocketAddr)>,
+}
+
+impl NodeHandle {
+    /// Stops the node's HTTP server and network (the in-process equivalent of a crash:
+    /// nothing is flushed that was not already persisted).
+    pub async fn stop(self) {
+        if let Some((server, _)) = self.http {
+            server.stop(false).await;
+        }
+        let _ = self.router.send(synod_network::Shutdown).await;
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad config.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The peer listener could not bind.
+    #[error("network: {0}")]
+    Network(#[from] synod_network::NetworkError),
+    /// The HTTP listener could not bind.
+    #[error("http listener on {addr}: {source}")]
+    Http {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// What the protocol's actors give the service.
+pub(crate) struct ProtocolHandles {
+    /// Where client commands are proposed.
+    pub propose: Recipient<Propose>,
+    /// Where the node's protocol status is read.
+    pub status: Recipient<GetStatus>,
+    /// The actors hosted, for `/v1/status`.
+    pub roles: Vec<&'static str>,
+}
+
+/// Where a protocol sends what the service must hear.
+pub(crate) struct ServiceInbox {
+    pub apply: Recipient<ApplyBatch>,
+    pub roles: Recipient<RoleChanged>,
+}
+
+/// Starts node `id` of `cfg` inside the current actix system. `http` says whether to serve
+/// the HTTP API on the node's `http_addr`.
+pub async fn start_node(
+    cfg: &Config,
+    id: NodeId,
+    transport: Transport,
+    faults: Faults,
+    http: bool,
+) -> Result<NodeHandle, StartError> {
+    let me = cfg.node(id)?;
+    let router = start_router(cfg, id, transport, faults).await?;
+
+    let service_ctx = Context::<Service>::new();
+    let inbox = ServiceInbox {
+        apply: service_ctx.address().recipient(),
+        roles: service_ctx.address().recipient(),
+    };
+    let seed = cfg.seed.unwrap_or_else(rand::random);
+    let handles = match cfg.protocol {
+        Protocol::Raft => raft::start(cfg, id, seed, &router, inbox),
+        Protocol::Paxos => paxos::start(cfg, id, seed, &router, inbox),
+    };
+    let tick = cfg.tick();
+    let service_cfg = ServiceConfig {
+        node: id,
+        request_timeout: Duration::from_millis(cfg.limits.request_timeout_ms),
+        retry_interval: tick,
+        resend_after: Duration::from_millis(cfg.limits.request_timeout_ms / 4).max(tick),
+        roles: handles.roles,
+    };
+    let service = service_ctx.run(Service::new(
+        service_cfg,
+        router.clone(),
+        handles.propose,
+        handles.status,
+    ));
+    router.do_send(Register {
+        role: Role::Service,
+        recipient: service.clone().recipient(),
+    });
+
+    let http = if http {
+        Some(start_http(cfg, me.http_addr, service.clone())?)
+    } else {
+        None
+    };
+    tracing::info!(node = id, protocol = cfg.protocol.name(), peer = %me.peer_addr, http = %me.http_addr, "node started");
+    Ok(NodeHandle {
+        id,
+        router,
+        service,
+        http,
+    })
+}
+
+async fn start_router(
+    cfg: &Config,
+    id: NodeId,
+    transport: Transport,
+    faults: Faults,
+) -> Result<Addr<Router>, StartError> {
+    let mut net = NetworkConfig::new(id, cfg.cluster_id.clone());
+    net.max_frame = cfg.network.max_frame_bytes;
+    net.reconnect_min = Duration::from_millis(cfg.network.reconnect_min_ms);
+    net.reconnect_max = Duration::from_millis(cfg.network.reconnect_max_ms);
+    net.outbound_queue = cfg.network.outbound_queue;
+    let hub = match transport {
+        Transport::Tcp => {
+            net.listen = Some(cfg.node(id)?.peer_addr);
+            net.peers = cfg
+                .nodes
+                .iter()
+                .filter(|n| n.id != id)
+                .map(|n| (n.id, n.peer_addr))
+                .collect();
+            None
+        }
+        Transport::InProcess(hub) => Some(hub),
+    };
+    Ok(Router::start(net, faults, hub).await?)
+}
+
+fn start_http(
+    cfg: &Config,
+    addr: SocketAddr,
+    service: Addr<Service>,
+) -> Result<(actix_web::dev::ServerHandle, SocketAddr), StartError> {
+    let state = ApiState {
+        service,
+        max_value_bytes: cfg.limits.max_value_bytes,
+        max_key_bytes: cfg.limits.max_key_bytes,
+    };
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .configure(http::configure)
+    })
+    .workers(2)
+    .disable_signals()
+    .bind(addr)
+    .map_err(|source| StartError::Http { addr, source })?;
+    let bound = server.addrs().first().copied().unwrap_or(addr);
+    let server = server.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    Ok((handle, bound))
+}
