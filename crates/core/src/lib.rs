@@ -17,7 +17,10 @@ pub mod storage;
 
 use synod_messages::{ActorAddr, Command, NodeId};
 
-pub use storage::{DurableState, MemoryStorage, Stateless, Storage, StorageError};
+pub use storage::{
+    decode_row, encode_row, DurableState, MemoryStorage, Row, Schema, Stateless, Storage,
+    StorageError,
+};
 
 /// A committed log position delivered to the state machine, in order, exactly once per core.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,6 +40,66 @@ pub enum StorageError {
     Corrupt(String),
 }
 
+/// One change a durable backend makes, derived from an op by [`Schema::rows`]. Every state is
+/// stored as a small metadata map plus one log keyed by `u64` (Raft index, Paxos slot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Row {
+    /// Set metadata `key` to `value`.
+    Meta {
+        /// The key.
+        key: &'static str,
+        /// The encoded value.
+        value: Vec<u8>,
+    },
+    /// Set log position `index` to `value`.
+    Put {
+        /// The position.
+        index: u64,
+        /// The encoded value.
+        value: Vec<u8>,
+    },
+    /// Remove every log position at or after this one.
+    RemoveFrom(u64),
+    /// Remove every log position at or before this one (compaction).
+    RemoveThrough(u64),
+}
+
+/// How a durable state maps onto rows, so one durable backend serves every protocol.
+pub trait Schema: DurableState {
+    /// The rows one op changes.
+    fn rows(op: &Self::Op) -> Result<Vec<Row>, StorageError>;
+    /// The state from its stored rows (log in increasing position order).
+    fn from_rows(
+        meta: &std::collections::BTreeMap<String, Vec<u8>>,
+        log: Vec<(u64, Vec<u8>)>,
+    ) -> Result<Self, StorageError>;
+}
+
+/// Encodes a value for a [`Row`].
+pub fn encode_row<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
+    synod_messages::codec::encode(value).map_err(|e| StorageError::Write(e.to_string()))
+}
+
+/// Decodes a stored row; `what` names it in the error.
+pub fn decode_row<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, StorageError> {
+    synod_messages::codec::decode(bytes).map_err(|e| StorageError::Corrupt(format!("{what}: {e}")))
+}
+
+impl Schema for Stateless {
+    fn rows(op: &Self::Op) -> Result<Vec<Row>, StorageError> {
+        match *op {}
+    }
+    fn from_rows(
+        _: &std::collections::BTreeMap<String, Vec<u8>>,
+        _: Vec<(u64, Vec<u8>)>,
+    ) -> Result<Self, StorageError> {
+        Ok(Stateless)
+    }
+}
+
 /// A backend for one protocol state.
 pub trait Storage<S: DurableState>: Send {
     /// The state as last persisted.

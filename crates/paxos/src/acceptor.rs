@@ -7,7 +7,9 @@
 //! promise and the accepted values are persisted before the answer leaves (the shell's rule).
 
 use std::collections::BTreeMap;
-use synod_core::{Core, DurableState, NotLeader, Ready, Status};
+use synod_core::{
+    decode_row, encode_row, Core, DurableState, NotLeader, Ready, Row, Schema, Status, StorageError,
+};
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, NodeId, Role};
 
@@ -42,6 +44,46 @@ impl DurableState for AcceptorState {
                 }
             }
         }
+    }
+}
+
+impl Schema for AcceptorState {
+    fn rows(op: &AcceptorOp) -> Result<Vec<Row>, StorageError> {
+        Ok(match op {
+            AcceptorOp::Promise(b) => vec![Row::Meta {
+                key: "promised",
+                value: encode_row(b)?,
+            }],
+            // An Accept raises the promise to its ballot; `from_rows` recovers that from the
+            // ballots stored with the values.
+            AcceptorOp::Accept(b, entries) => entries
+                .iter()
+                .map(|(slot, value)| {
+                    Ok(Row::Put {
+                        index: *slot,
+                        value: encode_row(&(b, value))?,
+                    })
+                })
+                .collect::<Result<_, StorageError>>()?,
+        })
+    }
+
+    fn from_rows(
+        meta: &BTreeMap<String, Vec<u8>>,
+        log: Vec<(u64, Vec<u8>)>,
+    ) -> Result<Self, StorageError> {
+        let mut promised: Ballot = match meta.get("promised") {
+            Some(bytes) => decode_row(bytes, "acceptor promise")?,
+            None => Ballot::default(),
+        };
+        let mut accepted = BTreeMap::new();
+        for (slot, bytes) in log {
+            let (ballot, value): (Ballot, Value) =
+                decode_row(&bytes, &format!("acceptor slot {slot}"))?;
+            promised = promised.max(ballot);
+            accepted.insert(slot, (ballot, value));
+        }
+        Ok(Self { promised, accepted })
     }
 }
 

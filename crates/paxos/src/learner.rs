@@ -9,7 +9,10 @@
 
 use crate::config::PaxosConfig;
 use std::collections::BTreeMap;
-use synod_core::{Applied, Core, DurableState, NotLeader, Ready, Status};
+use synod_core::{
+    decode_row, encode_row, Applied, Core, DurableState, NotLeader, Ready, Row, Schema, Status,
+    StorageError,
+};
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, NodeId, Role};
 
@@ -35,6 +38,32 @@ impl DurableState for LearnerState {
         for (slot, value) in entries {
             self.chosen.insert(*slot, value.clone());
         }
+    }
+}
+
+impl Schema for LearnerState {
+    fn rows(op: &LearnerOp) -> Result<Vec<Row>, StorageError> {
+        let LearnerOp::Learn(entries) = op;
+        entries
+            .iter()
+            .map(|(slot, value)| {
+                Ok(Row::Put {
+                    index: *slot,
+                    value: encode_row(value)?,
+                })
+            })
+            .collect()
+    }
+
+    fn from_rows(
+        _: &BTreeMap<String, Vec<u8>>,
+        log: Vec<(u64, Vec<u8>)>,
+    ) -> Result<Self, StorageError> {
+        let mut chosen = BTreeMap::new();
+        for (slot, bytes) in log {
+            chosen.insert(slot, decode_row(&bytes, &format!("learner slot {slot}"))?);
+        }
+        Ok(Self { chosen })
     }
 }
 

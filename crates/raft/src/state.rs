@@ -1,12 +1,14 @@
 //! What Raft must not forget: `currentTerm`, `votedFor` and the log (Figure 2, "persistent
 //! state on all servers"), and the ops that change them.
 
-use synod_core::DurableState;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use synod_core::{decode_row, encode_row, DurableState, Row, Schema, StorageError};
 use synod_messages::raft::{Entry, Index, Term};
 use synod_messages::NodeId;
 
 /// `currentTerm` and `votedFor`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HardState {
     /// Latest term this server has seen.
     pub term: Term,
@@ -46,5 +48,52 @@ impl DurableState for RaftState {
                 self.entries.truncate(keep);
             }
         }
+    }
+}
+
+impl Schema for RaftState {
+    fn rows(op: &RaftPersist) -> Result<Vec<Row>, StorageError> {
+        Ok(match op {
+            RaftPersist::HardState(hs) => vec![Row::Meta {
+                key: "hard_state",
+                value: encode_row(hs)?,
+            }],
+            RaftPersist::Append(entries) => entries
+                .iter()
+                .map(|e| {
+                    Ok(Row::Put {
+                        index: e.index,
+                        value: encode_row(e)?,
+                    })
+                })
+                .collect::<Result<_, StorageError>>()?,
+            RaftPersist::TruncateFrom(index) => vec![Row::RemoveFrom(*index)],
+        })
+    }
+
+    fn from_rows(
+        meta: &BTreeMap<String, Vec<u8>>,
+        log: Vec<(u64, Vec<u8>)>,
+    ) -> Result<Self, StorageError> {
+        let hard_state = match meta.get("hard_state") {
+            Some(bytes) => decode_row(bytes, "raft hard state")?,
+            None => HardState::default(),
+        };
+        let mut entries = Vec::with_capacity(log.len());
+        for (index, bytes) in log {
+            let entry: Entry = decode_row(&bytes, &format!("raft log entry {index}"))?;
+            let expected = entries.len() as Index + 1;
+            if entry.index != index || index != expected {
+                return Err(StorageError::Corrupt(format!(
+                    "raft log: expected entry {expected}, found key {index} holding entry {}",
+                    entry.index
+                )));
+            }
+            entries.push(entry);
+        }
+        Ok(Self {
+            hard_state,
+            entries,
+        })
     }
 }
