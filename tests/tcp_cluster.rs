@@ -9,6 +9,7 @@ use common::wait_for;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 struct Cluster {
@@ -21,10 +22,13 @@ struct Cluster {
 
 impl Cluster {
     fn start(protocol: &str, n: usize) -> Self {
-        let toml = common::config_toml(protocol, n, 20, 3000);
+        static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
+        let nth = CLUSTERS.fetch_add(1, Ordering::SeqCst);
         let dir =
-            std::env::temp_dir().join(format!("synod-e2e-{}-{}", protocol, std::process::id()));
+            std::env::temp_dir().join(format!("synod-e2e-{protocol}-{}-{nth}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let storage = format!("backend = \"redb\"\ndata_dir = {:?}", dir.join("data"));
+        let toml = common::config_toml_with(protocol, n, 20, 3000, &storage);
         let config = dir.join("cluster.toml");
         std::fs::write(&config, &toml).unwrap();
         let cfg = synod::config::Config::load(&config).unwrap();
@@ -49,7 +53,11 @@ impl Cluster {
     }
 
     fn spawn(&self, id: usize) -> Child {
-        let log = std::fs::File::create(self.dir.join(format!("node-{id}.log"))).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("node-{id}.log")))
+            .unwrap();
         Command::new(env!("CARGO_BIN_EXE_synod"))
             .args(["node", "--config"])
             .arg(&self.config)
@@ -221,4 +229,61 @@ fn survives_kill_9_of_the_leader_and_garbage_frames(protocol: &str) {
             .unwrap(),
         "3"
     );
+}
+
+#[test]
+fn raft_keeps_every_acknowledged_write_through_kill_9_of_every_node() {
+    every_acknowledged_write_survives_kill_9_of_every_node("raft");
+}
+
+#[test]
+fn paxos_keeps_every_acknowledged_write_through_kill_9_of_every_node() {
+    every_acknowledged_write_survives_kill_9_of_every_node("paxos");
+}
+
+/// Writes keys from several clients, kills every node with SIGKILL, restarts them all from
+/// their data directories, and reads every acknowledged key back.
+fn every_acknowledged_write_survives_kill_9_of_every_node(protocol: &str) {
+    let mut c = Cluster::start(protocol, 3);
+    c.leader(&[1, 2, 3]);
+    let acknowledged = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for client in 0..4usize {
+            let (c, acknowledged) = (&c, &acknowledged);
+            s.spawn(move || {
+                for i in 0..40 {
+                    let key = format!("k{client}-{i}");
+                    let node = (client + i) % 3 + 1;
+                    if c.put(node, &key, &format!("v{i}")) == Ok(200) {
+                        acknowledged.lock().unwrap().push((key, format!("v{i}")));
+                    }
+                }
+            });
+        }
+    });
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(
+        acknowledged.len() >= 150,
+        "only {} of 160 writes were acknowledged",
+        acknowledged.len()
+    );
+
+    for id in 1..=3 {
+        c.kill9(id);
+    }
+    for id in 1..=3 {
+        let child = c.spawn(id);
+        c.children[id - 1] = Some(child);
+    }
+    c.leader(&[1, 2, 3]);
+    for (i, (key, value)) in acknowledged.iter().enumerate() {
+        let node = i % 3 + 1;
+        let got = wait_for(Duration::from_secs(20), "a read after the restart", || {
+            c.get(node, key)
+        });
+        assert_eq!(
+            &got, value,
+            "acknowledged write {key} lost after kill -9 of every node"
+        );
+    }
 }

@@ -16,11 +16,22 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
-/// A config for `n` nodes on loopback with fast ticks.
+/// A config for `n` nodes on loopback with fast ticks, kept in memory.
 pub fn config_toml(protocol: &str, n: usize, tick_ms: u64, timeout_ms: u64) -> String {
+    config_toml_with(protocol, n, tick_ms, timeout_ms, "backend = \"memory\"")
+}
+
+/// The same with `storage` as the body of the `[storage]` section.
+pub fn config_toml_with(
+    protocol: &str,
+    n: usize,
+    tick_ms: u64,
+    timeout_ms: u64,
+    storage: &str,
+) -> String {
     let ports = free_ports(2 * n);
     let mut s = format!(
-        "cluster_id = \"e2e\"\nprotocol = \"{protocol}\"\n\n[raft]\ntick_ms = {tick_ms}\n\n[paxos]\ntick_ms = {tick_ms}\n\n[limits]\nrequest_timeout_ms = {timeout_ms}\n\n"
+        "cluster_id = \"e2e\"\nprotocol = \"{protocol}\"\n\n[raft]\ntick_ms = {tick_ms}\n\n[paxos]\ntick_ms = {tick_ms}\n\n[limits]\nrequest_timeout_ms = {timeout_ms}\n\n[storage]\n{storage}\n\n"
     );
     for i in 0..n {
         s += &format!(

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use synod_messages::NodeId;
 
 /// A config that cannot be used, with the field and what is allowed.
@@ -59,6 +59,9 @@ pub struct NodeConfig {
     pub peer_addr: SocketAddr,
     /// Where clients reach it (HTTP).
     pub http_addr: SocketAddr,
+    /// This node's own data directory (default: under `storage.data_dir`).
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
     /// Paxos only: the roles the node hosts (default: all three). Every node hosts a learner,
     /// which feeds its KV store; `["learner"]` makes an observer that does not vote.
     #[serde(default)]
@@ -137,6 +140,36 @@ impl Default for PaxosSection {
     }
 }
 
+/// Where nodes keep their state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// One redb file per node: checksummed, fsync'd before anything depending on it is sent.
+    Redb,
+    /// Memory only: a restarted node has forgotten everything (tests, demos).
+    Memory,
+}
+
+/// `[storage]`: the durable state of every node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// `"redb"` (default) or `"memory"`.
+    pub backend: Backend,
+    /// Node `N` keeps its state in `{data_dir}/{cluster_id}/node-N/` unless the node sets its
+    /// own `data_dir`. Relative paths are relative to the working directory.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Redb,
+            data_dir: PathBuf::from("data"),
+        }
+    }
+}
+
 /// `[network]`: the peer transport.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -204,6 +237,9 @@ pub struct Config {
     /// Multi-Paxos tuning.
     #[serde(default)]
     pub paxos: PaxosSection,
+    /// Durable state.
+    #[serde(default)]
+    pub storage: StorageSection,
     /// Peer transport.
     #[serde(default)]
     pub network: NetworkSection,
@@ -258,6 +294,19 @@ impl Config {
 
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), String> {
+        let id_ok = !self.cluster_id.is_empty()
+            && self.cluster_id != "."
+            && self.cluster_id != ".."
+            && self
+                .cluster_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !id_ok {
+            return Err(format!(
+                "`cluster_id` {:?} must be letters, digits, '-', '_' or '.' (it names the data directory)",
+                self.cluster_id
+            ));
+        }
         if self.nodes.is_empty() {
             return Err(
                 "`nodes` is empty: list at least one [[nodes]] with id, peer_addr, http_addr"
@@ -359,6 +408,16 @@ impl Config {
         })
     }
 
+    /// The directory of node `id`'s state.
+    pub fn data_dir(&self, node: &NodeConfig) -> PathBuf {
+        node.data_dir.clone().unwrap_or_else(|| {
+            self.storage
+                .data_dir
+                .join(&self.cluster_id)
+                .join(format!("node-{}", node.id))
+        })
+    }
+
     /// The nodes hosting a Paxos role.
     pub fn hosting(&self, role: PaxosRole) -> Vec<NodeId> {
         self.nodes
@@ -434,6 +493,8 @@ mod tests {
         assert_eq!(cfg.protocol, Protocol::Raft);
         assert_eq!(cfg.raft.tick_ms, 50);
         assert_eq!(cfg.cluster_id, "synod");
+        assert_eq!(cfg.storage.backend, Backend::Redb);
+        assert_eq!(cfg.data_dir(&cfg.nodes[0]), Path::new("data/synod/node-1"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod storage;
 use synod_messages::{ActorAddr, Command, NodeId};
 
 pub use storage::{
-    decode_row, encode_row, DurableState, MemoryStorage, Row, Schema, Stateless, Storage,
+    decode_row, encode_row, DurableState, MemoryStorage, Row, Rows, Schema, Stateless, Storage,
     StorageError,
 };
 

@@ -64,15 +64,21 @@ pub enum Row {
     RemoveThrough(u64),
 }
 
+/// Everything a backend stored for one state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rows {
+    /// The metadata map.
+    pub meta: std::collections::BTreeMap<String, Vec<u8>>,
+    /// The log, in increasing position order.
+    pub log: Vec<(u64, Vec<u8>)>,
+}
+
 /// How a durable state maps onto rows, so one durable backend serves every protocol.
 pub trait Schema: DurableState {
     /// The rows one op changes.
     fn rows(op: &Self::Op) -> Result<Vec<Row>, StorageError>;
-    /// The state from its stored rows (log in increasing position order).
-    fn from_rows(
-        meta: &std::collections::BTreeMap<String, Vec<u8>>,
-        log: Vec<(u64, Vec<u8>)>,
-    ) -> Result<Self, StorageError>;
+    /// The state from its stored rows.
+    fn from_rows(rows: Rows) -> Result<Self, StorageError>;
 }
 
 /// Encodes a value for a [`Row`].
@@ -92,10 +98,7 @@ impl Schema for Stateless {
     fn rows(op: &Self::Op) -> Result<Vec<Row>, StorageError> {
         match *op {}
     }
-    fn from_rows(
-        _: &std::collections::BTreeMap<String, Vec<u8>>,
-        _: Vec<(u64, Vec<u8>)>,
-    ) -> Result<Self, StorageError> {
+    fn from_rows(_: Rows) -> Result<Self, StorageError> {
         Ok(Stateless)
     }
 }

@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 use synod_core::{
-    decode_row, encode_row, Core, DurableState, NotLeader, Ready, Row, Schema, Status, StorageError,
+    decode_row, encode_row, Core, DurableState, NotLeader, Ready, Row, Rows, Schema, Status,
+    StorageError,
 };
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, NodeId, Role};
@@ -68,10 +69,8 @@ impl Schema for AcceptorState {
         })
     }
 
-    fn from_rows(
-        meta: &BTreeMap<String, Vec<u8>>,
-        log: Vec<(u64, Vec<u8>)>,
-    ) -> Result<Self, StorageError> {
+    fn from_rows(rows: Rows) -> Result<Self, StorageError> {
+        let Rows { meta, log } = rows;
         let mut promised: Ballot = match meta.get("promised") {
             Some(bytes) => decode_row(bytes, "acceptor promise")?,
             None => Ballot::default(),

@@ -10,8 +10,8 @@
 use crate::config::PaxosConfig;
 use std::collections::BTreeMap;
 use synod_core::{
-    decode_row, encode_row, Applied, Core, DurableState, NotLeader, Ready, Row, Schema, Status,
-    StorageError,
+    decode_row, encode_row, Applied, Core, DurableState, NotLeader, Ready, Row, Rows, Schema,
+    Status, StorageError,
 };
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, NodeId, Role};
@@ -55,10 +55,8 @@ impl Schema for LearnerState {
             .collect()
     }
 
-    fn from_rows(
-        _: &BTreeMap<String, Vec<u8>>,
-        log: Vec<(u64, Vec<u8>)>,
-    ) -> Result<Self, StorageError> {
+    fn from_rows(rows: Rows) -> Result<Self, StorageError> {
+        let Rows { log, .. } = rows;
         let mut chosen = BTreeMap::new();
         for (slot, bytes) in log {
             chosen.insert(slot, decode_row(&bytes, &format!("learner slot {slot}"))?);

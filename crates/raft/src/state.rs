@@ -2,8 +2,7 @@
 //! state on all servers"), and the ops that change them.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use synod_core::{decode_row, encode_row, DurableState, Row, Schema, StorageError};
+use synod_core::{decode_row, encode_row, DurableState, Row, Rows, Schema, StorageError};
 use synod_messages::raft::{Entry, Index, Term};
 use synod_messages::NodeId;
 
@@ -71,10 +70,8 @@ impl Schema for RaftState {
         })
     }
 
-    fn from_rows(
-        meta: &BTreeMap<String, Vec<u8>>,
-        log: Vec<(u64, Vec<u8>)>,
-    ) -> Result<Self, StorageError> {
+    fn from_rows(rows: Rows) -> Result<Self, StorageError> {
+        let Rows { meta, log } = rows;
         let hard_state = match meta.get("hard_state") {
             Some(bytes) => decode_row(bytes, "raft hard state")?,
             None => HardState::default(),

@@ -2,7 +2,7 @@
 //!
 //! | method | path | success | errors |
 //! |---|---|---|---|
-//! | PUT | `/v1/kv/{key}` (body: raw value) | 200 | 400, 413, 503, 504 |
+//! | PUT | `/v1/kv/{key}` (body: raw value) | 200 | 400, 413, 503, 504, 507 |
 //! | GET | `/v1/kv/{key}[?consistency=stale]` | 200 raw value, 404 | 400, 503, 504 |
 //! | DELETE | `/v1/kv/{key}` | 200 | 400, 503, 504 |
 //! | POST | `/v1/kv/{key}/cas` (JSON `{"expected","value"}`) | 200 / 409 | 400, 413, 503, 504 |
@@ -76,6 +76,7 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Client(ClientError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Client(ClientError::Storage) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Client(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -94,6 +95,9 @@ impl ResponseError for ApiError {
             }),
             ApiError::Client(ClientError::Timeout) => {
                 json!({"error": "timeout", "outcome": "unknown"})
+            }
+            ApiError::Client(ClientError::Storage) => {
+                json!({"error": "insufficient_storage", "outcome": "unknown", "detail": detail})
             }
             ApiError::Client(ClientError::Unavailable(_)) => {
                 json!({"error": "unavailable", "detail": detail})

@@ -21,7 +21,7 @@ pub mod shell;
 
 pub use msg::{
     ApplyBatch, ClientError, ClientRequest, Consistency, GetNodeStatus, GetStatus, NodeStatus,
-    Propose, RoleChanged,
+    Propose, RoleChanged, Stop,
 };
 pub use service::{Service, ServiceConfig};
 pub use shell::Shell;

@@ -59,9 +59,13 @@ pub enum ClientError {
     /// The command was sent but no outcome arrived in time: it may or may not have happened.
     #[error("timed out; the outcome is unknown")]
     Timeout,
-    /// The node cannot serve (its storage failed, it is shutting down).
+    /// The node cannot serve (it is shutting down, an actor is gone).
     #[error("node unavailable: {0}")]
     Unavailable(String),
+    /// This node's storage failed (full disk, I/O error) while the command was in its hands;
+    /// the command may or may not have been executed.
+    #[error("storage failed on this node (full disk or I/O error); the outcome is unknown")]
+    Storage,
 }
 
 /// HTTP → service: the node's status.
@@ -106,3 +110,8 @@ pub struct NodeStatus {
     /// Number of keys in the local store.
     pub keys: usize,
 }
+
+/// Stops an actor (a clean in-process shutdown of a node).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Stop;

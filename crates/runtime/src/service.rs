@@ -15,7 +15,7 @@
 
 use crate::msg::{
     ApplyBatch, BallotView, ClientError, ClientRequest, Consistency, GetNodeStatus, GetStatus,
-    NodeStatus, Propose, RoleChanged,
+    NodeStatus, Propose, RoleChanged, Stop,
 };
 use actix::prelude::*;
 use std::collections::HashMap;
@@ -204,6 +204,24 @@ impl Service {
         }
     }
 
+    /// Answers `err` to every request last handed to this node's own protocol.
+    fn fail_local(&mut self, err: ClientError) {
+        let me = self.cfg.node;
+        let local: Vec<RequestId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.sent.is_some_and(|(to, _)| to == me))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in local {
+            if let Some(p) = self.pending.remove(&id) {
+                for w in p.waiters {
+                    let _ = w.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+
     fn on_service_message(
         &mut self,
         from: ActorAddr,
@@ -303,6 +321,9 @@ impl Handler<RoleChanged> for Service {
     type Result = ();
 
     fn handle(&mut self, RoleChanged(status): RoleChanged, ctx: &mut Context<Self>) {
+        if status.role == "failed" {
+            self.fail_local(ClientError::Storage);
+        }
         self.leader = status.leader;
         self.submit_due(ctx);
     }
@@ -316,6 +337,15 @@ impl Handler<Deliver> for Service {
             Payload::Service(msg) => self.on_service_message(env.from, msg, ctx),
             other => tracing::warn!(from = %env.from, ?other, "service got a protocol message"),
         }
+    }
+}
+
+impl Handler<Stop> for Service {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        self.fail_local(ClientError::Unavailable("the node is stopping".into()));
+        ctx.stop();
     }
 }
 

@@ -8,20 +8,30 @@
 //! ```
 //!
 //! On start the shell registers itself with the router for its `(node, role)` address.
-//! If persisting fails, the shell does not send the messages that depended on it and stops
-//! taking input: a replica whose memory is ahead of its disk must not keep voting or
-//! acknowledging. It keeps answering status so operators can see it failed.
+//!
+//! If persisting fails (a full disk, an I/O error), the shell does not send the messages that
+//! depended on it and stops taking input: a replica whose memory is ahead of its disk must not
+//! vote or acknowledge. Its status says `failed`, so the service fails the requests it proposed
+//! here. Every [`RETRY_TICKS`] it reloads the durable state and rebuilds the core from it — the
+//! same as a restart, so nothing that was not persisted is trusted — and goes on.
 
-use crate::msg::{ApplyBatch, GetStatus, Propose, RoleChanged};
-use actix::{Actor, Addr, AsyncContext, Context, Handler, Recipient};
+use crate::msg::{ApplyBatch, GetStatus, Propose, RoleChanged, Stop};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Recipient};
 use std::time::Duration;
-use synod_core::{Core, DurableState, NotLeader, Status, Storage};
+use synod_core::{Core, DurableState, NotLeader, Status, Storage, StorageError};
 use synod_messages::{ActorAddr, Envelope, Payload};
 use synod_network::{Deliver, Register, Router};
+
+/// Ticks between attempts to recover from a storage failure.
+pub const RETRY_TICKS: u32 = 20;
+
+/// Builds a core from its durable state (at start and after a storage failure).
+pub type Build<C, S> = Box<dyn Fn(S) -> C + Send>;
 
 /// Drives core `C`, whose durable state is `S`.
 pub struct Shell<C: Core, S: DurableState<Op = C::Persist>> {
     core: C,
+    build: Build<C, S>,
     me: ActorAddr,
     storage: Box<dyn Storage<S>>,
     router: Addr<Router>,
@@ -29,7 +39,8 @@ pub struct Shell<C: Core, S: DurableState<Op = C::Persist>> {
     watcher: Option<Recipient<RoleChanged>>,
     tick: Duration,
     last_status: Option<Status>,
-    failed: Option<String>,
+    /// Why and for how many ticks the storage has been failing.
+    failed: Option<(String, u32)>,
 }
 
 impl<C, S> Shell<C, S>
@@ -38,16 +49,19 @@ where
     C::Message: Into<Payload> + TryFrom<Payload>,
     S: DurableState<Op = C::Persist>,
 {
-    /// A shell for `core`, playing `me`, ticking every `tick`.
-    pub fn new(
-        core: C,
+    /// A shell playing `me`, ticking every `tick`, whose core `build` makes from what
+    /// `storage` holds. Fails if the stored state cannot be read.
+    pub fn recover(
         me: ActorAddr,
-        storage: Box<dyn Storage<S>>,
+        mut storage: Box<dyn Storage<S>>,
+        build: impl Fn(S) -> C + Send + 'static,
         router: Addr<Router>,
         tick: Duration,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, StorageError> {
+        let core = build(storage.load()?);
+        Ok(Self {
             core,
+            build: Box::new(build),
             me,
             storage,
             router,
@@ -56,7 +70,7 @@ where
             tick,
             last_status: None,
             failed: None,
-        }
+        })
     }
 
     /// Where committed entries go.
@@ -80,8 +94,9 @@ where
             }
             if !ready.persist.is_empty() {
                 if let Err(e) = self.storage.persist(&ready.persist) {
-                    tracing::error!(actor = %self.me, error = %e, "persist failed; this replica stops taking part");
-                    self.failed = Some(e.to_string());
+                    tracing::error!(actor = %self.me, error = %e, "persist failed; this replica pauses and will recover from its durable state");
+                    self.failed = Some((e.to_string(), 0));
+                    self.report_status();
                     return;
                 }
             }
@@ -99,7 +114,21 @@ where
                 }
             }
         }
-        let status = self.core.status();
+        self.report_status();
+    }
+
+    fn status(&self) -> Status {
+        let mut status = self.core.status();
+        if self.failed.is_some() {
+            status.role = "failed";
+            status.leader = None;
+        }
+        status
+    }
+
+    /// Tells the watcher when leader, term or role changed.
+    fn report_status(&mut self) {
+        let status = self.status();
         let changed = self.last_status.as_ref().is_none_or(|last| {
             (last.leader, last.term, last.role) != (status.leader, status.term, status.role)
         });
@@ -108,6 +137,29 @@ where
                 watcher.do_send(RoleChanged(status.clone()));
             }
             self.last_status = Some(status);
+        }
+    }
+}
+
+impl<C, S> Shell<C, S>
+where
+    C: Core + Unpin,
+    C::Message: Into<Payload> + TryFrom<Payload>,
+    S: DurableState<Op = C::Persist>,
+{
+    /// Rebuilds the core from what is durable, as a restart would.
+    fn try_recover(&mut self) {
+        match self.storage.load() {
+            Ok(state) => {
+                tracing::warn!(actor = %self.me, "storage readable again; rebuilding from the durable state");
+                self.core = (self.build)(state);
+                self.failed = None;
+                self.drive();
+            }
+            Err(e) => {
+                tracing::error!(actor = %self.me, error = %e, "storage still failing");
+                self.failed = Some((e.to_string(), 0));
+            }
         }
     }
 }
@@ -125,10 +177,16 @@ where
             role: self.me.role,
             recipient: ctx.address().recipient(),
         });
-        ctx.run_interval(self.tick, |shell, _| {
-            if shell.failed.is_none() {
+        ctx.run_interval(self.tick, |shell, _| match &mut shell.failed {
+            None => {
                 shell.core.on_tick();
                 shell.drive();
+            }
+            Some((_, ticks)) => {
+                *ticks += 1;
+                if *ticks >= RETRY_TICKS {
+                    shell.try_recover();
+                }
             }
         });
         self.drive();
@@ -186,11 +244,19 @@ where
     type Result = actix::MessageResult<GetStatus>;
 
     fn handle(&mut self, _: GetStatus, _: &mut Context<Self>) -> Self::Result {
-        let mut status = self.core.status();
-        if self.failed.is_some() {
-            status.role = "failed";
-            status.leader = None;
-        }
-        actix::MessageResult(status)
+        actix::MessageResult(self.status())
+    }
+}
+
+impl<C, S> Handler<Stop> for Shell<C, S>
+where
+    C: Core + Unpin,
+    C::Message: Into<Payload> + TryFrom<Payload>,
+    S: DurableState<Op = C::Persist>,
+{
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use synod_core::{Row, Schema, Storage, StorageError};
+use synod_core::{Row, Rows, Schema, Storage, StorageError};
 
 const CHECKSUM_LEN: usize = 4;
 
@@ -109,7 +109,7 @@ impl<S> RedbStorage<S> {
         kind(format!("{}: {e}", self.path.display()))
     }
 
-    fn read(&self) -> Result<(BTreeMap<String, Vec<u8>>, Vec<(u64, Vec<u8>)>), StorageError> {
+    fn read(&self) -> Result<Rows, StorageError> {
         let corrupt = |e: &dyn std::fmt::Display| self.fail(StorageError::Corrupt, e);
         let txn = self.db.begin_read().map_err(|e| corrupt(&e))?;
         let mut meta = BTreeMap::new();
@@ -142,15 +142,15 @@ impl<S> RedbStorage<S> {
             Err(TableError::TableDoesNotExist(_)) => {}
             Err(e) => return Err(corrupt(&e)),
         }
-        Ok((meta, log))
+        Ok(Rows { meta, log })
     }
 }
 
 impl<S: Schema> Storage<S> for RedbStorage<S> {
     fn load(&mut self) -> Result<S, StorageError> {
-        let (meta, log) = catch_unwind(AssertUnwindSafe(|| self.read()))
+        let rows = catch_unwind(AssertUnwindSafe(|| self.read()))
             .map_err(|_| self.fail(StorageError::Corrupt, "the database file is damaged"))??;
-        S::from_rows(&meta, log).map_err(|e| match e {
+        S::from_rows(rows).map_err(|e| match e {
             StorageError::Corrupt(m) => {
                 StorageError::Corrupt(format!("{}: {m}", self.path.display()))
             }

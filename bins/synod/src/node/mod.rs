@@ -12,15 +12,17 @@
 mod paxos;
 mod raft;
 
-use crate::config::{Config, Protocol};
+use crate::config::{Backend, Config, Protocol};
 use actix::{Addr, AsyncContext, Context, Recipient};
 use actix_web::{web, App, HttpServer};
 use std::net::SocketAddr;
 use std::time::Duration;
+use synod_core::{MemoryStorage, Schema, Storage, StorageError};
 use synod_messages::{NodeId, Role};
 use synod_network::{Faults, LocalHub, NetworkConfig, Register, Router};
 use synod_runtime::http::{self, ApiState};
-use synod_runtime::{ApplyBatch, GetStatus, Propose, RoleChanged, Service, ServiceConfig};
+use synod_runtime::{ApplyBatch, GetStatus, Propose, RoleChanged, Service, ServiceConfig, Stop};
+use synod_storage::RedbBackend;
 
 /// How a node reaches its peers.
 #[derive(Clone)]
@@ -41,14 +43,19 @@ pub struct NodeHandle {
     pub service: Addr<Service>,
     /// The HTTP server, if one was started, and its bound address.
     pub http: Option<(actix_web::dev::ServerHandle, SocketAddr)>,
+    /// The protocol's actors and the service.
+    actors: Vec<Recipient<Stop>>,
 }
 
 impl NodeHandle {
-    /// Stops the node's HTTP server and network (the in-process equivalent of a crash:
-    /// nothing is flushed that was not already persisted).
+    /// Stops the node: HTTP server, actors, network. Like a crash, nothing is flushed that was
+    /// not already persisted; afterwards the data directory can be opened again.
     pub async fn stop(self) {
         if let Some((server, _)) = self.http {
             server.stop(false).await;
+        }
+        for actor in self.actors {
+            let _ = actor.send(Stop).await;
         }
         let _ = self.router.send(synod_network::Shutdown).await;
     }
@@ -63,6 +70,9 @@ pub enum StartError {
     /// The peer listener could not bind.
     #[error("network: {0}")]
     Network(#[from] synod_network::NetworkError),
+    /// The node's stored state could not be opened or read.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
     /// The HTTP listener could not bind.
     #[error("http listener on {addr}: {source}")]
     Http {
@@ -81,6 +91,36 @@ pub(crate) struct ProtocolHandles {
     pub status: Recipient<GetStatus>,
     /// The actors hosted, for `/v1/status`.
     pub roles: Vec<&'static str>,
+    /// The protocol's actors, to stop them.
+    pub actors: Vec<Recipient<Stop>>,
+}
+
+/// Where a node's roles keep their durable state.
+pub(crate) enum Stores {
+    Memory,
+    Redb(RedbBackend),
+}
+
+impl Stores {
+    fn open(cfg: &Config, id: NodeId) -> Result<Self, StartError> {
+        match cfg.storage.backend {
+            Backend::Memory => Ok(Stores::Memory),
+            Backend::Redb => {
+                let dir = cfg.data_dir(cfg.node(id)?);
+                let backend = RedbBackend::open(&dir.join("synod.redb"))?;
+                tracing::info!(node = id, path = %backend.path().display(), "durable state");
+                Ok(Stores::Redb(backend))
+            }
+        }
+    }
+
+    /// The storage of the state named `name` ("raft", "acceptor", ...).
+    pub(crate) fn get<S: Schema>(&self, name: &str) -> Box<dyn Storage<S>> {
+        match self {
+            Stores::Memory => Box::new(MemoryStorage::<S>::new()),
+            Stores::Redb(backend) => Box::new(backend.storage::<S>(name)),
+        }
+    }
 }
 
 /// Where a protocol sends what the service must hear.
@@ -99,6 +139,7 @@ pub async fn start_node(
     http: bool,
 ) -> Result<NodeHandle, StartError> {
     let me = cfg.node(id)?;
+    let stores = Stores::open(cfg, id)?;
     let router = start_router(cfg, id, transport, faults).await?;
 
     let service_ctx = Context::<Service>::new();
@@ -107,10 +148,18 @@ pub async fn start_node(
         roles: service_ctx.address().recipient(),
     };
     let seed = cfg.seed.unwrap_or_else(rand::random);
-    let handles = match cfg.protocol {
-        Protocol::Raft => raft::start(cfg, id, seed, &router, inbox),
-        Protocol::Paxos => paxos::start(cfg, id, seed, &router, inbox),
+    let started = match cfg.protocol {
+        Protocol::Raft => raft::start(cfg, id, seed, &router, &stores, inbox),
+        Protocol::Paxos => paxos::start(cfg, id, seed, &router, &stores, inbox),
     };
+    let handles = match started {
+        Ok(handles) => handles,
+        Err(e) => {
+            let _ = router.send(synod_network::Shutdown).await;
+            return Err(e);
+        }
+    };
+    let mut actors = handles.actors;
     let tick = cfg.tick();
     let service_cfg = ServiceConfig {
         node: id,
@@ -129,6 +178,7 @@ pub async fn start_node(
         role: Role::Service,
         recipient: service.clone().recipient(),
     });
+    actors.push(service.clone().recipient());
 
     let http = if http {
         Some(start_http(cfg, me.http_addr, service.clone())?)
@@ -141,6 +191,7 @@ pub async fn start_node(
         router,
         service,
         http,
+        actors,
     })
 }
 

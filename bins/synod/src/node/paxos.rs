@@ -2,10 +2,10 @@
 //! proposer and hears the learner's applied log; an observer (learner only) forwards to the
 //! leader, whom its learner knows from the heartbeats.
 
-use super::{ProtocolHandles, ServiceInbox};
+use super::{ProtocolHandles, ServiceInbox, StartError, Stores};
 use crate::config::{Config, PaxosRole};
 use actix::{Actor, Addr};
-use synod_core::{MemoryStorage, Stateless};
+use synod_core::Stateless;
 use synod_messages::{ActorAddr, NodeId, Role};
 use synod_network::Router;
 use synod_paxos::{Acceptor, AcceptorState, Learner, LearnerState, PaxosConfig, Proposer};
@@ -16,8 +16,9 @@ pub(crate) fn start(
     id: NodeId,
     seed: u64,
     router: &Addr<Router>,
+    stores: &Stores,
     inbox: ServiceInbox,
-) -> ProtocolHandles {
+) -> Result<ProtocolHandles, StartError> {
     let p = &cfg.paxos;
     let pc = PaxosConfig {
         id,
@@ -31,55 +32,64 @@ pub(crate) fn start(
         seed,
     };
     let tick = cfg.tick();
+    let addr = |role| ActorAddr::new(id, role);
     let mut roles = Vec::new();
+    let mut actors = Vec::new();
+
     if pc.acceptors.contains(&id) {
-        Shell::new(
-            Acceptor::new(id, AcceptorState::default()),
-            ActorAddr::new(id, Role::Acceptor),
-            Box::new(MemoryStorage::<AcceptorState>::new()),
+        let acceptor = Shell::recover(
+            addr(Role::Acceptor),
+            stores.get::<AcceptorState>("acceptor"),
+            move |state| Acceptor::new(id, state),
             router.clone(),
             tick,
-        )
+        )?
         .start();
         roles.push("acceptor");
+        actors.push(acceptor.recipient());
     }
-    let proposer = pc.proposers.contains(&id).then(|| {
-        roles.push("proposer");
-        Shell::new(
-            Proposer::new(pc.clone()),
-            ActorAddr::new(id, Role::Proposer),
-            Box::new(MemoryStorage::<Stateless>::new()),
+    let proposer = if pc.proposers.contains(&id) {
+        let config = pc.clone();
+        let proposer = Shell::recover(
+            addr(Role::Proposer),
+            stores.get::<Stateless>("proposer"),
+            move |_| Proposer::new(config.clone()),
             router.clone(),
             tick,
-        )
+        )?
         .report_roles_to(inbox.roles.clone())
-        .start()
-    });
-    let learner = Shell::new(
-        Learner::new(pc, LearnerState::default()),
-        ActorAddr::new(id, Role::Learner),
-        Box::new(MemoryStorage::<LearnerState>::new()),
+        .start();
+        roles.push("proposer");
+        actors.push(proposer.clone().recipient());
+        Some(proposer)
+    } else {
+        None
+    };
+    let learner = Shell::recover(
+        addr(Role::Learner),
+        stores.get::<LearnerState>("learner"),
+        move |state| Learner::new(pc.clone(), state),
         router.clone(),
         tick,
-    )
+    )?
     .apply_to(inbox.apply);
     roles.push("learner");
-    match proposer {
+    let (propose, status) = match proposer {
         Some(proposer) => {
-            learner.start();
-            ProtocolHandles {
-                propose: proposer.clone().recipient(),
-                status: proposer.recipient(),
-                roles,
-            }
+            actors.push(learner.start().recipient());
+            (proposer.clone().recipient(), proposer.recipient())
         }
         None => {
+            // An observer: the learner answers proposals with the leader it knows.
             let learner = learner.report_roles_to(inbox.roles).start();
-            ProtocolHandles {
-                propose: learner.clone().recipient(),
-                status: learner.recipient(),
-                roles,
-            }
+            actors.push(learner.clone().recipient());
+            (learner.clone().recipient(), learner.recipient())
         }
-    }
+    };
+    Ok(ProtocolHandles {
+        propose,
+        status,
+        roles,
+        actors,
+    })
 }

@@ -1,9 +1,8 @@
 //! Raft on a node: one shell around the Raft core.
 
-use super::{ProtocolHandles, ServiceInbox};
+use super::{ProtocolHandles, ServiceInbox, StartError, Stores};
 use crate::config::Config;
 use actix::{Actor, Addr};
-use synod_core::MemoryStorage;
 use synod_messages::{ActorAddr, NodeId, Role};
 use synod_network::Router;
 use synod_raft::{Raft, RaftConfig, RaftState};
@@ -14,8 +13,9 @@ pub(crate) fn start(
     id: NodeId,
     seed: u64,
     router: &Addr<Router>,
+    stores: &Stores,
     inbox: ServiceInbox,
-) -> ProtocolHandles {
+) -> Result<ProtocolHandles, StartError> {
     let r = &cfg.raft;
     let mut rc = RaftConfig::new(id, cfg.nodes.iter().map(|n| n.id).collect());
     rc.election_ticks = (r.election_ticks_min, r.election_ticks_max);
@@ -23,20 +23,20 @@ pub(crate) fn start(
     rc.max_batch = r.max_batch;
     rc.max_inflight = r.max_inflight;
     rc.seed = seed;
-    let storage = MemoryStorage::<RaftState>::new();
-    let shell = Shell::new(
-        Raft::new(rc, RaftState::default()),
+    let shell = Shell::recover(
         ActorAddr::new(id, Role::Raft),
-        Box::new(storage),
+        stores.get::<RaftState>("raft"),
+        move |state| Raft::new(rc.clone(), state),
         router.clone(),
         cfg.tick(),
-    )
+    )?
     .apply_to(inbox.apply)
     .report_roles_to(inbox.roles)
     .start();
-    ProtocolHandles {
+    Ok(ProtocolHandles {
         propose: shell.clone().recipient(),
-        status: shell.recipient(),
+        status: shell.clone().recipient(),
         roles: vec!["raft"],
-    }
+        actors: vec![shell.recipient()],
+    })
 }
