@@ -105,6 +105,7 @@ async fn a_full_disk_fails_writes_keeps_reads_and_recovers() {
         retry_interval: tick,
         resend_after: Duration::from_millis(500),
         roles: vec!["raft"],
+        snapshot_every: 0,
     };
     let service = service_ctx.run(Service::new(
         cfg,

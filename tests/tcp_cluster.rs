@@ -22,12 +22,20 @@ struct Cluster {
 
 impl Cluster {
     fn start(protocol: &str, n: usize) -> Self {
+        Self::start_with(protocol, n, "")
+    }
+
+    /// A cluster whose `[storage]` section also holds `storage`.
+    fn start_with(protocol: &str, n: usize, storage: &str) -> Self {
         static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
         let nth = CLUSTERS.fetch_add(1, Ordering::SeqCst);
         let dir =
             std::env::temp_dir().join(format!("synod-e2e-{protocol}-{}-{nth}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let storage = format!("backend = \"redb\"\ndata_dir = {:?}", dir.join("data"));
+        let storage = format!(
+            "backend = \"redb\"\ndata_dir = {:?}\n{storage}",
+            dir.join("data")
+        );
         let toml = common::config_toml_with(protocol, n, 20, 3000, &storage);
         let config = dir.join("cluster.toml");
         std::fs::write(&config, &toml).unwrap();
@@ -284,6 +292,64 @@ fn every_acknowledged_write_survives_kill_9_of_every_node(protocol: &str) {
         assert_eq!(
             &got, value,
             "acknowledged write {key} lost after kill -9 of every node"
+        );
+    }
+}
+
+#[test]
+fn raft_node_kept_down_while_the_others_compact_catches_up_through_a_snapshot() {
+    lagging_node_catches_up_through_a_snapshot("raft");
+}
+
+fn lagging_node_catches_up_through_a_snapshot(protocol: &str) {
+    let mut c = Cluster::start_with(
+        protocol,
+        3,
+        "snapshot_entries = 20\nsnapshot_chunk_bytes = 4096",
+    );
+    let leader = c.leader(&[1, 2, 3]);
+    let down = if leader == 3 { 2 } else { 3 };
+    let up: Vec<usize> = (1..=3).filter(|&i| i != down).collect();
+    c.kill9(down);
+    for i in 0..120 {
+        let node = up[i % 2];
+        let value = format!("{i}-{}", "x".repeat(100));
+        wait_for(Duration::from_secs(10), "a write", || {
+            c.put(node, &format!("key{i}"), &value).ok()
+        });
+    }
+    for &id in &up {
+        let s = c.status(id).unwrap();
+        assert!(
+            s["snapshot_index"].as_u64() >= Some(100),
+            "node {id} did not compact: {s}"
+        );
+    }
+    let child = c.spawn(down);
+    c.children[down - 1] = Some(child);
+    let target = c.status(up[0]).unwrap()["applied_index"].as_u64().unwrap();
+    wait_for(
+        Duration::from_secs(30),
+        "the restarted node to catch up",
+        || {
+            let s = c.status(down)?;
+            (s["applied_index"].as_u64()? >= target).then_some(())
+        },
+    );
+    let s = c.status(down).unwrap();
+    assert!(
+        s["snapshot_index"].as_u64() >= Some(20),
+        "it caught up without a snapshot: {s}"
+    );
+    let logs = std::fs::read_to_string(c.dir.join(format!("node-{down}.log"))).unwrap();
+    assert!(logs.contains("installed a snapshot"), "{}", tail(&logs, 20));
+    for i in 0..120 {
+        let url = format!("{}/v1/kv/key{i}?consistency=stale", c.http[down - 1]);
+        let got = ureq::get(&url).call().unwrap().into_string().unwrap();
+        assert_eq!(
+            got,
+            format!("{i}-{}", "x".repeat(100)),
+            "key{i} on the caught-up node"
         );
     }
 }

@@ -159,6 +159,11 @@ pub struct StorageSection {
     /// Node `N` keeps its state in `{data_dir}/{cluster_id}/node-N/` unless the node sets its
     /// own `data_dir`. Relative paths are relative to the working directory.
     pub data_dir: PathBuf,
+    /// Snapshot the state machine and compact the log every this many applied entries
+    /// (0: never).
+    pub snapshot_entries: u64,
+    /// Bytes per chunk when a snapshot is sent to a lagging node.
+    pub snapshot_chunk_bytes: usize,
 }
 
 impl Default for StorageSection {
@@ -166,6 +171,8 @@ impl Default for StorageSection {
         Self {
             backend: Backend::Redb,
             data_dir: PathBuf::from("data"),
+            snapshot_entries: 10_000,
+            snapshot_chunk_bytes: 1024 * 1024,
         }
     }
 }
@@ -358,6 +365,14 @@ impl Config {
             return Err(format!(
                 "`network.max_frame_bytes` ({}) must exceed `limits.max_value_bytes` ({}) by at least 4096",
                 self.network.max_frame_bytes, self.limits.max_value_bytes
+            ));
+        }
+        if self.storage.snapshot_chunk_bytes == 0
+            || self.storage.snapshot_chunk_bytes + 4096 > self.network.max_frame_bytes
+        {
+            return Err(format!(
+                "`storage.snapshot_chunk_bytes` ({}) must be at least 1 and at most `network.max_frame_bytes` ({}) - 4096",
+                self.storage.snapshot_chunk_bytes, self.network.max_frame_bytes
             ));
         }
         if self.limits.request_timeout_ms == 0 {

@@ -4,7 +4,8 @@
 //!   inputs                      ┌────────────┐        outputs (Ready, in this order)
 //!   message(from, msg) ───────► │            │ ──► 1. persist ops   (storage, one sync)
 //!   tick()             ───────► │    Core    │ ──► 2. messages      (network)
-//!   propose(commands)  ───────► │  (no IO)   │ ──► 3. applied       (KV service)
+//!   propose(commands)  ───────► │  (no IO)   │ ──► 3. snapshot, applied (KV service)
+//!   compact(snapshot)  ───────► │            │
 //!                               └────────────┘
 //! ```
 //!
@@ -15,6 +16,7 @@
 
 pub mod storage;
 
+use std::sync::Arc;
 use synod_messages::{ActorAddr, Command, NodeId};
 
 pub use storage::{
@@ -31,6 +33,26 @@ pub struct Applied {
     pub command: Option<Command>,
 }
 
+/// A state machine image: everything applied up to and including log position `index`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The last position the image includes.
+    pub index: u64,
+    /// The state machine's bytes.
+    pub data: Arc<[u8]>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Snapshot {{ index: {}, {} bytes }}",
+            self.index,
+            self.data.len()
+        )
+    }
+}
+
 /// Everything a core asks the shell to do after some inputs.
 #[derive(Debug)]
 pub struct Ready<M, P> {
@@ -38,7 +60,9 @@ pub struct Ready<M, P> {
     pub persist: Vec<P>,
     /// Then send these.
     pub messages: Vec<(ActorAddr, M)>,
-    /// Then apply these, in order.
+    /// Then replace the state machine by this image (a snapshot received or restored)...
+    pub snapshot: Option<Snapshot>,
+    /// ...and apply these, in order.
     pub applied: Vec<Applied>,
 }
 
@@ -47,6 +71,7 @@ impl<M, P> Default for Ready<M, P> {
         Self {
             persist: Vec::new(),
             messages: Vec::new(),
+            snapshot: None,
             applied: Vec::new(),
         }
     }
@@ -55,7 +80,10 @@ impl<M, P> Default for Ready<M, P> {
 impl<M, P> Ready<M, P> {
     /// True when there is nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.persist.is_empty() && self.messages.is_empty() && self.applied.is_empty()
+        self.persist.is_empty()
+            && self.messages.is_empty()
+            && self.snapshot.is_none()
+            && self.applied.is_empty()
     }
 }
 
@@ -99,6 +127,11 @@ pub trait Core: Send + 'static {
     fn on_tick(&mut self);
     /// Client commands to replicate. Only a leading core accepts them.
     fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader>;
+    /// The state machine was snapshotted at `snapshot.index`: the core may drop what it holds
+    /// up to there (log compaction). Cores without a log ignore it.
+    fn compact(&mut self, snapshot: Snapshot) {
+        let _ = snapshot;
+    }
     /// Takes the outputs accumulated since the last call.
     fn take_ready(&mut self) -> Ready<Self::Message, Self::Persist>;
     /// The core's current view of itself.

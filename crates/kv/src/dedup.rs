@@ -3,7 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use synod_messages::{KvResult, RequestId};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Dedup {
     results: HashMap<RequestId, KvResult>,
     by_index: VecDeque<(u64, RequestId)>,
@@ -17,6 +17,13 @@ impl Dedup {
     pub(crate) fn insert(&mut self, index: u64, id: RequestId, result: KvResult) {
         self.results.insert(id, result);
         self.by_index.push_back((index, id));
+    }
+
+    /// The remembered ids with their positions and results, oldest first.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (u64, RequestId, &KvResult)> + '_ {
+        self.by_index
+            .iter()
+            .filter_map(|(i, id)| self.results.get(id).map(|r| (*i, *id, r)))
     }
 
     /// Forgets ids applied at or before `index`.

@@ -86,6 +86,35 @@ pub enum RaftMessage {
         /// On failure: where to retry from.
         conflict: Option<ConflictHint>,
     },
+    /// Invoked by the leader to send chunks of a snapshot to a follower whose missing entries
+    /// were compacted away (§7).
+    InstallSnapshot {
+        /// Leader's term.
+        term: Term,
+        /// So the follower can redirect clients.
+        leader_id: NodeId,
+        /// The snapshot replaces all entries up through and including this index.
+        last_included_index: Index,
+        /// Term of `last_included_index`.
+        last_included_term: Term,
+        /// Byte offset of this chunk in the snapshot.
+        offset: u64,
+        /// Raw bytes of the chunk, starting at `offset`.
+        data: Vec<u8>,
+        /// True if this is the last chunk.
+        done: bool,
+    },
+    /// The answer to an InstallSnapshot.
+    InstallSnapshotResponse {
+        /// Current term, for the leader to update itself.
+        term: Term,
+        /// The snapshot being installed.
+        last_included_index: Index,
+        /// How many bytes of it the follower holds (where the next chunk starts).
+        next_offset: u64,
+        /// True once the follower installed the snapshot (or already had its entries).
+        done: bool,
+    },
 }
 
 impl RaftMessage {
@@ -95,7 +124,9 @@ impl RaftMessage {
             RaftMessage::RequestVote { term, .. }
             | RaftMessage::RequestVoteResponse { term, .. }
             | RaftMessage::AppendEntries { term, .. }
-            | RaftMessage::AppendEntriesResponse { term, .. } => *term,
+            | RaftMessage::AppendEntriesResponse { term, .. }
+            | RaftMessage::InstallSnapshot { term, .. }
+            | RaftMessage::InstallSnapshotResponse { term, .. } => *term,
         }
     }
 }

@@ -24,8 +24,9 @@ pub mod log;
 pub mod progress;
 mod raft;
 mod replication;
+mod snapshot;
 pub mod state;
 
 pub use raft::{Raft, RaftConfig};
-pub use state::{HardState, RaftPersist, RaftState};
+pub use state::{HardState, RaftPersist, RaftState, SnapshotRecord};
 pub use synod_messages::raft::{ConflictHint, Entry, EntryPayload, Index, RaftMessage, Term};

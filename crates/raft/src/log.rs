@@ -1,50 +1,72 @@
-//! The in-memory Raft log. Index 0 is the empty prefix, of term 0.
+//! The in-memory Raft log: a compacted prefix (the snapshot's last index and term), then the
+//! entries after it. Index 0 is the empty prefix, of term 0.
+//!
+//! ```text
+//!   [ snapshot ≤ snapshot_index ][ entries snapshot_index+1 ..= last_index ]
+//! ```
 
 use synod_messages::raft::{Entry, Index, Term};
 
-/// The entries, contiguous from index 1.
+/// The entries after the compacted prefix.
 #[derive(Debug, Clone, Default)]
 pub struct Log {
+    snapshot_index: Index,
+    snapshot_term: Term,
     entries: Vec<Entry>,
 }
 
 impl Log {
-    /// A log holding `entries`, which must be contiguous from index 1.
-    pub fn new(entries: Vec<Entry>) -> Self {
+    /// A log holding `entries`, which must be contiguous from `snapshot_index + 1`.
+    pub fn new(snapshot_index: Index, snapshot_term: Term, entries: Vec<Entry>) -> Self {
         debug_assert!(entries
             .iter()
             .enumerate()
-            .all(|(i, e)| e.index == i as Index + 1));
-        Self { entries }
+            .all(|(i, e)| e.index == snapshot_index + i as Index + 1));
+        Self {
+            snapshot_index,
+            snapshot_term,
+            entries,
+        }
     }
 
-    /// Index of the last entry (0 if empty).
+    /// The last index covered by the snapshot (0 if none).
+    pub fn snapshot_index(&self) -> Index {
+        self.snapshot_index
+    }
+
+    /// The term of the snapshot's last entry.
+    pub fn last_term_at_base(&self) -> Term {
+        self.snapshot_term
+    }
+
+    /// Index of the last entry (the snapshot's if no entry follows it).
     pub fn last_index(&self) -> Index {
-        self.entries.len() as Index
+        self.snapshot_index + self.entries.len() as Index
     }
 
-    /// Term of the last entry (0 if empty).
+    /// Term of the last entry.
     pub fn last_term(&self) -> Term {
-        self.entries.last().map_or(0, |e| e.term)
+        self.entries.last().map_or(self.snapshot_term, |e| e.term)
     }
 
-    /// Term of the entry at `index`; `Some(0)` for index 0, `None` past the end.
+    /// Term of the entry at `index`: known for the snapshot's last index and the entries
+    /// after it; `None` inside the compacted prefix or past the end.
     pub fn term_at(&self, index: Index) -> Option<Term> {
-        if index == 0 {
-            return Some(0);
+        if index == self.snapshot_index {
+            return Some(self.snapshot_term);
         }
         self.get(index).map(|e| e.term)
     }
 
-    /// The entry at `index`.
+    /// The entry at `index`, if it is held.
     pub fn get(&self, index: Index) -> Option<&Entry> {
-        let pos = usize::try_from(index.checked_sub(1)?).ok()?;
+        let pos = usize::try_from(index.checked_sub(self.snapshot_index + 1)?).ok()?;
         self.entries.get(pos)
     }
 
-    /// Up to `max` entries starting at `from`.
+    /// Up to `max` entries starting at `from` (which must follow the snapshot).
     pub fn slice(&self, from: Index, max: usize) -> &[Entry] {
-        let start = (from.max(1) - 1) as usize;
+        let start = from.saturating_sub(self.snapshot_index + 1) as usize;
         let start = start.min(self.entries.len());
         let end = start.saturating_add(max).min(self.entries.len());
         &self.entries[start..end]
@@ -60,16 +82,38 @@ impl Log {
 
     /// Removes the entry at `index` and all after it.
     pub fn truncate_from(&mut self, index: Index) {
-        self.entries.truncate(index.saturating_sub(1) as usize);
+        let keep = index.saturating_sub(self.snapshot_index + 1) as usize;
+        self.entries.truncate(keep);
     }
 
-    /// The first index of the run of entries of the same term that contains `index`.
+    /// Drops every entry up to `index` (which must be held), whose term is `term`.
+    pub fn compact_through(&mut self, index: Index, term: Term) {
+        let drop = (index.saturating_sub(self.snapshot_index) as usize).min(self.entries.len());
+        self.entries.drain(..drop);
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+    }
+
+    /// Replaces the prefix up to `index` by a snapshot; keeps the entries after it only when
+    /// `retain` (the log held the snapshot's last entry with the same term).
+    pub fn install(&mut self, index: Index, term: Term, retain: bool) {
+        if retain {
+            self.compact_through(index, term);
+        } else {
+            self.entries.clear();
+            self.snapshot_index = index;
+            self.snapshot_term = term;
+        }
+    }
+
+    /// The first index of the run of entries of the same term that contains `index`
+    /// (not looking into the snapshot).
     pub fn first_index_of_term_at(&self, index: Index) -> Index {
         let Some(term) = self.term_at(index) else {
             return index;
         };
         let mut first = index;
-        while first > 1 && self.term_at(first - 1) == Some(term) {
+        while first > self.snapshot_index + 1 && self.term_at(first - 1) == Some(term) {
             first -= 1;
         }
         first
@@ -93,6 +137,8 @@ mod tests {
 
     fn log(terms: &[Term]) -> Log {
         Log::new(
+            0,
+            0,
             terms
                 .iter()
                 .enumerate()
@@ -126,6 +172,26 @@ mod tests {
         assert_eq!(l.last_index_of_term(1), Some(2));
         assert_eq!(l.last_index_of_term(2), Some(3));
         assert_eq!(l.last_index_of_term(4), None);
+    }
+
+    #[test]
+    fn compaction_keeps_terms_and_indexes() {
+        let mut l = log(&[1, 1, 2, 3, 3]);
+        l.compact_through(3, 2);
+        assert_eq!(
+            (l.snapshot_index(), l.last_index(), l.last_term()),
+            (3, 5, 3)
+        );
+        assert_eq!(l.term_at(3), Some(2));
+        assert_eq!(l.term_at(2), None, "compacted");
+        assert_eq!(l.get(4).map(|e| e.index), Some(4));
+        assert_eq!(l.slice(4, 10).len(), 2);
+        assert_eq!(l.first_index_of_term_at(5), 4);
+        l.install(9, 4, false);
+        assert_eq!(
+            (l.snapshot_index(), l.last_index(), l.last_term()),
+            (9, 9, 4)
+        );
     }
 
     #[test]

@@ -18,6 +18,19 @@ pub struct Progress {
     pub oldest_at_last_round: Option<Index>,
     /// Whether the follower answered since the last check-quorum round.
     pub active: bool,
+    /// A snapshot being sent because the entries the follower needs were compacted away.
+    pub snapshot: Option<SnapshotSend>,
+}
+
+/// The leader's transfer of a snapshot to one follower, one chunk at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotSend {
+    /// The snapshot's last index.
+    pub index: Index,
+    /// Bytes the follower confirmed; the next chunk starts here.
+    pub offset: u64,
+    /// `offset` at the last heartbeat round: unchanged a round later means the chunk was lost.
+    pub offset_at_last_round: Option<u64>,
 }
 
 impl Progress {
@@ -45,6 +58,11 @@ impl Progress {
     /// Heartbeat round: restarts the pipeline from `match + 1` if its oldest batch has gone
     /// unanswered for a whole round. Returns whether it did.
     pub fn restart_if_stalled(&mut self) -> bool {
+        if let Some(s) = &mut self.snapshot {
+            let stalled = s.offset_at_last_round == Some(s.offset);
+            s.offset_at_last_round = Some(s.offset);
+            return stalled;
+        }
         let oldest = self.inflight.front().copied();
         let stalled = oldest.is_some() && oldest == self.oldest_at_last_round;
         if stalled {

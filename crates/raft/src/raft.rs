@@ -2,11 +2,11 @@
 
 use crate::log::Log;
 use crate::progress::Progress;
-use crate::state::{HardState, RaftPersist, RaftState};
+use crate::state::{HardState, RaftPersist, RaftState, SnapshotRecord};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
-use synod_core::{Applied, Core, NotLeader, Ready, Status};
+use synod_core::{Applied, Core, NotLeader, Ready, Snapshot, Status};
 use synod_messages::raft::{Entry, EntryPayload, Index, RaftMessage, Term};
 use synod_messages::{ActorAddr, Command, NodeId, Role};
 
@@ -27,6 +27,8 @@ pub struct RaftConfig {
     pub max_inflight: usize,
     /// Seed of the election-timeout RNG (mixed with `id`).
     pub seed: u64,
+    /// Bytes per InstallSnapshot chunk.
+    pub snapshot_chunk: usize,
 }
 
 impl RaftConfig {
@@ -40,6 +42,7 @@ impl RaftConfig {
             max_batch: 512,
             max_inflight: 8,
             seed: 0,
+            snapshot_chunk: 1 << 20,
         }
     }
 
@@ -72,7 +75,11 @@ pub struct Raft {
     pub(crate) hard: HardState,
     pub(crate) log: Log,
     pub(crate) commit_index: Index,
-    applied_index: Index,
+    pub(crate) applied_index: Index,
+    /// The latest snapshot, sent to followers whose entries were compacted away.
+    pub(crate) snapshot: Option<SnapshotRecord>,
+    /// A snapshot being received from the leader: (index, term, bytes so far).
+    pub(crate) incoming: Option<(Index, Term, Vec<u8>)>,
     pub(crate) role: RoleState,
     pub(crate) leader: Option<NodeId>,
     pub(crate) election_elapsed: u32,
@@ -93,13 +100,19 @@ impl Raft {
                 && cfg.election_ticks.0 < cfg.election_ticks.1
         );
         let rng = StdRng::seed_from_u64(cfg.seed ^ cfg.id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let (base_index, base_term) = state
+            .snapshot
+            .as_ref()
+            .map_or((0, 0), |s| (s.index, s.term));
         let mut raft = Self {
             cfg,
             rng,
             hard: state.hard_state,
-            log: Log::new(state.entries),
-            commit_index: 0,
-            applied_index: 0,
+            log: Log::new(base_index, base_term, state.entries),
+            commit_index: base_index,
+            applied_index: base_index,
+            snapshot: None,
+            incoming: None,
             role: RoleState::Follower,
             leader: None,
             election_elapsed: 0,
@@ -108,6 +121,14 @@ impl Raft {
             ready: Ready::default(),
         };
         raft.reset_election_timer();
+        if let Some(snapshot) = state.snapshot {
+            // The state machine starts from the snapshot; entries after it apply once committed.
+            raft.ready.snapshot = Some(Snapshot {
+                index: snapshot.index,
+                data: snapshot.data.clone(),
+            });
+            raft.snapshot = Some(snapshot);
+        }
         raft
     }
 
@@ -223,7 +244,8 @@ impl Core for Raft {
         // All servers: a higher term makes us a follower of that term (§5.1).
         if msg.term() > self.hard.term {
             let leader = match &msg {
-                RaftMessage::AppendEntries { leader_id, .. } => Some(*leader_id),
+                RaftMessage::AppendEntries { leader_id, .. }
+                | RaftMessage::InstallSnapshot { leader_id, .. } => Some(*leader_id),
                 _ => None,
             };
             self.become_follower(msg.term(), leader);
@@ -260,6 +282,35 @@ impl Core for Raft {
                 match_index,
                 conflict,
             } => self.on_append_response(from, term, success, match_index, conflict),
+            RaftMessage::InstallSnapshot {
+                term,
+                leader_id,
+                last_included_index,
+                last_included_term,
+                offset,
+                data,
+                done,
+            } => self.on_install_snapshot(
+                from,
+                term,
+                leader_id,
+                (last_included_index, last_included_term),
+                offset,
+                data,
+                done,
+            ),
+            RaftMessage::InstallSnapshotResponse {
+                term,
+                last_included_index,
+                next_offset,
+                done,
+            } => self.on_install_snapshot_response(
+                from,
+                term,
+                last_included_index,
+                next_offset,
+                done,
+            ),
         }
     }
 
@@ -294,6 +345,10 @@ impl Core for Raft {
         self.append_local(entries);
         self.replicate();
         Ok(())
+    }
+
+    fn compact(&mut self, snapshot: Snapshot) {
+        self.compact_to(snapshot);
     }
 
     fn take_ready(&mut self) -> Ready<RaftMessage, RaftPersist> {

@@ -46,8 +46,17 @@ impl Raft {
     fn heartbeat(&mut self) {
         let peers: Vec<NodeId> = self.cfg.peers().collect();
         for peer in peers {
-            if let Some(p) = self.progress_mut(peer) {
-                p.restart_if_stalled();
+            let Some(p) = self.progress_mut(peer) else {
+                continue;
+            };
+            let stalled = p.restart_if_stalled();
+            if p.snapshot.is_some() {
+                // A snapshot transfer keeps the follower's timer reset by itself; a chunk left
+                // unanswered for a whole round is sent again.
+                if stalled {
+                    self.send_snapshot_chunk(peer);
+                }
+                continue;
             }
             self.send_append(peer, true);
         }
@@ -60,6 +69,11 @@ impl Raft {
             self.send_append(peer, false);
         }
         self.maybe_commit();
+    }
+
+    /// Sends `peer` what it lacks, if its pipeline has room.
+    pub(crate) fn replicate_to(&mut self, peer: NodeId) {
+        self.send_append(peer, false);
     }
 
     fn progress_mut(&mut self, peer: NodeId) -> Option<&mut crate::progress::Progress> {
@@ -80,6 +94,14 @@ impl Raft {
         let Some(p) = progress.get_mut(&peer) else {
             return;
         };
+        if p.snapshot.is_some() {
+            return;
+        }
+        if p.next_index <= self.log.snapshot_index() {
+            // What the follower needs next was compacted away: send the snapshot instead.
+            self.send_snapshot_chunk(peer);
+            return;
+        }
         let has_room = p.inflight.len() < max_inflight;
         let (prev, count) = if has_room && p.next_index <= last {
             (p.next_index - 1, max_batch)
@@ -134,6 +156,19 @@ impl Raft {
         // A current leader exists: candidates step down, everyone resets the election timer.
         self.become_follower(term, Some(leader_id));
         self.election_elapsed = 0;
+
+        // Entries up to our snapshot are committed, so they match the leader's: skip them.
+        let base = self.log.snapshot_index();
+        let (prev_log_index, prev_log_term, entries) = if prev_log_index < base {
+            let skip = (base - prev_log_index) as usize;
+            let rest = entries
+                .get(skip..)
+                .map(<[Entry]>::to_vec)
+                .unwrap_or_default();
+            (base, self.log.last_term_at_base(), rest)
+        } else {
+            (prev_log_index, prev_log_term, entries)
+        };
 
         // 2. Reply false if the log does not contain an entry at prevLogIndex whose term matches
         // prevLogTerm, with a hint that lets the leader skip a whole term.

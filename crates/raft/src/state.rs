@@ -2,6 +2,7 @@
 //! state on all servers"), and the ops that change them.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use synod_core::{decode_row, encode_row, DurableState, Row, Rows, Schema, StorageError};
 use synod_messages::raft::{Entry, Index, Term};
 use synod_messages::NodeId;
@@ -15,6 +16,17 @@ pub struct HardState {
     pub voted_for: Option<NodeId>,
 }
 
+/// The state machine image that replaces the log up to `index`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRecord {
+    /// Last index the snapshot covers.
+    pub index: Index,
+    /// Term of that entry.
+    pub term: Term,
+    /// The state machine image.
+    pub data: Arc<[u8]>,
+}
+
 /// One change to Raft's durable state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RaftPersist {
@@ -24,6 +36,14 @@ pub enum RaftPersist {
     Append(Vec<Entry>),
     /// Remove every entry at `index` and after.
     TruncateFrom(Index),
+    /// Store a snapshot and drop the entries it covers; with `retain_log` false (a snapshot
+    /// from the leader that the log does not match) drop every entry.
+    Snapshot {
+        /// The snapshot.
+        snapshot: SnapshotRecord,
+        /// Keep the entries after the snapshot.
+        retain_log: bool,
+    },
 }
 
 /// Everything Raft persisted.
@@ -31,7 +51,9 @@ pub enum RaftPersist {
 pub struct RaftState {
     /// Term and vote.
     pub hard_state: HardState,
-    /// The log, entry `i` at position `i - 1`.
+    /// The latest snapshot, if any.
+    pub snapshot: Option<SnapshotRecord>,
+    /// The log after the snapshot, contiguous.
     pub entries: Vec<Entry>,
 }
 
@@ -42,9 +64,17 @@ impl DurableState for RaftState {
         match op {
             RaftPersist::HardState(hs) => self.hard_state = *hs,
             RaftPersist::Append(entries) => self.entries.extend(entries.iter().cloned()),
-            RaftPersist::TruncateFrom(index) => {
-                let keep = index.saturating_sub(1) as usize;
-                self.entries.truncate(keep);
+            RaftPersist::TruncateFrom(index) => self.entries.retain(|e| e.index < *index),
+            RaftPersist::Snapshot {
+                snapshot,
+                retain_log,
+            } => {
+                if *retain_log {
+                    self.entries.retain(|e| e.index > snapshot.index);
+                } else {
+                    self.entries.clear();
+                }
+                self.snapshot = Some(snapshot.clone());
             }
         }
     }
@@ -67,6 +97,20 @@ impl Schema for RaftState {
                 })
                 .collect::<Result<_, StorageError>>()?,
             RaftPersist::TruncateFrom(index) => vec![Row::RemoveFrom(*index)],
+            RaftPersist::Snapshot {
+                snapshot,
+                retain_log,
+            } => vec![
+                Row::Meta {
+                    key: "snapshot",
+                    value: encode_row(&(snapshot.index, snapshot.term, &*snapshot.data))?,
+                },
+                if *retain_log {
+                    Row::RemoveThrough(snapshot.index)
+                } else {
+                    Row::RemoveFrom(0)
+                },
+            ],
         })
     }
 
@@ -76,10 +120,23 @@ impl Schema for RaftState {
             Some(bytes) => decode_row(bytes, "raft hard state")?,
             None => HardState::default(),
         };
+        let snapshot = match meta.get("snapshot") {
+            Some(bytes) => {
+                let (index, term, data): (Index, Term, Vec<u8>) =
+                    decode_row(bytes, "raft snapshot")?;
+                Some(SnapshotRecord {
+                    index,
+                    term,
+                    data: data.into(),
+                })
+            }
+            None => None,
+        };
+        let first = snapshot.as_ref().map_or(0, |s| s.index) + 1;
         let mut entries = Vec::with_capacity(log.len());
         for (index, bytes) in log {
             let entry: Entry = decode_row(&bytes, &format!("raft log entry {index}"))?;
-            let expected = entries.len() as Index + 1;
+            let expected = first + entries.len() as Index;
             if entry.index != index || index != expected {
                 return Err(StorageError::Corrupt(format!(
                     "raft log: expected entry {expected}, found key {index} holding entry {}",
@@ -90,6 +147,7 @@ impl Schema for RaftState {
         }
         Ok(Self {
             hard_state,
+            snapshot,
             entries,
         })
     }

@@ -28,6 +28,7 @@ fn state(term: u64, log_terms: &[u64]) -> RaftState {
             term,
             voted_for: None,
         },
+        snapshot: None,
         entries: entries(log_terms),
     }
 }

@@ -20,8 +20,8 @@ pub mod service;
 pub mod shell;
 
 pub use msg::{
-    ApplyBatch, ClientError, ClientRequest, Consistency, GetNodeStatus, GetStatus, NodeStatus,
-    Propose, RoleChanged, Stop,
+    ApplyBatch, ClientError, ClientRequest, Compact, Consistency, GetNodeStatus, GetStatus,
+    NodeStatus, Propose, RoleChanged, Stop,
 };
 pub use service::{Service, ServiceConfig};
 pub use shell::Shell;

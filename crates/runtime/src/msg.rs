@@ -2,7 +2,7 @@
 
 use actix::Message;
 use serde::Serialize;
-use synod_core::{Applied, NotLeader, Status};
+use synod_core::{Applied, NotLeader, Snapshot, Status};
 use synod_messages::{KvOp, KvResult, NodeId, RequestId};
 
 /// Service → protocol: replicate these commands.
@@ -10,10 +10,21 @@ use synod_messages::{KvOp, KvResult, NodeId, RequestId};
 #[rtype(result = "Result<(), NotLeader>")]
 pub struct Propose(pub Vec<synod_messages::Command>);
 
-/// Protocol → service: these log positions are committed, in order.
+/// Protocol → service: replace the state machine by `snapshot` (if any), then apply these
+/// committed log positions, in order.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct ApplyBatch(pub Vec<Applied>);
+pub struct ApplyBatch {
+    /// An image to install first (received from the leader, or restored at start).
+    pub snapshot: Option<Snapshot>,
+    /// Committed positions.
+    pub entries: Vec<Applied>,
+}
+
+/// Service → protocol: the state machine was snapshotted; drop what it covers.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Compact(pub Snapshot);
 
 /// Protocol → service: who leads changed (or the term did).
 #[derive(Debug, Clone, Message)]
@@ -107,6 +118,8 @@ pub struct NodeStatus {
     pub last_log_index: u64,
     /// Highest log position applied to the KV store here.
     pub applied_index: u64,
+    /// Log position of the last snapshot taken or installed here.
+    pub snapshot_index: u64,
     /// Number of keys in the local store.
     pub keys: usize,
 }

@@ -14,13 +14,13 @@
 //! a forwarded command keep its request id, so the state machine applies it once.
 
 use crate::msg::{
-    ApplyBatch, BallotView, ClientError, ClientRequest, Consistency, GetNodeStatus, GetStatus,
-    NodeStatus, Propose, RoleChanged, Stop,
+    ApplyBatch, BallotView, ClientError, ClientRequest, Compact, Consistency, GetNodeStatus,
+    GetStatus, NodeStatus, Propose, RoleChanged, Stop,
 };
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use synod_core::Status;
+use synod_core::{Snapshot, Status};
 use synod_kv::KvStore;
 use synod_messages::service::ServiceMessage;
 use synod_messages::{
@@ -42,6 +42,8 @@ pub struct ServiceConfig {
     pub resend_after: Duration,
     /// The actors this node hosts, for `/v1/status`.
     pub roles: Vec<&'static str>,
+    /// Snapshot the store every this many applied log positions (0: never).
+    pub snapshot_every: u64,
 }
 
 type Reply = oneshot::Sender<Result<KvResult, ClientError>>;
@@ -67,6 +69,10 @@ pub struct Service {
     client_id: u64,
     next_seq: u64,
     pending: HashMap<RequestId, Pending>,
+    /// Where snapshots go (the roles that compact their logs).
+    compact: Vec<Recipient<Compact>>,
+    /// The log position of the last snapshot taken or installed.
+    snapshot_index: u64,
 }
 
 impl Service {
@@ -88,7 +94,15 @@ impl Service {
             client_id: rand::random(),
             next_seq: 0,
             pending: HashMap::new(),
+            compact: Vec::new(),
+            snapshot_index: 0,
         }
+    }
+
+    /// Sends snapshots to `targets` so they can compact their logs.
+    pub fn compact_to(mut self, targets: Vec<Recipient<Compact>>) -> Self {
+        self.compact = targets;
+        self
     }
 
     fn me(&self) -> ActorAddr {
@@ -204,6 +218,58 @@ impl Service {
         }
     }
 
+    /// Replaces the store by a snapshot's image (from the leader, or restored at start).
+    fn install(&mut self, snapshot: &Snapshot) {
+        if snapshot.index <= self.kv.applied_index() {
+            return;
+        }
+        match KvStore::restore(&snapshot.data) {
+            Ok(kv) => {
+                tracing::info!(
+                    node = self.cfg.node,
+                    index = snapshot.index,
+                    keys = kv.len(),
+                    "installed a snapshot"
+                );
+                self.kv = kv;
+                self.snapshot_index = snapshot.index;
+            }
+            Err(e) => {
+                // The image passed the storage and transport checksums, so this is a bug or a
+                // version mismatch; keep the current store and say so.
+                tracing::error!(node = self.cfg.node, index = snapshot.index, error = %e, "cannot decode a snapshot");
+            }
+        }
+    }
+
+    /// Snapshots the store every `snapshot_every` applied positions and tells the protocol
+    /// it may compact its log.
+    fn maybe_snapshot(&mut self) {
+        let every = self.cfg.snapshot_every;
+        if every == 0 || self.kv.applied_index() < self.snapshot_index + every {
+            return;
+        }
+        match self.kv.snapshot() {
+            Ok(data) => {
+                let snapshot = Snapshot {
+                    index: self.kv.applied_index(),
+                    data: data.into(),
+                };
+                self.snapshot_index = snapshot.index;
+                tracing::debug!(
+                    node = self.cfg.node,
+                    index = snapshot.index,
+                    bytes = snapshot.data.len(),
+                    "snapshot taken"
+                );
+                for target in &self.compact {
+                    target.do_send(Compact(snapshot.clone()));
+                }
+            }
+            Err(e) => tracing::error!(node = self.cfg.node, error = %e, "cannot encode a snapshot"),
+        }
+    }
+
     /// Answers `err` to every request last handed to this node's own protocol.
     fn fail_local(&mut self, err: ClientError) {
         let me = self.cfg.node;
@@ -299,8 +365,11 @@ impl Handler<ClientRequest> for Service {
 impl Handler<ApplyBatch> for Service {
     type Result = ();
 
-    fn handle(&mut self, ApplyBatch(batch): ApplyBatch, _: &mut Context<Self>) {
-        for applied in batch {
+    fn handle(&mut self, batch: ApplyBatch, _: &mut Context<Self>) {
+        if let Some(snapshot) = batch.snapshot {
+            self.install(&snapshot);
+        }
+        for applied in batch.entries {
             let Some(command) = applied.command else {
                 self.kv.skip(applied.index);
                 continue;
@@ -314,6 +383,7 @@ impl Handler<ApplyBatch> for Service {
                 }
             }
         }
+        self.maybe_snapshot();
     }
 }
 
@@ -369,6 +439,7 @@ impl Handler<GetNodeStatus> for Service {
                     commit_index: status.commit_index,
                     last_log_index: status.last_index,
                     applied_index: service.kv.applied_index(),
+                    snapshot_index: service.snapshot_index,
                     keys: service.kv.len(),
                 })
             },

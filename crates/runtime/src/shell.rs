@@ -3,8 +3,8 @@
 //! ```text
 //!   Deliver(env) ─┐
 //!   tick ─────────┼──► core ──► Ready ──► 1. storage.persist(ops)   one sync, or stop
-//!   Propose ──────┘                  ├──► 2. router ◄── Send(env)   only after 1
-//!                                    └──► 3. service ◄── ApplyBatch
+//!   Propose ──────┤                  ├──► 2. router ◄── Send(env)   only after 1
+//!   Compact ──────┘                  └──► 3. service ◄── ApplyBatch (snapshot, entries)
 //! ```
 //!
 //! On start the shell registers itself with the router for its `(node, role)` address.
@@ -15,7 +15,7 @@
 //! here. Every [`RETRY_TICKS`] it reloads the durable state and rebuilds the core from it — the
 //! same as a restart, so nothing that was not persisted is trusted — and goes on.
 
-use crate::msg::{ApplyBatch, GetStatus, Propose, RoleChanged, Stop};
+use crate::msg::{ApplyBatch, Compact, GetStatus, Propose, RoleChanged, Stop};
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Recipient};
 use std::time::Duration;
 use synod_core::{Core, DurableState, NotLeader, Status, Storage, StorageError};
@@ -108,9 +108,12 @@ where
                 };
                 self.router.do_send(synod_network::Send(env));
             }
-            if !ready.applied.is_empty() {
+            if ready.snapshot.is_some() || !ready.applied.is_empty() {
                 if let Some(service) = &self.service {
-                    service.do_send(ApplyBatch(ready.applied));
+                    service.do_send(ApplyBatch {
+                        snapshot: ready.snapshot,
+                        entries: ready.applied,
+                    });
                 }
             }
         }
@@ -245,6 +248,22 @@ where
 
     fn handle(&mut self, _: GetStatus, _: &mut Context<Self>) -> Self::Result {
         actix::MessageResult(self.status())
+    }
+}
+
+impl<C, S> Handler<Compact> for Shell<C, S>
+where
+    C: Core + Unpin,
+    C::Message: Into<Payload> + TryFrom<Payload>,
+    S: DurableState<Op = C::Persist>,
+{
+    type Result = ();
+
+    fn handle(&mut self, Compact(snapshot): Compact, _: &mut Context<Self>) {
+        if self.failed.is_none() {
+            self.core.compact(snapshot);
+            self.drive();
+        }
     }
 }
 

@@ -21,7 +21,9 @@ use synod_core::{MemoryStorage, Schema, Storage, StorageError};
 use synod_messages::{NodeId, Role};
 use synod_network::{Faults, LocalHub, NetworkConfig, Register, Router};
 use synod_runtime::http::{self, ApiState};
-use synod_runtime::{ApplyBatch, GetStatus, Propose, RoleChanged, Service, ServiceConfig, Stop};
+use synod_runtime::{
+    ApplyBatch, Compact, GetStatus, Propose, RoleChanged, Service, ServiceConfig, Stop,
+};
 use synod_storage::RedbBackend;
 
 /// How a node reaches its peers.
@@ -93,6 +95,8 @@ pub(crate) struct ProtocolHandles {
     pub roles: Vec<&'static str>,
     /// The protocol's actors, to stop them.
     pub actors: Vec<Recipient<Stop>>,
+    /// The roles that compact their logs when the state machine is snapshotted.
+    pub compact: Vec<Recipient<Compact>>,
 }
 
 /// Where a node's roles keep their durable state.
@@ -167,13 +171,12 @@ pub async fn start_node(
         retry_interval: tick,
         resend_after: Duration::from_millis(cfg.limits.request_timeout_ms / 4).max(tick),
         roles: handles.roles,
+        snapshot_every: cfg.storage.snapshot_entries,
     };
-    let service = service_ctx.run(Service::new(
-        service_cfg,
-        router.clone(),
-        handles.propose,
-        handles.status,
-    ));
+    let service = service_ctx.run(
+        Service::new(service_cfg, router.clone(), handles.propose, handles.status)
+            .compact_to(handles.compact),
+    );
     router.do_send(Register {
         role: Role::Service,
         recipient: service.clone().recipient(),

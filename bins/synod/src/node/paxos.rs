@@ -35,6 +35,7 @@ pub(crate) fn start(
     let addr = |role| ActorAddr::new(id, role);
     let mut roles = Vec::new();
     let mut actors = Vec::new();
+    let mut compact = Vec::new();
 
     if pc.acceptors.contains(&id) {
         let acceptor = Shell::recover(
@@ -46,6 +47,7 @@ pub(crate) fn start(
         )?
         .start();
         roles.push("acceptor");
+        compact.push(acceptor.clone().recipient());
         actors.push(acceptor.recipient());
     }
     let proposer = if pc.proposers.contains(&id) {
@@ -76,12 +78,15 @@ pub(crate) fn start(
     roles.push("learner");
     let (propose, status) = match proposer {
         Some(proposer) => {
-            actors.push(learner.start().recipient());
+            let learner = learner.start();
+            compact.push(learner.clone().recipient());
+            actors.push(learner.recipient());
             (proposer.clone().recipient(), proposer.recipient())
         }
         None => {
             // An observer: the learner answers proposals with the leader it knows.
             let learner = learner.report_roles_to(inbox.roles).start();
+            compact.push(learner.clone().recipient());
             actors.push(learner.clone().recipient());
             (learner.clone().recipient(), learner.recipient())
         }
@@ -91,5 +96,6 @@ pub(crate) fn start(
         status,
         roles,
         actors,
+        compact,
     })
 }

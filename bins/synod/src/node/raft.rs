@@ -23,6 +23,7 @@ pub(crate) fn start(
     rc.max_batch = r.max_batch;
     rc.max_inflight = r.max_inflight;
     rc.seed = seed;
+    rc.snapshot_chunk = cfg.storage.snapshot_chunk_bytes;
     let shell = Shell::recover(
         ActorAddr::new(id, Role::Raft),
         stores.get::<RaftState>("raft"),
@@ -37,6 +38,7 @@ pub(crate) fn start(
         propose: shell.clone().recipient(),
         status: shell.clone().recipient(),
         roles: vec!["raft"],
+        compact: vec![shell.clone().recipient()],
         actors: vec![shell.recipient()],
     })
 }

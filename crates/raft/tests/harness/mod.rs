@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use synod_core::{Applied, Core, MemoryStorage, Storage};
+use synod_core::{Applied, Core, MemoryStorage, Snapshot, Storage};
 use synod_messages::raft::RaftMessage;
 use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
 use synod_raft::{Raft, RaftConfig, RaftPersist, RaftState};
@@ -17,6 +17,8 @@ pub struct Net {
     pub persisted: BTreeMap<NodeId, Vec<RaftPersist>>,
     /// Directed links whose messages are dropped.
     pub cut: BTreeSet<(NodeId, NodeId)>,
+    /// State machine images each node was told to install.
+    pub installed: BTreeMap<NodeId, Vec<Snapshot>>,
 }
 
 pub fn config(id: NodeId, n: u64) -> RaftConfig {
@@ -52,16 +54,20 @@ impl Net {
             applied: BTreeMap::new(),
             persisted: BTreeMap::new(),
             cut: BTreeSet::new(),
+            installed: BTreeMap::new(),
         };
         for (cfg, state) in nodes {
             let id = cfg.id;
             let mut store = MemoryStorage::new();
-            store
-                .persist(&[
-                    RaftPersist::HardState(state.hard_state),
-                    RaftPersist::Append(state.entries.clone()),
-                ])
-                .unwrap();
+            let mut ops = vec![RaftPersist::HardState(state.hard_state)];
+            if let Some(snapshot) = state.snapshot.clone() {
+                ops.push(RaftPersist::Snapshot {
+                    snapshot,
+                    retain_log: false,
+                });
+            }
+            ops.push(RaftPersist::Append(state.entries.clone()));
+            store.persist(&ops).unwrap();
             net.nodes.insert(id, Raft::new(cfg, state));
             net.stores.insert(id, store);
         }
@@ -84,6 +90,9 @@ impl Net {
         for (to, msg) in ready.messages {
             assert_eq!(to.role, Role::Raft);
             self.queue.push_back((id, to.node, msg));
+        }
+        if let Some(snapshot) = ready.snapshot {
+            self.installed.entry(id).or_default().push(snapshot);
         }
         self.applied.entry(id).or_default().extend(ready.applied);
     }
@@ -161,12 +170,23 @@ impl Net {
             .unwrap_or_default()
     }
 
+    /// The state machine of `id` was snapshotted at `index` with image `data`.
+    pub fn compact(&mut self, id: NodeId, index: u64, data: &[u8]) {
+        let snapshot = Snapshot {
+            index,
+            data: data.into(),
+        };
+        self.nodes.get_mut(&id).unwrap().compact(snapshot);
+        self.flush(id);
+    }
+
     /// Crash and restart from persisted state only.
     pub fn restart(&mut self, id: NodeId) {
         let state = self.stores.get_mut(&id).unwrap().load().unwrap();
         let n = self.nodes.len() as u64;
         self.nodes.insert(id, Raft::new(config(id, n), state));
         self.applied.remove(&id);
+        self.flush(id);
         self.queue.retain(|(_, to, _)| *to != id);
     }
 }
