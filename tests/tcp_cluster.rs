@@ -301,6 +301,11 @@ fn raft_node_kept_down_while_the_others_compact_catches_up_through_a_snapshot() 
     lagging_node_catches_up_through_a_snapshot("raft");
 }
 
+#[test]
+fn paxos_node_kept_down_while_the_others_compact_catches_up_through_a_snapshot() {
+    lagging_node_catches_up_through_a_snapshot("paxos");
+}
+
 fn lagging_node_catches_up_through_a_snapshot(protocol: &str) {
     let mut c = Cluster::start_with(
         protocol,

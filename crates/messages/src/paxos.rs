@@ -71,6 +71,9 @@ pub enum PaxosMessage {
         ballot: Ballot,
         /// What this acceptor accepted, for the slots asked about.
         accepted: Vec<AcceptedValue>,
+        /// Every slot up to this one is chosen and was compacted away here: do not propose
+        /// for them (0: nothing compacted).
+        compacted_through: Slot,
     },
     /// Phase 2a, proposer → acceptors: accept these values in `ballot`.
     Accept {
@@ -106,10 +109,24 @@ pub enum PaxosMessage {
         /// Every slot up to this one is chosen.
         chosen_upto: Slot,
     },
-    /// Learner → learners: send me the chosen values from `from_slot` on.
+    /// Learner → learners: send me the chosen values from `from_slot` on (or, if you
+    /// compacted them, your snapshot from byte `snapshot_offset`).
     CatchUp {
         /// The first slot the learner lacks.
         from_slot: Slot,
+        /// Bytes of the answering learner's snapshot already received.
+        snapshot_offset: u64,
+    },
+    /// Learner → learner: a chunk of a snapshot covering every slot up to `slot`.
+    SnapshotChunk {
+        /// The last slot the snapshot covers.
+        slot: Slot,
+        /// Byte offset of this chunk.
+        offset: u64,
+        /// The bytes.
+        data: Vec<u8>,
+        /// True for the last chunk.
+        done: bool,
     },
     /// Learner → the proposer of its node: I delivered every slot up to `delivered_upto`.
     Progress {

@@ -196,7 +196,8 @@ enum SessionEnd {
 
 /// Keeps one connection to a peer up, writing the envelopes of `queue` to it, until the router
 /// drops the queue's sender. Reconnects with capped exponential backoff; the backoff resets only
-/// after a connection stayed up for `reconnect_max`.
+/// after a connection stayed up for `reconnect_max`. Envelopes queued when a connection attempt
+/// fails are dropped.
 pub(crate) async fn outbound(config: OutboundConfig, mut queue: mpsc::Receiver<Envelope>) {
     let peer = config.peer;
     let addr = config.addr;
@@ -223,10 +224,17 @@ pub(crate) async fn outbound(config: OutboundConfig, mut queue: mpsc::Receiver<E
             }
             Err(error) => {
                 failures = failures.saturating_add(1);
+                // An unreachable peer loses what was sent to it, as on a real network: the
+                // protocols retransmit what still matters, and a peer back after a long time
+                // is not flooded with stale messages.
+                let mut dropped = 0u64;
+                while queue.try_recv().is_ok() {
+                    dropped += 1;
+                }
                 if failures == 1 {
-                    warn!(peer, %addr, %error, "cannot connect to peer; retrying");
+                    warn!(peer, %addr, %error, dropped, "cannot connect to peer; retrying");
                 } else {
-                    debug!(peer, %addr, %error, failures, "cannot connect to peer");
+                    debug!(peer, %addr, %error, failures, dropped, "cannot connect to peer");
                 }
             }
         }

@@ -21,6 +21,8 @@ pub struct AcceptorState {
     pub promised: Ballot,
     /// Per slot, the last value accepted and its ballot.
     pub accepted: BTreeMap<Slot, (Ballot, Value)>,
+    /// Every slot up to here is chosen, in this node's snapshot, and forgotten here.
+    pub compacted_through: Slot,
 }
 
 /// One change to an acceptor's durable state.
@@ -30,6 +32,8 @@ pub enum AcceptorOp {
     Promise(Ballot),
     /// Accept these values in this ballot.
     Accept(Ballot, Vec<(Slot, Value)>),
+    /// Forget the slots up to here: they are chosen and in this node's snapshot.
+    Compact(Slot),
 }
 
 impl DurableState for AcceptorState {
@@ -43,6 +47,10 @@ impl DurableState for AcceptorState {
                 for (slot, value) in entries {
                     self.accepted.insert(*slot, (*b, value.clone()));
                 }
+            }
+            AcceptorOp::Compact(slot) => {
+                self.compacted_through = self.compacted_through.max(*slot);
+                self.accepted.retain(|s, _| *s > *slot);
             }
         }
     }
@@ -66,6 +74,13 @@ impl Schema for AcceptorState {
                     })
                 })
                 .collect::<Result<_, StorageError>>()?,
+            AcceptorOp::Compact(slot) => vec![
+                Row::Meta {
+                    key: "compacted_through",
+                    value: encode_row(slot)?,
+                },
+                Row::RemoveThrough(*slot),
+            ],
         })
     }
 
@@ -75,6 +90,10 @@ impl Schema for AcceptorState {
             Some(bytes) => decode_row(bytes, "acceptor promise")?,
             None => Ballot::default(),
         };
+        let compacted_through: Slot = match meta.get("compacted_through") {
+            Some(bytes) => decode_row(bytes, "acceptor compaction point")?,
+            None => 0,
+        };
         let mut accepted = BTreeMap::new();
         for (slot, bytes) in log {
             let (ballot, value): (Ballot, Value) =
@@ -82,7 +101,11 @@ impl Schema for AcceptorState {
             promised = promised.max(ballot);
             accepted.insert(slot, (ballot, value));
         }
-        Ok(Self { promised, accepted })
+        Ok(Self {
+            promised,
+            accepted,
+            compacted_through,
+        })
     }
 }
 
@@ -134,22 +157,40 @@ impl Core for Acceptor {
                 if ballot > self.state.promised {
                     self.persist(AcceptorOp::Promise(ballot));
                 }
+                let compacted_through = self.state.compacted_through;
                 let accepted = self
                     .state
                     .accepted
-                    .range(from_slot..)
+                    .range(from_slot.max(compacted_through + 1)..)
                     .map(|(&slot, (b, value))| AcceptedValue {
                         slot,
                         ballot: *b,
                         value: value.clone(),
                     })
                     .collect();
-                self.reply(from, PaxosMessage::Promise { ballot, accepted });
+                self.reply(
+                    from,
+                    PaxosMessage::Promise {
+                        ballot,
+                        accepted,
+                        compacted_through,
+                    },
+                );
             }
             PaxosMessage::Accept { ballot, entries } => {
                 if ballot < self.state.promised {
                     let promised = self.state.promised;
                     self.reply(from, PaxosMessage::Rejected { ballot, promised });
+                    return;
+                }
+                // A compacted slot is chosen already; its old vote is gone, so it must not be
+                // counted toward another value.
+                let compacted = self.state.compacted_through;
+                let entries: Vec<(Slot, Value)> = entries
+                    .into_iter()
+                    .filter(|(s, _)| *s > compacted)
+                    .collect();
+                if entries.is_empty() {
                     return;
                 }
                 let slots = entries.iter().map(|(s, _)| *s).collect();
@@ -161,6 +202,12 @@ impl Core for Acceptor {
     }
 
     fn on_tick(&mut self) {}
+
+    fn compact(&mut self, snapshot: synod_core::Snapshot) {
+        if snapshot.index > self.state.compacted_through {
+            self.persist(AcceptorOp::Compact(snapshot.index));
+        }
+    }
 
     fn propose(&mut self, _: Vec<Command>) -> Result<(), NotLeader> {
         Err(NotLeader { leader: None })
@@ -247,7 +294,8 @@ mod tests {
                     slot: 4,
                     ballot: b,
                     value: Value::Noop
-                }]
+                }],
+                compacted_through: 0,
             }
         );
         // The earlier ballot is now refused for phase 2 as well.
@@ -263,5 +311,54 @@ mod tests {
             PaxosMessage::Rejected { .. }
         ));
         assert!(!a.state().accepted.contains_key(&5));
+    }
+
+    #[test]
+    fn compacted_slots_are_reported_in_promises_and_never_voted_on_again() {
+        let mut a = Acceptor::new(1, AcceptorState::default());
+        let b = Ballot::new(1, 2);
+        a.on_message(
+            proposer(2),
+            PaxosMessage::Accept {
+                ballot: b,
+                entries: (1..=6).map(|s| (s, Value::Noop)).collect(),
+            },
+        );
+        a.compact(synod_core::Snapshot {
+            index: 4,
+            data: Vec::new().into(),
+        });
+        assert_eq!(
+            a.state().accepted.keys().copied().collect::<Vec<_>>(),
+            vec![5, 6]
+        );
+        a.take_ready();
+        a.on_message(proposer(3), prepare(2, 3));
+        match &a.take_ready().messages[0].1 {
+            PaxosMessage::Promise {
+                accepted,
+                compacted_through,
+                ..
+            } => {
+                assert_eq!(*compacted_through, 4);
+                assert_eq!(
+                    accepted.iter().map(|v| v.slot).collect::<Vec<_>>(),
+                    vec![5, 6]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        a.on_message(
+            proposer(3),
+            PaxosMessage::Accept {
+                ballot: Ballot::new(2, 3),
+                entries: vec![(3, Value::Noop)],
+            },
+        );
+        let r = a.take_ready();
+        assert!(
+            r.messages.is_empty() && r.persist.is_empty(),
+            "no vote on a compacted slot"
+        );
     }
 }

@@ -23,6 +23,8 @@ pub struct PaxosConfig {
     pub max_batch: usize,
     /// Seed of the timeout RNG (mixed with `id`).
     pub seed: u64,
+    /// Bytes per snapshot chunk sent to a lagging learner.
+    pub snapshot_chunk: usize,
 }
 
 impl PaxosConfig {
@@ -38,6 +40,7 @@ impl PaxosConfig {
             resend_ticks: 6,
             max_batch: 512,
             seed: 0,
+            snapshot_chunk: 1 << 20,
         }
     }
 

@@ -6,20 +6,27 @@
 //! has, asks every other learner for the slots from its first missing one. It reports its
 //! delivered prefix to its node's proposer, which starts phase 1 there when it becomes leader,
 //! so a value chosen but learned by nobody is recovered from the acceptors.
+//!
+//! When the state machine is snapshotted the learner keeps the snapshot and forgets the slots
+//! it covers. A learner asking for slots another one compacted gets that snapshot instead, in
+//! chunks it pulls one at a time, then the slots after it.
 
 use crate::config::PaxosConfig;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use synod_core::{
     decode_row, encode_row, Applied, Core, DurableState, NotLeader, Ready, Row, Rows, Schema,
-    Status, StorageError,
+    Snapshot, Status, StorageError,
 };
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, NodeId, Role};
 
-/// What a learner persisted: every chosen value it knows.
+/// What a learner persisted: its latest snapshot and the chosen values after it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LearnerState {
-    /// Chosen values by slot.
+    /// The state machine image covering every slot up to its index.
+    pub snapshot: Option<Snapshot>,
+    /// Chosen values by slot, after the snapshot.
     pub chosen: BTreeMap<Slot, Value>,
 }
 
@@ -28,41 +35,77 @@ pub struct LearnerState {
 pub enum LearnerOp {
     /// These slots are chosen with these values.
     Learn(Vec<(Slot, Value)>),
+    /// This snapshot replaces every slot up to its index.
+    Snapshot(Snapshot),
 }
 
 impl DurableState for LearnerState {
     type Op = LearnerOp;
 
     fn apply(&mut self, op: &LearnerOp) {
-        let LearnerOp::Learn(entries) = op;
-        for (slot, value) in entries {
-            self.chosen.insert(*slot, value.clone());
+        match op {
+            LearnerOp::Learn(entries) => {
+                let base = self.snapshot.as_ref().map_or(0, |s| s.index);
+                for (slot, value) in entries.iter().filter(|(s, _)| *s > base) {
+                    self.chosen.insert(*slot, value.clone());
+                }
+            }
+            LearnerOp::Snapshot(snapshot) => {
+                self.chosen.retain(|s, _| *s > snapshot.index);
+                self.snapshot = Some(snapshot.clone());
+            }
         }
     }
 }
 
 impl Schema for LearnerState {
     fn rows(op: &LearnerOp) -> Result<Vec<Row>, StorageError> {
-        let LearnerOp::Learn(entries) = op;
-        entries
-            .iter()
-            .map(|(slot, value)| {
-                Ok(Row::Put {
-                    index: *slot,
-                    value: encode_row(value)?,
+        match op {
+            LearnerOp::Learn(entries) => entries
+                .iter()
+                .map(|(slot, value)| {
+                    Ok(Row::Put {
+                        index: *slot,
+                        value: encode_row(value)?,
+                    })
                 })
-            })
-            .collect()
+                .collect(),
+            LearnerOp::Snapshot(snapshot) => Ok(vec![
+                Row::Meta {
+                    key: "snapshot",
+                    value: encode_row(&(snapshot.index, &*snapshot.data))?,
+                },
+                Row::RemoveThrough(snapshot.index),
+            ]),
+        }
     }
 
     fn from_rows(rows: Rows) -> Result<Self, StorageError> {
-        let Rows { log, .. } = rows;
+        let Rows { meta, log } = rows;
+        let snapshot = match meta.get("snapshot") {
+            Some(bytes) => {
+                let (index, data): (Slot, Vec<u8>) = decode_row(bytes, "learner snapshot")?;
+                Some(Snapshot {
+                    index,
+                    data: data.into(),
+                })
+            }
+            None => None,
+        };
         let mut chosen = BTreeMap::new();
         for (slot, bytes) in log {
             chosen.insert(slot, decode_row(&bytes, &format!("learner slot {slot}"))?);
         }
-        Ok(Self { chosen })
+        Ok(Self { snapshot, chosen })
     }
+}
+
+/// A snapshot being pulled from another learner.
+#[derive(Debug)]
+struct Incoming {
+    from: ActorAddr,
+    slot: Slot,
+    data: Vec<u8>,
 }
 
 /// The learner role of one node.
@@ -76,23 +119,27 @@ pub struct Learner {
     leader: Option<NodeId>,
     ticks_since_catch_up: u32,
     reported: Slot,
+    incoming: Option<Incoming>,
     ready: Ready<PaxosMessage, LearnerOp>,
 }
 
 impl Learner {
-    /// A learner starting from what it persisted; it delivers everything again from slot 1.
+    /// A learner starting from what it persisted: its snapshot, then every chosen slot after
+    /// it, delivered again.
     pub fn new(cfg: PaxosConfig, state: LearnerState) -> Self {
         let mut learner = Self {
             cfg,
+            delivered: state.snapshot.as_ref().map_or(0, |s| s.index),
             state,
-            delivered: 0,
             known_chosen_upto: 0,
             ballot: Ballot::default(),
             leader: None,
             ticks_since_catch_up: 0,
             reported: 0,
+            incoming: None,
             ready: Ready::default(),
         };
+        learner.ready.snapshot = learner.state.snapshot.clone();
         learner.deliver();
         learner
     }
@@ -102,14 +149,22 @@ impl Learner {
         self.delivered
     }
 
-    /// The chosen value of `slot`, if learned.
+    /// The chosen value of `slot`, if learned and not compacted.
     pub fn chosen(&self, slot: Slot) -> Option<&Value> {
         self.state.chosen.get(&slot)
+    }
+
+    fn persist(&mut self, op: LearnerOp) {
+        self.state.apply(&op);
+        self.ready.persist.push(op);
     }
 
     fn learn(&mut self, entries: Vec<(Slot, Value)>) {
         let mut fresh = Vec::new();
         for (slot, value) in entries {
+            if slot <= self.delivered {
+                continue;
+            }
             match self.state.chosen.get(&slot) {
                 Some(known) if *known != value => {
                     // Paxos guarantees this cannot happen; say so loudly if it ever does.
@@ -128,9 +183,7 @@ impl Learner {
         if fresh.is_empty() {
             return;
         }
-        let op = LearnerOp::Learn(fresh);
-        self.state.apply(&op);
-        self.ready.persist.push(op);
+        self.persist(LearnerOp::Learn(fresh));
         self.deliver();
     }
 
@@ -157,6 +210,105 @@ impl Learner {
                 .next()
                 .is_some()
     }
+
+    fn ask(&mut self, to: ActorAddr) {
+        let snapshot_offset = self.incoming.as_ref().map_or(0, |i| i.data.len() as u64);
+        let from_slot = self.delivered + 1;
+        self.ready.messages.push((
+            to,
+            PaxosMessage::CatchUp {
+                from_slot,
+                snapshot_offset,
+            },
+        ));
+    }
+
+    /// Answers a lagging learner: the chosen values it asks for, or a chunk of the snapshot
+    /// if they were compacted here.
+    fn on_catch_up(&mut self, from: ActorAddr, from_slot: Slot, offset: u64) {
+        match &self.state.snapshot {
+            Some(snap) if from_slot <= snap.index => {
+                let len = snap.data.len();
+                let start = usize::try_from(offset).unwrap_or(len).min(len);
+                let end = start
+                    .saturating_add(self.cfg.snapshot_chunk.max(1))
+                    .min(len);
+                let msg = PaxosMessage::SnapshotChunk {
+                    slot: snap.index,
+                    offset: start as u64,
+                    data: snap.data[start..end].to_vec(),
+                    done: end == len,
+                };
+                self.ready.messages.push((from, msg));
+            }
+            _ => {
+                let entries: Vec<(Slot, Value)> = self
+                    .state
+                    .chosen
+                    .range(from_slot..)
+                    .take(self.cfg.max_batch)
+                    .map(|(s, v)| (*s, v.clone()))
+                    .collect();
+                if !entries.is_empty() {
+                    self.ready
+                        .messages
+                        .push((from, PaxosMessage::Chosen { entries }));
+                }
+            }
+        }
+    }
+
+    fn on_snapshot_chunk(
+        &mut self,
+        from: ActorAddr,
+        slot: Slot,
+        offset: u64,
+        data: Vec<u8>,
+        done: bool,
+    ) {
+        if slot <= self.delivered {
+            return;
+        }
+        let same = self.incoming.as_ref().is_some_and(|i| i.slot == slot);
+        if !same {
+            if offset != 0 || self.incoming.as_ref().is_some_and(|i| i.slot > slot) {
+                return;
+            }
+            self.incoming = Some(Incoming {
+                from,
+                slot,
+                data: Vec::new(),
+            });
+        }
+        let Some(incoming) = &mut self.incoming else {
+            return;
+        };
+        if offset != incoming.data.len() as u64 {
+            return;
+        }
+        incoming.data.extend_from_slice(&data);
+        incoming.from = from;
+        if !done {
+            self.ask(from);
+            return;
+        }
+        let Some(incoming) = self.incoming.take() else {
+            return;
+        };
+        let snapshot = Snapshot {
+            index: incoming.slot,
+            data: Arc::from(incoming.data),
+        };
+        tracing::debug!(
+            node = self.cfg.id,
+            slot = snapshot.index,
+            "installed a snapshot from another learner"
+        );
+        self.persist(LearnerOp::Snapshot(snapshot.clone()));
+        self.delivered = snapshot.index;
+        self.ready.snapshot = Some(snapshot);
+        self.deliver();
+    }
 }
 
 impl Core for Learner {
@@ -176,20 +328,16 @@ impl Core for Learner {
                 }
                 self.known_chosen_upto = self.known_chosen_upto.max(chosen_upto);
             }
-            PaxosMessage::CatchUp { from_slot } => {
-                let entries: Vec<(Slot, Value)> = self
-                    .state
-                    .chosen
-                    .range(from_slot..)
-                    .take(self.cfg.max_batch)
-                    .map(|(s, v)| (*s, v.clone()))
-                    .collect();
-                if !entries.is_empty() {
-                    self.ready
-                        .messages
-                        .push((from, PaxosMessage::Chosen { entries }));
-                }
-            }
+            PaxosMessage::CatchUp {
+                from_slot,
+                snapshot_offset,
+            } => self.on_catch_up(from, from_slot, snapshot_offset),
+            PaxosMessage::SnapshotChunk {
+                slot,
+                offset,
+                data,
+                done,
+            } => self.on_snapshot_chunk(from, slot, offset, data, done),
             _ => {}
         }
     }
@@ -198,12 +346,21 @@ impl Core for Learner {
         self.ticks_since_catch_up += 1;
         if self.behind() && self.ticks_since_catch_up >= 2 * self.cfg.heartbeat_ticks {
             self.ticks_since_catch_up = 0;
-            let from_slot = self.delivered + 1;
-            for &node in self.cfg.learners.iter().filter(|&&n| n != self.cfg.id) {
-                self.ready.messages.push((
-                    ActorAddr::new(node, Role::Learner),
-                    PaxosMessage::CatchUp { from_slot },
-                ));
+            match self.incoming.as_ref().map(|i| i.from) {
+                // Pulling a snapshot: ask its sender again, in case a chunk was lost.
+                Some(from) => self.ask(from),
+                None => {
+                    let others: Vec<NodeId> = self
+                        .cfg
+                        .learners
+                        .iter()
+                        .copied()
+                        .filter(|&n| n != self.cfg.id)
+                        .collect();
+                    for node in others {
+                        self.ask(ActorAddr::new(node, Role::Learner));
+                    }
+                }
             }
         }
         if self.delivered > self.reported && self.cfg.proposers.contains(&self.cfg.id) {
@@ -223,6 +380,13 @@ impl Core for Learner {
         })
     }
 
+    fn compact(&mut self, snapshot: Snapshot) {
+        let current = self.state.snapshot.as_ref().map_or(0, |s| s.index);
+        if snapshot.index > current && snapshot.index <= self.delivered {
+            self.persist(LearnerOp::Snapshot(snapshot));
+        }
+    }
+
     fn take_ready(&mut self) -> Ready<PaxosMessage, LearnerOp> {
         std::mem::take(&mut self.ready)
     }
@@ -234,7 +398,13 @@ impl Core for Learner {
             term: self.ballot.round,
             leader: self.leader,
             commit_index: self.delivered,
-            last_index: self.state.chosen.keys().next_back().copied().unwrap_or(0),
+            last_index: self
+                .state
+                .chosen
+                .keys()
+                .next_back()
+                .copied()
+                .unwrap_or(self.delivered),
             ballot: Some((self.ballot.round, self.ballot.node)),
         }
     }
@@ -301,9 +471,92 @@ mod tests {
         }
         let asks: Vec<_> = l.take_ready().messages;
         assert_eq!(asks.len(), 2);
-        assert!(asks.iter().all(
-            |(to, m)| to.role == Role::Learner && *m == PaxosMessage::CatchUp { from_slot: 1 }
-        ));
+        assert!(asks.iter().all(|(to, m)| to.role == Role::Learner
+            && *m
+                == PaxosMessage::CatchUp {
+                    from_slot: 1,
+                    snapshot_offset: 0
+                }));
         assert_eq!(l.status().leader, Some(2));
+    }
+
+    #[test]
+    fn a_lagging_learner_pulls_a_compacted_prefix_as_a_snapshot_in_chunks() {
+        let mut cfg = PaxosConfig::all_roles(1, vec![1, 2, 3]);
+        cfg.snapshot_chunk = 4;
+        let mut old = Learner::new(cfg.clone(), LearnerState::default());
+        let leader = ActorAddr::new(3, Role::Proposer);
+        old.on_message(
+            leader,
+            PaxosMessage::Chosen {
+                entries: (1..=6).map(|s| (s, value(s))).collect(),
+            },
+        );
+        old.compact(Snapshot {
+            index: 5,
+            data: b"0123456789".as_slice().into(),
+        });
+        let r = old.take_ready();
+        assert!(r.persist.contains(&LearnerOp::Snapshot(Snapshot {
+            index: 5,
+            data: b"0123456789".as_slice().into()
+        })));
+        assert_eq!(old.chosen(3), None, "compacted");
+
+        let mut new = Learner::new(PaxosConfig { id: 2, ..cfg }, LearnerState::default());
+        let (a, b) = (
+            ActorAddr::new(1, Role::Learner),
+            ActorAddr::new(2, Role::Learner),
+        );
+        new.on_message(
+            leader,
+            PaxosMessage::Heartbeat {
+                ballot: Ballot::new(1, 3),
+                chosen_upto: 6,
+            },
+        );
+        for _ in 0..4 {
+            new.on_tick();
+        }
+        let mut chunks = 0;
+        // Shuttle messages between the two learners until nothing is left.
+        let mut to_old: Vec<PaxosMessage> = new
+            .take_ready()
+            .messages
+            .into_iter()
+            .filter(|(to, _)| *to == a)
+            .map(|(_, m)| m)
+            .collect();
+        while let Some(m) = to_old.pop() {
+            old.on_message(b, m);
+            for (_, reply) in old.take_ready().messages {
+                chunks += usize::from(matches!(reply, PaxosMessage::SnapshotChunk { .. }));
+                new.on_message(a, reply);
+                let r = new.take_ready();
+                to_old.extend(
+                    r.messages
+                        .into_iter()
+                        .filter(|(to, _)| *to == a)
+                        .map(|(_, m)| m),
+                );
+                if let Some(s) = r.snapshot {
+                    assert_eq!((s.index, s.data.to_vec()), (5, b"0123456789".to_vec()));
+                    // Then slot 6 follows.
+                    new.on_tick();
+                    new.on_tick();
+                    new.on_tick();
+                    new.on_tick();
+                    to_old.extend(
+                        new.take_ready()
+                            .messages
+                            .into_iter()
+                            .filter(|(to, _)| *to == a)
+                            .map(|(_, m)| m),
+                    );
+                }
+            }
+        }
+        assert_eq!(chunks, 3, "10 bytes in chunks of 4");
+        assert_eq!(new.delivered(), 6);
     }
 }

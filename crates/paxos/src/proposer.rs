@@ -49,6 +49,8 @@ enum Phase {
     Preparing {
         from_slot: Slot,
         promises: BTreeMap<NodeId, Vec<AcceptedValue>>,
+        /// The highest compaction point among the promises: those slots are chosen.
+        compacted_through: Slot,
     },
     Leading(Leadership),
 }
@@ -138,6 +140,7 @@ impl Proposer {
         self.phase = Phase::Preparing {
             from_slot,
             promises: BTreeMap::new(),
+            compacted_through: 0,
         };
         tracing::debug!(node = self.cfg.id, ballot = %self.ballot, from_slot, "phase 1: prepare");
         let msg = PaxosMessage::Prepare {
@@ -157,13 +160,24 @@ impl Proposer {
         self.reset_election_timer();
     }
 
-    fn on_promise(&mut self, from: NodeId, ballot: Ballot, accepted: Vec<AcceptedValue>) {
+    fn on_promise(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        accepted: Vec<AcceptedValue>,
+        compacted: Slot,
+    ) {
         if ballot != self.ballot {
             return;
         }
         let quorum = self.cfg.quorum();
         match &mut self.phase {
-            Phase::Preparing { promises, .. } => {
+            Phase::Preparing {
+                promises,
+                compacted_through,
+                ..
+            } => {
+                *compacted_through = (*compacted_through).max(compacted);
                 promises.insert(from, accepted);
                 if promises.len() >= quorum {
                     self.become_leader();
@@ -181,14 +195,18 @@ impl Proposer {
         let Phase::Preparing {
             from_slot,
             promises,
+            compacted_through,
         } = std::mem::replace(&mut self.phase, Phase::Follower)
         else {
             return;
         };
+        // Slots an acceptor of the quorum compacted are chosen (and this node's learner will
+        // fetch them from a snapshot): lead only after them.
+        let from_slot = from_slot.max(compacted_through + 1);
         // Per slot, the value accepted with the highest ballot.
         let mut recovered: BTreeMap<Slot, (Ballot, Value)> = BTreeMap::new();
         for a in promises.values().flatten() {
-            if recovered.get(&a.slot).is_none_or(|(b, _)| a.ballot > *b) {
+            if a.slot >= from_slot && recovered.get(&a.slot).is_none_or(|(b, _)| a.ballot > *b) {
                 recovered.insert(a.slot, (a.ballot, a.value.clone()));
             }
         }
@@ -350,9 +368,11 @@ impl Core for Proposer {
 
     fn on_message(&mut self, from: ActorAddr, msg: PaxosMessage) {
         match msg {
-            PaxosMessage::Promise { ballot, accepted } => {
-                self.on_promise(from.node, ballot, accepted)
-            }
+            PaxosMessage::Promise {
+                ballot,
+                accepted,
+                compacted_through,
+            } => self.on_promise(from.node, ballot, accepted, compacted_through),
             PaxosMessage::Accepted { ballot, slots } => self.on_accepted(from.node, ballot, slots),
             PaxosMessage::Rejected { ballot, promised } => self.on_rejected(ballot, promised),
             PaxosMessage::Heartbeat { ballot, .. } => self.on_heartbeat(ballot),

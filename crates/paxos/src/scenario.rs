@@ -119,10 +119,14 @@ pub fn describe(msg: &PaxosMessage) -> String {
     };
     match msg {
         PaxosMessage::Prepare { ballot, .. } => format!("prepare ({})", number(*ballot)),
-        PaxosMessage::Promise { ballot, accepted } if accepted.is_empty() => {
+        PaxosMessage::Promise {
+            ballot, accepted, ..
+        } if accepted.is_empty() => {
             format!("promise ({}): ok, nothing accepted yet", number(*ballot))
         }
-        PaxosMessage::Promise { ballot, accepted } => format!(
+        PaxosMessage::Promise {
+            ballot, accepted, ..
+        } => format!(
             "promise ({}), already accepted: {}",
             number(*ballot),
             accepted

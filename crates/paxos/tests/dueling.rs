@@ -266,3 +266,44 @@ fn once_the_network_heals_one_leader_makes_the_log_advance() {
         sim.check_learners_agree();
     }
 }
+
+/// A leader elected by acceptors that compacted a prefix proposes only after it.
+#[test]
+fn a_new_leader_does_not_propose_in_slots_a_quorum_member_compacted() {
+    let ids = vec![1, 2, 3];
+    let mut p = Proposer::new(PaxosConfig::all_roles(1, ids));
+    p.campaign();
+    let ballot = p.ballot();
+    p.take_ready();
+    for (acceptor, compacted) in [(2, 0), (3, 7)] {
+        p.on_message(
+            ActorAddr::new(acceptor, Role::Acceptor),
+            PaxosMessage::Promise {
+                ballot,
+                accepted: Vec::new(),
+                compacted_through: compacted,
+            },
+        );
+    }
+    assert!(p.is_leader());
+    assert_eq!(p.chosen_upto(), 7);
+    p.propose(vec![Command {
+        id: RequestId { client: 1, seq: 1 },
+        op: KvOp::Delete { key: "k".into() },
+    }])
+    .unwrap();
+    let slots: Vec<Slot> = p
+        .take_ready()
+        .messages
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            PaxosMessage::Accept { entries, .. } => Some(entries.into_iter().map(|(s, _)| s)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(
+        !slots.is_empty() && slots.iter().all(|&s| s > 7),
+        "{slots:?}"
+    );
+}

@@ -57,7 +57,9 @@ type PromiseView = (Ballot, Vec<(Ballot, Option<u64>)>);
 
 fn promised_with(msg: &PaxosMessage) -> Option<PromiseView> {
     match msg {
-        PaxosMessage::Promise { ballot, accepted } => Some((
+        PaxosMessage::Promise {
+            ballot, accepted, ..
+        } => Some((
             *ballot,
             accepted
                 .iter()

@@ -5,12 +5,12 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use synod_core::{DurableState, MemoryStorage, Schema, Storage};
+use synod_core::{DurableState, MemoryStorage, Schema, Snapshot, Storage};
 use synod_messages::paxos::{Ballot, Value};
 use synod_messages::raft::{Entry, EntryPayload};
 use synod_messages::{Command, KvOp, RequestId};
 use synod_paxos::{AcceptorOp, AcceptorState, LearnerOp, LearnerState};
-use synod_raft::{HardState, RaftPersist, RaftState};
+use synod_raft::{HardState, RaftPersist, RaftState, SnapshotRecord};
 use synod_storage::conformance::check_round_trip;
 use synod_storage::RedbBackend;
 
@@ -28,9 +28,11 @@ fn command(rng: &mut StdRng) -> Command {
     }
 }
 
-/// A random but valid Raft op history: votes, appends, truncations.
+/// A random but valid Raft op history: votes, appends, truncations and snapshots (never of
+/// or below what an earlier snapshot covers).
 fn raft_batches(seed: u64) -> Vec<Vec<RaftPersist>> {
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut base = 0u64;
     let mut last = 0u64;
     let mut term = 1;
     (0..30)
@@ -45,10 +47,28 @@ fn raft_batches(seed: u64) -> Vec<Vec<RaftPersist>> {
                             voted_for: Some(rng.gen_range(1..4)),
                         }));
                     }
-                    1 if last > 0 => {
-                        let from = rng.gen_range(1..=last);
+                    1 if last > base => {
+                        let from = rng.gen_range(base + 1..=last);
                         batch.push(RaftPersist::TruncateFrom(from));
                         last = from - 1;
+                    }
+                    2 if last > base => {
+                        // A snapshot covering a prefix; sometimes one the log does not match.
+                        let index = rng.gen_range(base + 1..=last);
+                        base = index;
+                        let retain_log = rng.gen_bool(0.7);
+                        let data: Vec<u8> = (0..rng.gen_range(0..64)).map(|_| rng.gen()).collect();
+                        batch.push(RaftPersist::Snapshot {
+                            snapshot: SnapshotRecord {
+                                index,
+                                term,
+                                data: data.into(),
+                            },
+                            retain_log,
+                        });
+                        if !retain_log {
+                            last = index;
+                        }
                     }
                     _ => {
                         let n = rng.gen_range(1..20);
@@ -75,8 +95,10 @@ fn raft_batches(seed: u64) -> Vec<Vec<RaftPersist>> {
 
 fn acceptor_batches(seed: u64) -> Vec<Vec<AcceptorOp>> {
     let mut rng = StdRng::seed_from_u64(seed);
-    // A valid history: an acceptor only ever persists ballots at or above its promise.
+    // A valid history: an acceptor only ever persists ballots at or above its promise, and
+    // compacts forward, never voting again on a compacted slot.
     let mut b = Ballot::new(1, 1);
+    let mut compacted = 0;
     (0..30)
         .map(|_| {
             if rng.gen_bool(0.5) {
@@ -88,7 +110,7 @@ fn acceptor_batches(seed: u64) -> Vec<Vec<AcceptorOp>> {
                 let entries = (0..rng.gen_range(1..10))
                     .map(|_| {
                         (
-                            rng.gen_range(1..60),
+                            rng.gen_range(compacted + 1..compacted + 60),
                             if rng.gen_bool(0.1) {
                                 Value::Noop
                             } else {
@@ -97,7 +119,12 @@ fn acceptor_batches(seed: u64) -> Vec<Vec<AcceptorOp>> {
                         )
                     })
                     .collect();
-                vec![AcceptorOp::Accept(b, entries)]
+                let mut batch = vec![AcceptorOp::Accept(b, entries)];
+                if rng.gen_bool(0.15) {
+                    compacted += rng.gen_range(1..20);
+                    batch.push(AcceptorOp::Compact(compacted));
+                }
+                batch
             }
         })
         .collect()
@@ -113,7 +140,15 @@ fn learner_batches(seed: u64) -> Vec<Vec<LearnerOp>> {
                 .map(|s| (s, Value::Command(command(&mut rng))))
                 .collect();
             next += n;
-            vec![LearnerOp::Learn(entries)]
+            let mut batch = vec![LearnerOp::Learn(entries)];
+            if rng.gen_bool(0.2) {
+                let data: Vec<u8> = (0..rng.gen_range(0..64)).map(|_| rng.gen()).collect();
+                batch.push(LearnerOp::Snapshot(Snapshot {
+                    index: next - 2,
+                    data: data.into(),
+                }));
+            }
+            batch
         })
         .collect()
 }

@@ -30,6 +30,7 @@ pub(crate) fn start(
         resend_ticks: p.resend_ticks,
         max_batch: p.max_batch,
         seed,
+        snapshot_chunk: cfg.storage.snapshot_chunk_bytes,
     };
     let tick = cfg.tick();
     let addr = |role| ActorAddr::new(id, role);
