@@ -23,6 +23,11 @@ cluster-paxos-5:
 scenario name="paxos-example-2":
     cargo run -q -p synod -- scenario {{name}}
 
+# Simulate `seeds` seeds of each protocol under faults (release build); a failure prints its
+# seed and the command that replays it.
+sim seeds="1000":
+    cargo run --release -p synod-sim -- --seeds {{seeds}}
+
 # Every test of the workspace (the README's test command).
 test:
     cargo test --workspace

@@ -271,7 +271,13 @@ impl Learner {
         }
         let same = self.incoming.as_ref().is_some_and(|i| i.slot == slot);
         if !same {
-            if offset != 0 || self.incoming.as_ref().is_some_and(|i| i.slot > slot) {
+            if self.incoming.as_ref().is_some_and(|i| i.slot > slot) {
+                return;
+            }
+            if offset != 0 {
+                // The sender moved on to a newer snapshot mid-transfer: start that one over.
+                self.incoming = None;
+                self.ask(from);
                 return;
             }
             self.incoming = Some(Incoming {
@@ -558,5 +564,58 @@ mod tests {
         }
         assert_eq!(chunks, 3, "10 bytes in chunks of 4");
         assert_eq!(new.delivered(), 6);
+    }
+
+    /// Regression (simulation seed 302, paxos, loss): the sender took a newer snapshot while
+    /// a learner was pulling the old one; the learner ignored the new chunks and never caught up.
+    #[test]
+    fn a_transfer_restarts_when_the_sender_moved_to_a_newer_snapshot() {
+        let mut l = Learner::new(
+            PaxosConfig::all_roles(2, vec![1, 2, 3]),
+            LearnerState::default(),
+        );
+        let peer = ActorAddr::new(1, Role::Learner);
+        l.on_message(
+            peer,
+            PaxosMessage::SnapshotChunk {
+                slot: 5,
+                offset: 0,
+                data: b"old-".to_vec(),
+                done: false,
+            },
+        );
+        l.take_ready();
+        // The peer now has a snapshot at 9 and answers the request for offset 4 from it.
+        l.on_message(
+            peer,
+            PaxosMessage::SnapshotChunk {
+                slot: 9,
+                offset: 4,
+                data: b"rest".to_vec(),
+                done: true,
+            },
+        );
+        let asks = l.take_ready().messages;
+        assert_eq!(
+            asks,
+            vec![(
+                peer,
+                PaxosMessage::CatchUp {
+                    from_slot: 1,
+                    snapshot_offset: 0
+                }
+            )]
+        );
+        l.on_message(
+            peer,
+            PaxosMessage::SnapshotChunk {
+                slot: 9,
+                offset: 0,
+                data: b"new".to_vec(),
+                done: true,
+            },
+        );
+        assert_eq!(l.take_ready().snapshot.map(|s| s.index), Some(9));
+        assert_eq!(l.delivered(), 9);
     }
 }

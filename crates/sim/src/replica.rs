@@ -1,0 +1,268 @@
+//! One simulated node's protocol: the pure cores of Raft or of the three Paxos roles, with
+//! the memory storage that survives its crashes.
+
+use std::sync::Arc;
+use synod_core::{Applied, Core, MemoryStorage, NotLeader, Snapshot, Storage};
+use synod_messages::{ActorAddr, Command, NodeId, Payload, Role};
+use synod_paxos::{
+    Acceptor, AcceptorOp, AcceptorState, Learner, LearnerState, PaxosConfig, Proposer,
+};
+use synod_raft::{Raft, RaftConfig, RaftPersist, RaftState};
+
+/// Which protocol the simulated cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Protocol {
+    /// Raft.
+    Raft,
+    /// Multi-Paxos.
+    Paxos,
+}
+
+/// What a node persisted: survives a crash; everything else is lost.
+#[derive(Clone)]
+pub enum Disk {
+    /// Raft's term, vote, log, snapshot.
+    Raft(MemoryStorage<RaftState>),
+    /// The acceptor's and the learner's state (the proposer keeps none).
+    Paxos {
+        /// Promise and accepted values.
+        acceptor: MemoryStorage<AcceptorState>,
+        /// Chosen values and snapshot.
+        learner: MemoryStorage<LearnerState>,
+    },
+}
+
+impl Disk {
+    /// An empty disk for `protocol`.
+    pub fn new(protocol: Protocol) -> Self {
+        match protocol {
+            Protocol::Raft => Disk::Raft(MemoryStorage::new()),
+            Protocol::Paxos => Disk::Paxos {
+                acceptor: MemoryStorage::new(),
+                learner: MemoryStorage::new(),
+            },
+        }
+    }
+}
+
+/// Everything a replica did in one step, as the invariants and the network see it.
+#[derive(Default)]
+pub struct Output {
+    /// Messages to send: (from, to, payload).
+    pub messages: Vec<(ActorAddr, ActorAddr, Payload)>,
+    /// Raft's persisted ops.
+    pub raft_ops: Vec<RaftPersist>,
+    /// The Paxos acceptor's persisted ops.
+    pub acceptor_ops: Vec<AcceptorOp>,
+    /// A state machine image to install first.
+    pub snapshot: Option<Snapshot>,
+    /// Committed positions to apply.
+    pub applied: Vec<Applied>,
+}
+
+/// The protocol cores of one live node.
+pub enum Replica {
+    /// One Raft core.
+    Raft(Box<Raft>),
+    /// The three Paxos roles.
+    Paxos {
+        /// The proposer.
+        proposer: Box<Proposer>,
+        /// The acceptor.
+        acceptor: Box<Acceptor>,
+        /// The learner.
+        learner: Box<Learner>,
+    },
+}
+
+/// Timing shared by every node, in ticks.
+pub fn raft_config(id: NodeId, nodes: &[NodeId], seed: u64) -> RaftConfig {
+    let mut cfg = RaftConfig::new(id, nodes.to_vec());
+    cfg.seed = seed;
+    cfg.max_batch = 16;
+    cfg.max_inflight = 4;
+    cfg.snapshot_chunk = 256;
+    cfg
+}
+
+/// Timing shared by every node, in ticks.
+pub fn paxos_config(id: NodeId, nodes: &[NodeId], seed: u64) -> PaxosConfig {
+    let mut cfg = PaxosConfig::all_roles(id, nodes.to_vec());
+    cfg.seed = seed;
+    cfg.max_batch = 16;
+    cfg.snapshot_chunk = 256;
+    cfg
+}
+
+fn load<S: synod_core::DurableState>(disk: &MemoryStorage<S>) -> S {
+    disk.snapshot()
+}
+
+impl Replica {
+    /// A node starting from what `disk` holds (a restart after a crash).
+    pub fn start(id: NodeId, nodes: &[NodeId], seed: u64, disk: &Disk) -> Self {
+        match disk {
+            Disk::Raft(store) => Replica::Raft(Box::new(Raft::new(
+                raft_config(id, nodes, seed),
+                load(store),
+            ))),
+            Disk::Paxos { acceptor, learner } => {
+                let cfg = paxos_config(id, nodes, seed);
+                Replica::Paxos {
+                    proposer: Box::new(Proposer::new(cfg.clone())),
+                    acceptor: Box::new(Acceptor::new(id, load(acceptor))),
+                    learner: Box::new(Learner::new(cfg, load(learner))),
+                }
+            }
+        }
+    }
+
+    /// A message for one of its roles.
+    pub fn deliver(&mut self, from: ActorAddr, to: Role, payload: Payload) {
+        match (self, to, payload) {
+            (Replica::Raft(raft), Role::Raft, Payload::Raft(msg)) => raft.on_message(from, msg),
+            (Replica::Paxos { proposer, .. }, Role::Proposer, Payload::Paxos(msg)) => {
+                proposer.on_message(from, msg)
+            }
+            (Replica::Paxos { acceptor, .. }, Role::Acceptor, Payload::Paxos(msg)) => {
+                acceptor.on_message(from, msg)
+            }
+            (Replica::Paxos { learner, .. }, Role::Learner, Payload::Paxos(msg)) => {
+                learner.on_message(from, msg)
+            }
+            _ => {}
+        }
+    }
+
+    /// One tick of its clock.
+    pub fn tick(&mut self) {
+        match self {
+            Replica::Raft(raft) => raft.on_tick(),
+            Replica::Paxos {
+                proposer, learner, ..
+            } => {
+                proposer.on_tick();
+                learner.on_tick();
+            }
+        }
+    }
+
+    /// A client command, to the role that proposes.
+    pub fn propose(&mut self, command: Command) -> Result<(), NotLeader> {
+        match self {
+            Replica::Raft(raft) => raft.propose(vec![command]),
+            Replica::Paxos { proposer, .. } => proposer.propose(vec![command]),
+        }
+    }
+
+    /// The state machine was snapshotted.
+    pub fn compact(&mut self, snapshot: Snapshot) {
+        match self {
+            Replica::Raft(raft) => raft.compact(snapshot),
+            Replica::Paxos {
+                acceptor, learner, ..
+            } => {
+                acceptor.compact(snapshot.clone());
+                learner.compact(snapshot);
+            }
+        }
+    }
+
+    /// The proposing core's status (Raft, or the Paxos proposer with the learner's
+    /// delivered prefix as `commit_index`).
+    pub fn status(&self) -> synod_core::Status {
+        match self {
+            Replica::Raft(raft) => raft.status(),
+            Replica::Paxos {
+                proposer, learner, ..
+            } => synod_core::Status {
+                commit_index: learner.delivered(),
+                ..proposer.status()
+            },
+        }
+    }
+
+    /// Who leads, as far as it knows.
+    pub fn leader(&self) -> Option<NodeId> {
+        match self {
+            Replica::Raft(raft) => raft.status().leader,
+            Replica::Paxos { proposer, .. } => proposer.status().leader,
+        }
+    }
+
+    /// Takes the outputs of the cores, persisting what they asked for on `disk` first.
+    pub fn drain(&mut self, id: NodeId, disk: &Disk, out: &mut Output) {
+        match (self, disk) {
+            (Replica::Raft(raft), Disk::Raft(store)) => {
+                let ready = raft.take_ready();
+                persist(store, &ready.persist);
+                out.raft_ops.extend(ready.persist);
+                let from = ActorAddr::new(id, Role::Raft);
+                out.messages.extend(
+                    ready
+                        .messages
+                        .into_iter()
+                        .map(|(to, m)| (from, to, Payload::Raft(m))),
+                );
+                out.snapshot = ready.snapshot.or(out.snapshot.take());
+                out.applied.extend(ready.applied);
+            }
+            (
+                Replica::Paxos {
+                    proposer,
+                    acceptor,
+                    learner,
+                },
+                Disk::Paxos {
+                    acceptor: acceptor_disk,
+                    learner: learner_disk,
+                },
+            ) => {
+                let ready = proposer.take_ready();
+                let from = ActorAddr::new(id, Role::Proposer);
+                out.messages.extend(
+                    ready
+                        .messages
+                        .into_iter()
+                        .map(|(to, m)| (from, to, Payload::Paxos(m))),
+                );
+                let ready = acceptor.take_ready();
+                persist(acceptor_disk, &ready.persist);
+                out.acceptor_ops.extend(ready.persist);
+                let from = ActorAddr::new(id, Role::Acceptor);
+                out.messages.extend(
+                    ready
+                        .messages
+                        .into_iter()
+                        .map(|(to, m)| (from, to, Payload::Paxos(m))),
+                );
+                let ready = learner.take_ready();
+                persist(learner_disk, &ready.persist);
+                let from = ActorAddr::new(id, Role::Learner);
+                out.messages.extend(
+                    ready
+                        .messages
+                        .into_iter()
+                        .map(|(to, m)| (from, to, Payload::Paxos(m))),
+                );
+                out.snapshot = ready.snapshot.or(out.snapshot.take());
+                out.applied.extend(ready.applied);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn persist<S: synod_core::DurableState>(store: &MemoryStorage<S>, ops: &[S::Op]) {
+    let mut store = store.clone();
+    // The memory backend cannot fail.
+    let _ = store.persist(ops);
+}
+
+/// A snapshot of `bytes`.
+pub fn snapshot(index: u64, bytes: Vec<u8>) -> Snapshot {
+    Snapshot {
+        index,
+        data: Arc::from(bytes),
+    }
+}

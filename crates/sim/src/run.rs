@@ -1,0 +1,516 @@
+//! One simulated run: nodes, network, clients and the fault schedule, stepped by a seeded
+//! scheduler in logical time. The same seed gives the same run, bit for bit.
+
+use crate::invariants::Invariants;
+use crate::net::Network;
+use crate::replica::{snapshot, Disk, Output, Protocol, Replica};
+use crate::scenario::{schedule, Action, Scenario};
+use crate::workload::{Pending, Workload, DEADLINE};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+use std::fmt;
+use synod_check::{check, Outcome, Verdict};
+use synod_kv::KvStore;
+use synod_messages::{NodeId, RequestId};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The seed: everything random in the run comes from it.
+    pub seed: u64,
+    /// The fault scenario.
+    pub scenario: Scenario,
+    /// Faults stop at this time...
+    pub faults_until: u64,
+    /// ...and the run ends here; in between the cluster must commit again.
+    pub end: u64,
+    /// Number of clients.
+    pub clients: usize,
+    /// Nodes snapshot their state machine every this many applied positions.
+    pub snapshot_every: u64,
+}
+
+impl SimConfig {
+    /// The default run of `seed`: its scenario comes from the seed.
+    pub fn new(protocol: Protocol, seed: u64) -> Self {
+        Self {
+            protocol,
+            seed,
+            scenario: Scenario::for_seed(seed),
+            faults_until: 2_000,
+            end: 3_000,
+            clients: 3,
+            snapshot_every: 25,
+        }
+    }
+}
+
+/// Where and why a run broke.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The step at which it was seen.
+    pub step: u64,
+    /// The simulated time.
+    pub time: u64,
+    /// What broke.
+    pub what: String,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The run's configuration.
+    pub config: SimConfig,
+    /// Events handled.
+    pub steps: u64,
+    /// Messages sent, dropped by faults, duplicated.
+    pub messages: (u64, u64, u64),
+    /// Node crashes.
+    pub crashes: u64,
+    /// Client operations: answered, failed (not executed), unknown.
+    pub ops: (usize, usize, usize),
+    /// Log positions decided.
+    pub decided: usize,
+    /// The first broken invariant, lost liveness, or non-linearizable history.
+    pub failure: Option<Failure>,
+}
+
+impl Report {
+    /// The command that replays this run.
+    pub fn replay(&self) -> String {
+        format!(
+            "cargo run -p synod-sim -- --protocol {} --seed {} --scenario {}",
+            match self.config.protocol {
+                Protocol::Raft => "raft",
+                Protocol::Paxos => "paxos",
+            },
+            self.config.seed,
+            self.config.scenario
+        )
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (sent, dropped, dup) = self.messages;
+        let (ok, failed, unknown) = self.ops;
+        write!(
+            f,
+            "{:?} seed {} ({}): {} steps, {sent} messages ({dropped} dropped, {dup} duplicated), {} crashes, ops {ok} ok / {failed} failed / {unknown} unknown, {} positions decided",
+            self.config.protocol, self.config.seed, self.config.scenario, self.steps, self.crashes, self.decided
+        )?;
+        if let Some(failure) = &self.failure {
+            write!(
+                f,
+                "\nFAILED at step {} (t={}): {}\nreplay: {}",
+                failure.step,
+                failure.time,
+                failure.what,
+                self.replay()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+struct Node {
+    id: NodeId,
+    disk: Disk,
+    replica: Option<Replica>,
+    kv: KvStore,
+    last_snapshot: u64,
+    /// Client requests proposed here, by id: the client waiting.
+    waiting: HashMap<RequestId, usize>,
+    tick_period: u64,
+    next_tick: u64,
+}
+
+const TICK: u64 = 3;
+
+struct Sim {
+    cfg: SimConfig,
+    rng: StdRng,
+    ids: Vec<NodeId>,
+    nodes: Vec<Node>,
+    net: Network,
+    work: Workload,
+    invariants: Invariants,
+    now: u64,
+    steps: u64,
+    crashes: u64,
+}
+
+/// Runs one seed to the end, or to its first failure.
+pub fn run(cfg: &SimConfig) -> Report {
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let n = cfg.scenario.nodes();
+    let ids: Vec<NodeId> = (1..=n as u64).collect();
+    let nodes = ids
+        .iter()
+        .map(|&id| {
+            let disk = Disk::new(cfg.protocol);
+            Node {
+                id,
+                replica: Some(Replica::start(id, &ids, cfg.seed, &disk)),
+                disk,
+                kv: KvStore::new(),
+                last_snapshot: 0,
+                waiting: HashMap::new(),
+                tick_period: TICK,
+                next_tick: rng.gen_range(0..TICK),
+            }
+        })
+        .collect();
+    let plan = schedule(cfg.scenario, &mut rng, &ids, cfg.faults_until);
+    let mut sim = Sim {
+        cfg: cfg.clone(),
+        rng,
+        ids,
+        nodes,
+        net: Network::default(),
+        work: Workload::new(cfg.clients),
+        invariants: Invariants::new(n),
+        now: 0,
+        steps: 0,
+        crashes: 0,
+    };
+    let failure = sim.go(plan).err();
+    sim.report(failure)
+}
+
+enum Event {
+    Plan(usize),
+    Heal,
+    Message,
+    Tick(usize),
+    Client(usize),
+}
+
+impl Sim {
+    fn go(&mut self, plan: Vec<(u64, Action)>) -> Result<(), Failure> {
+        for i in 0..self.nodes.len() {
+            self.after_step(i)?;
+        }
+        let mut next_plan = 0;
+        let mut healed = false;
+        loop {
+            // The earliest event; ties go in this fixed order, so runs are deterministic.
+            let mut best: Option<(u64, Event)> = None;
+            let mut consider = |at: u64, e: Event| {
+                if best.as_ref().is_none_or(|(b, _)| at < *b) {
+                    best = Some((at, e));
+                }
+            };
+            if let Some((at, _)) = plan.get(next_plan) {
+                consider(*at, Event::Plan(next_plan));
+            }
+            if !healed {
+                consider(self.cfg.faults_until, Event::Heal);
+            }
+            if let Some(at) = self.net.next_at() {
+                consider(at, Event::Message);
+            }
+            for (i, node) in self.nodes.iter().enumerate() {
+                if node.replica.is_some() {
+                    consider(node.next_tick, Event::Tick(i));
+                }
+            }
+            for (i, c) in self.work.clients.iter().enumerate() {
+                let at = c.pending.as_ref().map_or(c.next_at, |p| p.deadline);
+                consider(at, Event::Client(i));
+            }
+            let Some((at, event)) = best else {
+                return Ok(());
+            };
+            if at >= self.cfg.end {
+                return self.check_end();
+            }
+            self.now = at;
+            self.steps += 1;
+            match event {
+                Event::Plan(i) => {
+                    next_plan = i + 1;
+                    self.act(plan[i].1.clone())?;
+                }
+                Event::Heal => {
+                    healed = true;
+                    self.net.faults.heal();
+                    for node in &mut self.nodes {
+                        node.tick_period = TICK;
+                    }
+                    self.act(crate::scenario::Action::RestartAll)?;
+                }
+                Event::Message => {
+                    if let Some(m) = self.net.pop() {
+                        let i = (m.to.node - 1) as usize;
+                        if let Some(replica) = &mut self.nodes[i].replica {
+                            replica.deliver(m.from, m.to.role, m.payload);
+                            self.after_step(i)?;
+                        }
+                    }
+                }
+                Event::Tick(i) => {
+                    let node = &mut self.nodes[i];
+                    node.next_tick = self.now + node.tick_period;
+                    if let Some(replica) = &mut node.replica {
+                        replica.tick();
+                    }
+                    self.after_step(i)?;
+                }
+                Event::Client(c) => self.client(c)?,
+            }
+        }
+    }
+
+    fn fail(&self, what: String) -> Failure {
+        Failure {
+            step: self.steps,
+            time: self.now,
+            what,
+        }
+    }
+
+    /// Carries out what node `i` did: invariants, messages, applying, snapshots.
+    fn after_step(&mut self, i: usize) -> Result<(), Failure> {
+        loop {
+            let mut out = Output::default();
+            let node = &mut self.nodes[i];
+            let Some(replica) = &mut node.replica else {
+                return Ok(());
+            };
+            replica.drain(node.id, &node.disk, &mut out);
+            if let Err(what) = self.invariants.observe(node.id, replica, &out) {
+                return Err(self.fail(what));
+            }
+            for (from, to, payload) in out.messages {
+                self.net.send(&mut self.rng, self.now, from, to, payload);
+            }
+            if let Some(s) = out.snapshot {
+                if s.index > self.nodes[i].kv.applied_index() {
+                    match KvStore::restore(&s.data) {
+                        Ok(kv) => {
+                            self.nodes[i].kv = kv;
+                            self.nodes[i].last_snapshot = s.index;
+                        }
+                        Err(e) => {
+                            let id = self.nodes[i].id;
+                            return Err(
+                                self.fail(format!("node {id} got an undecodable snapshot: {e}"))
+                            );
+                        }
+                    }
+                }
+            }
+            let node = &mut self.nodes[i];
+            for a in out.applied {
+                let Some(command) = a.command else {
+                    node.kv.skip(a.index);
+                    continue;
+                };
+                let Some(result) = node.kv.apply(a.index, &command) else {
+                    continue;
+                };
+                if let Some(c) = node.waiting.remove(&command.id) {
+                    let think = self.rng.gen_range(1..20);
+                    self.work.answer(c, command.id, result, self.now, think);
+                }
+            }
+            let node = &mut self.nodes[i];
+            if node.kv.applied_index() < node.last_snapshot + self.cfg.snapshot_every {
+                return Ok(());
+            }
+            let Ok(bytes) = node.kv.snapshot() else {
+                return Err(self.fail("cannot encode a snapshot".into()));
+            };
+            node.last_snapshot = node.kv.applied_index();
+            if let Some(replica) = &mut node.replica {
+                replica.compact(snapshot(node.last_snapshot, bytes));
+            }
+        }
+    }
+
+    fn leader(&self) -> Option<usize> {
+        self.nodes
+            .iter()
+            .position(|n| n.replica.as_ref().is_some_and(|r| r.leader() == Some(n.id)))
+    }
+
+    fn act(&mut self, action: Action) -> Result<(), Failure> {
+        match action {
+            Action::SetFaults(f) => self.net.faults = f,
+            Action::IsolateLeader => {
+                if let Some(l) = self.leader() {
+                    let id = self.nodes[l].id;
+                    let rest: Vec<NodeId> = self.ids.iter().copied().filter(|&x| x != id).collect();
+                    self.net.faults.partition(&[vec![id], rest]);
+                }
+            }
+            Action::Crash(who) => {
+                let target = who.or_else(|| self.leader());
+                if let Some(i) = target {
+                    let node = &mut self.nodes[i];
+                    if node.replica.take().is_some() {
+                        self.crashes += 1;
+                        node.waiting.clear();
+                        node.kv = KvStore::new();
+                        node.last_snapshot = 0;
+                    }
+                }
+            }
+            Action::RestartAll => {
+                for i in 0..self.nodes.len() {
+                    let node = &mut self.nodes[i];
+                    if node.replica.is_none() {
+                        node.replica = Some(Replica::start(
+                            node.id,
+                            &self.ids,
+                            self.cfg.seed ^ self.now,
+                            &node.disk,
+                        ));
+                        node.next_tick = self.now + 1;
+                        self.after_step(i)?;
+                    }
+                }
+            }
+            Action::TickPeriod(i, period) => {
+                if let Some(node) = self.nodes.get_mut(i) {
+                    node.tick_period = period;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A client acts: gives up on (or retries) an overdue operation, or issues a new one.
+    fn client(&mut self, c: usize) -> Result<(), Failure> {
+        if let Some(p) = self.work.clients[c].pending.clone() {
+            if !p.retried && self.rng.gen_bool(0.5) {
+                // Retry with the same request id at some node: it must be applied once.
+                let i = self.rng.gen_range(0..self.nodes.len());
+                let retry = Pending {
+                    deadline: self.now + DEADLINE,
+                    retried: true,
+                    ..p
+                };
+                self.work.clients[c].pending = Some(retry.clone());
+                return self.submit(c, i, retry);
+            }
+            self.work.clients[c].pending = None;
+            self.work.clients[c].next_at = self.now + 1;
+            return Ok(());
+        }
+        let command = self.work.next_command(&mut self.rng, c);
+        let op = self.work.call(c, &command, self.now);
+        let target = match self.work.clients[c].leader {
+            Some(l) if self.rng.gen_bool(0.8) => (l - 1) as usize,
+            _ => self.rng.gen_range(0..self.nodes.len()),
+        };
+        let pending = Pending {
+            op,
+            command,
+            deadline: self.now + DEADLINE,
+            retried: false,
+        };
+        self.work.clients[c].pending = Some(pending.clone());
+        self.submit(c, target, pending)
+    }
+
+    fn submit(&mut self, c: usize, i: usize, p: Pending) -> Result<(), Failure> {
+        let node = &mut self.nodes[i];
+        let refused = match &mut node.replica {
+            None => Some(None),
+            Some(replica) => match replica.propose(p.command.clone()) {
+                Ok(()) => None,
+                Err(e) => Some(e.leader),
+            },
+        };
+        match refused {
+            None => {
+                node.waiting.insert(p.command.id, c);
+                self.after_step(i)
+            }
+            Some(hint) => {
+                // Definitely not executed here.
+                let client = &mut self.work.clients[c];
+                client.leader = hint;
+                if !p.retried {
+                    self.work.history[p.op].outcome = Outcome::Failed;
+                    client.pending = None;
+                    client.next_at = self.now + self.rng.gen_range(1..10);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn check_end(&mut self) -> Result<(), Failure> {
+        let recovered =
+            self.work.history.iter().any(|op| {
+                op.call >= self.cfg.faults_until && matches!(op.outcome, Outcome::Ok { .. })
+            });
+        if !recovered {
+            return Err(self.fail(format!(
+                "liveness: no operation completed between the end of the faults (t={}) and the end of the run (t={}); nodes:\n{}",
+                self.cfg.faults_until,
+                self.cfg.end,
+                self.describe_nodes()
+            )));
+        }
+        match check(&self.work.history()) {
+            Verdict::Linearizable => Ok(()),
+            Verdict::NotLinearizable(v) => {
+                Err(self.fail(format!("the client history is not linearizable:\n{v}")))
+            }
+            Verdict::Unknown { key, explored } => Err(self.fail(format!(
+                "the linearizability check gave up on key {key} after {explored} states"
+            ))),
+        }
+    }
+
+    /// One line per node: its protocol status and applied position.
+    fn describe_nodes(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| match &n.replica {
+                None => format!("  node {}: down", n.id),
+                Some(r) => format!(
+                    "  node {}: {:?}, applied {}",
+                    n.id,
+                    r.status(),
+                    n.kv.applied_index()
+                ),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn report(&self, failure: Option<Failure>) -> Report {
+        let mut ops = (0, 0, 0);
+        for op in &self.work.history {
+            match op.outcome {
+                Outcome::Ok { .. } => ops.0 += 1,
+                Outcome::Failed => ops.1 += 1,
+                Outcome::Unknown => ops.2 += 1,
+            }
+        }
+        Report {
+            config: self.cfg.clone(),
+            steps: self.steps,
+            messages: (self.net.sent, self.net.dropped, self.net.duplicated),
+            crashes: self.crashes,
+            ops,
+            decided: self.invariants.decided(),
+            failure,
+        }
+    }
+}
+
+/// Runs `seeds` seeds of `protocol` from `first`; returns the reports.
+pub fn run_seeds(protocol: Protocol, first: u64, seeds: u64) -> Vec<Report> {
+    (first..first + seeds)
+        .map(|seed| run(&SimConfig::new(protocol, seed)))
+        .collect()
+}
