@@ -2,6 +2,8 @@
 
 #![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cluster;
+
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 

@@ -177,6 +177,14 @@ impl Default for StorageSection {
     }
 }
 
+/// `[admin]`: test-only switches.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    /// Serve `POST /v1/admin/faults`, which cuts this node's links (for fault tests only).
+    pub enabled: bool,
+}
+
 /// `[network]`: the peer transport.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -253,6 +261,9 @@ pub struct Config {
     /// Client limits.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// Test-only switches.
+    #[serde(default)]
+    pub admin: AdminSection,
 }
 
 fn default_cluster_id() -> String {

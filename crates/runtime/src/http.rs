@@ -30,6 +30,8 @@ pub struct ApiState {
     pub max_value_bytes: usize,
     /// Largest key accepted, in bytes.
     pub max_key_bytes: usize,
+    /// The node's fault filter, when the test-only admin endpoint is enabled.
+    pub admin: Option<synod_network::Faults>,
 }
 
 /// Registers the API routes.
@@ -42,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/v1/kv/{key}/cas").route(web::post().to(cas)))
     .service(web::resource("/v1/status").route(web::get().to(status)))
+    .service(web::resource("/v1/admin/faults").route(web::post().to(crate::admin::faults)))
     .default_service(web::to(|| async {
         HttpResponse::NotFound().json(json!({"error": "not_found", "detail": "no such route"}))
     }));

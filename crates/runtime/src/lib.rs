@@ -14,6 +14,7 @@
 //!   leader and waits for them to be applied locally.
 //! * [`http`] maps the REST API onto the service.
 
+pub mod admin;
 pub mod http;
 pub mod msg;
 pub mod service;

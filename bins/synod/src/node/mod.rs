@@ -144,7 +144,7 @@ pub async fn start_node(
 ) -> Result<NodeHandle, StartError> {
     let me = cfg.node(id)?;
     let stores = Stores::open(cfg, id)?;
-    let router = start_router(cfg, id, transport, faults).await?;
+    let router = start_router(cfg, id, transport, faults.clone()).await?;
 
     let service_ctx = Context::<Service>::new();
     let inbox = ServiceInbox {
@@ -184,7 +184,7 @@ pub async fn start_node(
     actors.push(service.clone().recipient());
 
     let http = if http {
-        Some(start_http(cfg, me.http_addr, service.clone())?)
+        Some(start_http(cfg, me.http_addr, service.clone(), faults)?)
     } else {
         None
     };
@@ -229,11 +229,16 @@ fn start_http(
     cfg: &Config,
     addr: SocketAddr,
     service: Addr<Service>,
+    faults: Faults,
 ) -> Result<(actix_web::dev::ServerHandle, SocketAddr), StartError> {
+    if cfg.admin.enabled {
+        tracing::warn!(%addr, "the test-only admin endpoint is enabled: anyone who can reach this address can cut this node's links");
+    }
     let state = ApiState {
         service,
         max_value_bytes: cfg.limits.max_value_bytes,
         max_key_bytes: cfg.limits.max_key_bytes,
+        admin: cfg.admin.enabled.then_some(faults),
     };
     let server = HttpServer::new(move || {
         App::new()
