@@ -73,6 +73,22 @@ pub struct Service {
     compact: Vec<Recipient<Compact>>,
     /// The log position of the last snapshot taken or installed.
     snapshot_index: u64,
+    /// A [`SubmitDue`] is queued.
+    submit_scheduled: bool,
+}
+
+/// Hand pending requests to the leader (sent to itself).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct SubmitDue;
+
+impl Handler<SubmitDue> for Service {
+    type Result = ();
+
+    fn handle(&mut self, _: SubmitDue, ctx: &mut Context<Self>) {
+        self.submit_scheduled = false;
+        self.submit_due(ctx);
+    }
 }
 
 impl Service {
@@ -96,6 +112,7 @@ impl Service {
             pending: HashMap::new(),
             compact: Vec::new(),
             snapshot_index: 0,
+            submit_scheduled: false,
         }
     }
 
@@ -215,6 +232,15 @@ impl Service {
                     let _ = w.send(Err(err.clone()));
                 }
             }
+        }
+    }
+
+    /// Hands new requests over once the mailbox is empty, so a burst of client requests goes
+    /// to the leader as one batch.
+    fn schedule_submit(&mut self, ctx: &mut Context<Self>) {
+        if !self.submit_scheduled {
+            self.submit_scheduled = true;
+            ctx.notify(SubmitDue);
         }
     }
 
@@ -352,7 +378,7 @@ impl Handler<ClientRequest> for Service {
                         sent: None,
                     },
                 );
-                self.submit_due(ctx);
+                self.schedule_submit(ctx);
             }
         }
         Box::pin(async move {

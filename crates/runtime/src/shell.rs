@@ -41,7 +41,14 @@ pub struct Shell<C: Core, S: DurableState<Op = C::Persist>> {
     last_status: Option<Status>,
     /// Why and for how many ticks the storage has been failing.
     failed: Option<(String, u32)>,
+    /// A [`Flush`] is queued.
+    drive_scheduled: bool,
 }
+
+/// Carry out the core's outputs (sent to itself).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Flush;
 
 impl<C, S> Shell<C, S>
 where
@@ -70,6 +77,7 @@ where
             tick,
             last_status: None,
             failed: None,
+            drive_scheduled: false,
         })
     }
 
@@ -150,6 +158,16 @@ where
     C::Message: Into<Payload> + TryFrom<Payload>,
     S: DurableState<Op = C::Persist>,
 {
+    /// Carries out the core's outputs once the mailbox is empty: every message that arrived
+    /// in one burst shares one persist (one fsync) and one round of sends — group commit.
+    fn schedule_drive(&mut self, ctx: &mut Context<Self>) {
+        if !self.drive_scheduled {
+            self.drive_scheduled = true;
+            // `notify` runs after the mailbox is drained (actix polls the mailbox first).
+            ctx.notify(Flush);
+        }
+    }
+
     /// Rebuilds the core from what is durable, as a restart would.
     fn try_recover(&mut self) {
         match self.storage.load() {
@@ -180,10 +198,10 @@ where
             role: self.me.role,
             recipient: ctx.address().recipient(),
         });
-        ctx.run_interval(self.tick, |shell, _| match &mut shell.failed {
+        ctx.run_interval(self.tick, |shell, ctx| match &mut shell.failed {
             None => {
                 shell.core.on_tick();
-                shell.drive();
+                shell.schedule_drive(ctx);
             }
             Some((_, ticks)) => {
                 *ticks += 1;
@@ -204,14 +222,14 @@ where
 {
     type Result = ();
 
-    fn handle(&mut self, Deliver(env): Deliver, _: &mut Context<Self>) {
+    fn handle(&mut self, Deliver(env): Deliver, ctx: &mut Context<Self>) {
         if self.failed.is_some() {
             return;
         }
         match C::Message::try_from(env.payload) {
             Ok(msg) => {
                 self.core.on_message(env.from, msg);
-                self.drive();
+                self.schedule_drive(ctx);
             }
             Err(_) => {
                 tracing::warn!(actor = %self.me, from = %env.from, "dropping a message of another protocol")
@@ -228,12 +246,12 @@ where
 {
     type Result = Result<(), NotLeader>;
 
-    fn handle(&mut self, Propose(commands): Propose, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, Propose(commands): Propose, ctx: &mut Context<Self>) -> Self::Result {
         if self.failed.is_some() {
             return Err(NotLeader { leader: None });
         }
         let result = self.core.propose(commands);
-        self.drive();
+        self.schedule_drive(ctx);
         result
     }
 }
@@ -259,9 +277,25 @@ where
 {
     type Result = ();
 
-    fn handle(&mut self, Compact(snapshot): Compact, _: &mut Context<Self>) {
+    fn handle(&mut self, Compact(snapshot): Compact, ctx: &mut Context<Self>) {
         if self.failed.is_none() {
             self.core.compact(snapshot);
+            self.schedule_drive(ctx);
+        }
+    }
+}
+
+impl<C, S> Handler<Flush> for Shell<C, S>
+where
+    C: Core + Unpin,
+    C::Message: Into<Payload> + TryFrom<Payload>,
+    S: DurableState<Op = C::Persist>,
+{
+    type Result = ();
+
+    fn handle(&mut self, _: Flush, _: &mut Context<Self>) {
+        self.drive_scheduled = false;
+        if self.failed.is_none() {
             self.drive();
         }
     }
