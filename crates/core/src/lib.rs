@@ -64,6 +64,9 @@ pub struct Ready<M, P> {
     pub snapshot: Option<Snapshot>,
     /// ...and apply these, in order.
     pub applied: Vec<Applied>,
+    /// Read requests answered: serve read `id` once the state machine applied `index`;
+    /// `None` means the core could not confirm it leads (retry elsewhere).
+    pub reads: Vec<(u64, Option<u64>)>,
 }
 
 impl<M, P> Default for Ready<M, P> {
@@ -73,6 +76,7 @@ impl<M, P> Default for Ready<M, P> {
             messages: Vec::new(),
             snapshot: None,
             applied: Vec::new(),
+            reads: Vec::new(),
         }
     }
 }
@@ -84,6 +88,7 @@ impl<M, P> Ready<M, P> {
             && self.messages.is_empty()
             && self.snapshot.is_none()
             && self.applied.is_empty()
+            && self.reads.is_empty()
     }
 }
 
@@ -127,6 +132,13 @@ pub trait Core: Send + 'static {
     fn on_tick(&mut self);
     /// Client commands to replicate. Only a leading core accepts them.
     fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader>;
+    /// A linearizable read point for read `id`: the core answers in [`Ready::reads`] once it
+    /// has confirmed that it still leads, with the log position the state machine must have
+    /// applied before the read is served (ReadIndex). Cores that cannot refuse.
+    fn read_index(&mut self, id: u64) -> Result<(), NotLeader> {
+        let _ = id;
+        Err(NotLeader { leader: None })
+    }
     /// The state machine was snapshotted at `snapshot.index`: the core may drop what it holds
     /// up to there (log compaction). Cores without a log ignore it.
     fn compact(&mut self, snapshot: Snapshot) {

@@ -86,6 +86,23 @@ pub enum RaftMessage {
         /// On failure: where to retry from.
         conflict: Option<ConflictHint>,
     },
+    /// ReadIndex (dissertation §6.4): the leader checks it still leads before serving reads;
+    /// one round of these confirms every read registered before it.
+    ReadIndexHeartbeat {
+        /// Leader's term.
+        term: Term,
+        /// The leader.
+        leader_id: NodeId,
+        /// The leader's read round.
+        seq: u64,
+    },
+    /// The answer to a ReadIndexHeartbeat: "you still lead my term".
+    ReadIndexHeartbeatResponse {
+        /// Current term.
+        term: Term,
+        /// The round answered.
+        seq: u64,
+    },
     /// Invoked by the leader to send chunks of a snapshot to a follower whose missing entries
     /// were compacted away (§7).
     InstallSnapshot {
@@ -126,6 +143,8 @@ impl RaftMessage {
             | RaftMessage::AppendEntries { term, .. }
             | RaftMessage::AppendEntriesResponse { term, .. }
             | RaftMessage::InstallSnapshot { term, .. }
+            | RaftMessage::ReadIndexHeartbeat { term, .. }
+            | RaftMessage::ReadIndexHeartbeatResponse { term, .. }
             | RaftMessage::InstallSnapshotResponse { term, .. } => *term,
         }
     }

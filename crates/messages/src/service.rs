@@ -16,6 +16,17 @@ pub enum ServiceMessage {
         /// The commands, each with its request id.
         commands: Vec<Command>,
     },
+    /// Please confirm a linearizable read point for these reads (sent to the leader).
+    ReadIndex {
+        /// The sender's read ids.
+        ids: Vec<u64>,
+    },
+    /// The leader's answer: per read, the log position to apply before serving it, or
+    /// `None` if it could not confirm it leads.
+    ReadIndexReply {
+        /// (read id, read point).
+        reads: Vec<(u64, Option<u64>)>,
+    },
     /// These commands were not proposed here: the receiver is not the leader. A definite
     /// answer: they were not executed through this node.
     Redirect {

@@ -106,7 +106,12 @@ struct Incoming {
     from: ActorAddr,
     slot: Slot,
     data: Vec<u8>,
+    /// Catch-up rounds asked of `from` without a chunk arriving.
+    silent_rounds: u32,
 }
+
+/// Rounds without a chunk after which a learner gives up on a snapshot's sender.
+const GIVE_UP_ROUNDS: u32 = 3;
 
 /// The learner role of one node.
 #[derive(Debug)]
@@ -284,6 +289,7 @@ impl Learner {
                 from,
                 slot,
                 data: Vec::new(),
+                silent_rounds: 0,
             });
         }
         let Some(incoming) = &mut self.incoming else {
@@ -294,6 +300,7 @@ impl Learner {
         }
         incoming.data.extend_from_slice(&data);
         incoming.from = from;
+        incoming.silent_rounds = 0;
         if !done {
             self.ask(from);
             return;
@@ -352,6 +359,15 @@ impl Core for Learner {
         self.ticks_since_catch_up += 1;
         if self.behind() && self.ticks_since_catch_up >= 2 * self.cfg.heartbeat_ticks {
             self.ticks_since_catch_up = 0;
+            // A transfer that no longer helps (the slots came otherwise) or whose sender went
+            // quiet is dropped, and everyone is asked again.
+            let delivered = self.delivered;
+            if let Some(i) = &mut self.incoming {
+                i.silent_rounds += 1;
+                if i.slot <= delivered || i.silent_rounds > GIVE_UP_ROUNDS {
+                    self.incoming = None;
+                }
+            }
             match self.incoming.as_ref().map(|i| i.from) {
                 // Pulling a snapshot: ask its sender again, in case a chunk was lost.
                 Some(from) => self.ask(from),
@@ -617,5 +633,41 @@ mod tests {
         );
         assert_eq!(l.take_ready().snapshot.map(|s| s.index), Some(9));
         assert_eq!(l.delivered(), 9);
+    }
+
+    /// Regression (simulation seed 1312, paxos, mixed): a learner kept asking the sender of a
+    /// snapshot it no longer needed — a learner as far behind as itself — and never caught up.
+    #[test]
+    fn a_transfer_that_went_quiet_is_dropped_and_everyone_is_asked() {
+        let mut l = Learner::new(
+            PaxosConfig::all_roles(2, vec![1, 2, 3]),
+            LearnerState::default(),
+        );
+        let stuck = ActorAddr::new(3, Role::Learner);
+        l.on_message(
+            stuck,
+            PaxosMessage::SnapshotChunk {
+                slot: 5,
+                offset: 0,
+                data: b"half".to_vec(),
+                done: false,
+            },
+        );
+        l.on_message(
+            ActorAddr::new(1, Role::Proposer),
+            PaxosMessage::Heartbeat {
+                ballot: Ballot::new(1, 1),
+                chosen_upto: 9,
+            },
+        );
+        l.take_ready();
+        let mut asked = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            l.on_tick();
+            for (to, _) in l.take_ready().messages {
+                asked.insert(to.node);
+            }
+        }
+        assert!(asked.contains(&1), "learner 1 was never asked: {asked:?}");
     }
 }

@@ -100,6 +100,7 @@ impl Raft {
             index: last + 1,
             payload: EntryPayload::Noop,
         };
+        self.term_start = last + 1;
         self.append_local(vec![noop]);
         self.replicate();
     }

@@ -23,6 +23,7 @@ mod election;
 pub mod log;
 pub mod progress;
 mod raft;
+mod read;
 mod replication;
 mod snapshot;
 pub mod state;

@@ -80,6 +80,10 @@ pub struct Raft {
     pub(crate) snapshot: Option<SnapshotRecord>,
     /// A snapshot being received from the leader: (index, term, bytes so far).
     pub(crate) incoming: Option<(Index, Term, Vec<u8>)>,
+    /// ReadIndex: reads waiting for a round of confirmation, and the rounds' bookkeeping.
+    pub(crate) reads: crate::read::Reads,
+    /// Index of the first entry of the current leader's term (its no-op).
+    pub(crate) term_start: Index,
     pub(crate) role: RoleState,
     pub(crate) leader: Option<NodeId>,
     pub(crate) election_elapsed: u32,
@@ -113,6 +117,8 @@ impl Raft {
             applied_index: base_index,
             snapshot: None,
             incoming: None,
+            reads: crate::read::Reads::default(),
+            term_start: 0,
             role: RoleState::Follower,
             leader: None,
             election_elapsed: 0,
@@ -186,6 +192,9 @@ impl Raft {
 
     /// Moves to `term` (if higher) as a follower of `leader`.
     pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
+        if self.is_leader() {
+            self.fail_reads();
+        }
         if term > self.hard.term {
             self.hard = HardState {
                 term,
@@ -245,7 +254,8 @@ impl Core for Raft {
         if msg.term() > self.hard.term {
             let leader = match &msg {
                 RaftMessage::AppendEntries { leader_id, .. }
-                | RaftMessage::InstallSnapshot { leader_id, .. } => Some(*leader_id),
+                | RaftMessage::InstallSnapshot { leader_id, .. }
+                | RaftMessage::ReadIndexHeartbeat { leader_id, .. } => Some(*leader_id),
                 _ => None,
             };
             self.become_follower(msg.term(), leader);
@@ -299,6 +309,14 @@ impl Core for Raft {
                 data,
                 done,
             ),
+            RaftMessage::ReadIndexHeartbeat {
+                term,
+                leader_id,
+                seq,
+            } => self.on_read_heartbeat(from, term, leader_id, seq),
+            RaftMessage::ReadIndexHeartbeatResponse { term, seq } => {
+                self.on_read_heartbeat_response(from, term, seq)
+            }
             RaftMessage::InstallSnapshotResponse {
                 term,
                 last_included_index,
@@ -351,7 +369,18 @@ impl Core for Raft {
         self.compact_to(snapshot);
     }
 
+    fn read_index(&mut self, id: u64) -> Result<(), NotLeader> {
+        if !self.is_leader() {
+            return Err(NotLeader {
+                leader: self.leader,
+            });
+        }
+        self.register_read(id);
+        Ok(())
+    }
+
     fn take_ready(&mut self) -> Ready<RaftMessage, RaftPersist> {
+        self.start_read_round();
         std::mem::take(&mut self.ready)
     }
 

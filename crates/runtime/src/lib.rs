@@ -17,12 +17,13 @@
 pub mod admin;
 pub mod http;
 pub mod msg;
+mod reads;
 pub mod service;
 pub mod shell;
 
 pub use msg::{
     ApplyBatch, ClientError, ClientRequest, Compact, Consistency, GetNodeStatus, GetStatus,
-    NodeStatus, Propose, RoleChanged, Stop,
+    NodeStatus, Propose, Read, RoleChanged, Stop,
 };
 pub use service::{Service, ServiceConfig};
 pub use shell::Shell;

@@ -11,7 +11,7 @@ use synod_messages::{KvOp, KvResult, NodeId, RequestId};
 pub struct Propose(pub Vec<synod_messages::Command>);
 
 /// Protocol → service: replace the state machine by `snapshot` (if any), then apply these
-/// committed log positions, in order.
+/// committed log positions, in order; and these reads were confirmed (or not).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct ApplyBatch {
@@ -19,7 +19,14 @@ pub struct ApplyBatch {
     pub snapshot: Option<Snapshot>,
     /// Committed positions.
     pub entries: Vec<Applied>,
+    /// (read id, read point or `None`).
+    pub reads: Vec<(u64, Option<u64>)>,
 }
+
+/// Service → protocol: confirm read points for these reads (ReadIndex).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), NotLeader>")]
+pub struct Read(pub Vec<u64>);
 
 /// Service → protocol: the state machine was snapshotted; drop what it covers.
 #[derive(Debug, Message)]

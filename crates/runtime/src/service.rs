@@ -15,8 +15,9 @@
 
 use crate::msg::{
     ApplyBatch, BallotView, ClientError, ClientRequest, Compact, Consistency, GetNodeStatus,
-    GetStatus, NodeStatus, Propose, RoleChanged, Stop,
+    GetStatus, NodeStatus, Propose, Read, RoleChanged, Stop,
 };
+use crate::reads::{Origin, Reads, State as ReadState};
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -75,6 +76,10 @@ pub struct Service {
     snapshot_index: u64,
     /// A [`SubmitDue`] is queued.
     submit_scheduled: bool,
+    /// Linearizable reads served through the protocol's read index.
+    reads: Reads<Reply>,
+    /// The protocol's read index, if it has one (otherwise reads go through the log).
+    read_index: Option<Recipient<Read>>,
 }
 
 /// Hand pending requests to the leader (sent to itself).
@@ -113,7 +118,15 @@ impl Service {
             compact: Vec::new(),
             snapshot_index: 0,
             submit_scheduled: false,
+            reads: Reads::default(),
+            read_index: None,
         }
+    }
+
+    /// Serves linearizable reads through `protocol`'s read index instead of the log.
+    pub fn read_through(mut self, protocol: Option<Recipient<Read>>) -> Self {
+        self.read_index = protocol;
+        self
     }
 
     /// Sends snapshots to `targets` so they can compact their logs.
@@ -157,13 +170,67 @@ impl Service {
                 p.command.clone()
             })
             .collect();
-        if due.is_empty() {
-            return;
+        if !due.is_empty() {
+            if local {
+                self.propose_locally(due, None, ctx);
+            } else {
+                self.send_to(leader, ServiceMessage::Forward { commands: due });
+            }
         }
-        if local {
-            self.propose_locally(due, None, ctx);
-        } else {
-            self.send_to(leader, ServiceMessage::Forward { commands: due });
+        let reads = self.reads.due(leader, now, resend_after);
+        if !reads.is_empty() {
+            if local {
+                self.read_locally(reads, ctx);
+            } else {
+                self.send_to(leader, ServiceMessage::ReadIndex { ids: reads });
+            }
+        }
+    }
+
+    /// Asks the local protocol to confirm read points; a refusal sends the reads back to be
+    /// retried (or answers the nodes that asked).
+    fn read_locally(&mut self, ids: Vec<u64>, ctx: &mut Context<Self>) {
+        let Some(protocol) = &self.read_index else {
+            return;
+        };
+        protocol
+            .send(Read(ids.clone()))
+            .into_actor(self)
+            .map(move |result, service, _| {
+                if !matches!(result, Ok(Ok(()))) {
+                    service.on_reads(ids.into_iter().map(|id| (id, None)).collect());
+                }
+            })
+            .spawn(ctx);
+    }
+
+    /// Read points arrived from the local protocol: answer the nodes that asked, and serve
+    /// the local reads that are ready.
+    fn on_reads(&mut self, answers: Vec<(u64, Option<u64>)>) {
+        let mut replies: HashMap<NodeId, Vec<(u64, Option<u64>)>> = HashMap::new();
+        for (id, index) in answers {
+            match self.reads.all.get(&id).map(|r| r.origin) {
+                Some(Origin::Remote { node, id: theirs }) => {
+                    self.reads.all.remove(&id);
+                    replies.entry(node).or_default().push((theirs, index));
+                }
+                Some(Origin::Local) => self.reads.answer(id, index),
+                None => {}
+            }
+        }
+        for (node, reads) in replies {
+            self.send_to(node, ServiceMessage::ReadIndexReply { reads });
+        }
+        self.serve_reads();
+    }
+
+    /// Answers the reads whose read point has been applied.
+    fn serve_reads(&mut self) {
+        for read in self.reads.ready(self.kv.applied_index()) {
+            let value = self.kv.get(&read.key).map(<[u8]>::to_vec);
+            for w in read.waiters {
+                let _ = w.send(Ok(KvResult::Value(value.clone())));
+            }
         }
     }
 
@@ -213,6 +280,14 @@ impl Service {
     /// Fails requests whose deadline passed.
     fn expire(&mut self) {
         let now = Instant::now();
+        for read in self.reads.expired(now) {
+            // A read has no effect: one that was not served was not executed.
+            for w in read.waiters {
+                let _ = w.send(Err(ClientError::NoLeader {
+                    leader: self.leader,
+                }));
+            }
+        }
         let expired: Vec<RequestId> = self
             .pending
             .iter()
@@ -324,6 +399,33 @@ impl Service {
             ServiceMessage::Forward { commands } => {
                 self.propose_locally(commands, Some(from.node), ctx);
             }
+            ServiceMessage::ReadIndex { ids } => {
+                let now = Instant::now();
+                let deadline = now + self.cfg.request_timeout;
+                let local: Vec<u64> = ids
+                    .into_iter()
+                    .map(|theirs| {
+                        let origin = Origin::Remote {
+                            node: from.node,
+                            id: theirs,
+                        };
+                        self.reads.add(
+                            String::new(),
+                            origin,
+                            deadline,
+                            Vec::new(),
+                            ReadState::Sent(self.cfg.node, now),
+                        )
+                    })
+                    .collect();
+                self.read_locally(local, ctx);
+            }
+            ServiceMessage::ReadIndexReply { reads } => {
+                for (id, index) in reads {
+                    self.reads.answer(id, index);
+                }
+                self.serve_reads();
+            }
             ServiceMessage::Redirect { ids, leader } => {
                 if let Some(l) = leader.filter(|&l| l != from.node) {
                     self.leader = Some(l);
@@ -356,6 +458,22 @@ impl Handler<ClientRequest> for Service {
         if let (KvOp::Get { key }, Consistency::Stale) = (&req.op, req.consistency) {
             let value = self.kv.get(key).map(<[u8]>::to_vec);
             return Box::pin(async move { Ok(KvResult::Value(value)) });
+        }
+        if let (KvOp::Get { key }, true) = (&req.op, self.read_index.is_some()) {
+            let (tx, rx) = oneshot::channel();
+            let deadline = Instant::now() + self.cfg.request_timeout;
+            self.reads.add(
+                key.clone(),
+                Origin::Local,
+                deadline,
+                vec![tx],
+                ReadState::Unsent,
+            );
+            self.schedule_submit(ctx);
+            return Box::pin(async move {
+                rx.await
+                    .unwrap_or_else(|_| Err(ClientError::Unavailable("request dropped".into())))
+            });
         }
         let id = req.id.unwrap_or_else(|| {
             self.next_seq += 1;
@@ -409,6 +527,7 @@ impl Handler<ApplyBatch> for Service {
                 }
             }
         }
+        self.on_reads(batch.reads);
         self.maybe_snapshot();
     }
 }

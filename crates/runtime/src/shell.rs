@@ -15,7 +15,7 @@
 //! here. Every [`RETRY_TICKS`] it reloads the durable state and rebuilds the core from it — the
 //! same as a restart, so nothing that was not persisted is trusted — and goes on.
 
-use crate::msg::{ApplyBatch, Compact, GetStatus, Propose, RoleChanged, Stop};
+use crate::msg::{ApplyBatch, Compact, GetStatus, Propose, Read, RoleChanged, Stop};
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Recipient};
 use std::time::Duration;
 use synod_core::{Core, DurableState, NotLeader, Status, Storage, StorageError};
@@ -116,11 +116,12 @@ where
                 };
                 self.router.do_send(synod_network::Send(env));
             }
-            if ready.snapshot.is_some() || !ready.applied.is_empty() {
+            if ready.snapshot.is_some() || !ready.applied.is_empty() || !ready.reads.is_empty() {
                 if let Some(service) = &self.service {
                     service.do_send(ApplyBatch {
                         snapshot: ready.snapshot,
                         entries: ready.applied,
+                        reads: ready.reads,
                     });
                 }
             }
@@ -251,6 +252,30 @@ where
             return Err(NotLeader { leader: None });
         }
         let result = self.core.propose(commands);
+        self.schedule_drive(ctx);
+        result
+    }
+}
+
+impl<C, S> Handler<Read> for Shell<C, S>
+where
+    C: Core + Unpin,
+    C::Message: Into<Payload> + TryFrom<Payload>,
+    S: DurableState<Op = C::Persist>,
+{
+    type Result = Result<(), NotLeader>;
+
+    fn handle(&mut self, Read(ids): Read, ctx: &mut Context<Self>) -> Self::Result {
+        if self.failed.is_some() {
+            return Err(NotLeader { leader: None });
+        }
+        let mut result = Ok(());
+        for id in ids {
+            if let Err(e) = self.core.read_index(id) {
+                result = Err(e);
+                break;
+            }
+        }
         self.schedule_drive(ctx);
         result
     }

@@ -132,6 +132,12 @@ impl Network {
         }
     }
 
+    /// Puts a message back, to arrive at `at` (a paused receiver).
+    pub fn requeue(&mut self, mut m: InFlight, at: u64) {
+        m.at = at;
+        self.queue.push(Reverse(m));
+    }
+
     /// When the next message arrives.
     pub fn next_at(&self) -> Option<u64> {
         self.queue.peek().map(|Reverse(m)| m.at)

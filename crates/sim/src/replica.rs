@@ -58,6 +58,8 @@ pub struct Output {
     pub snapshot: Option<Snapshot>,
     /// Committed positions to apply.
     pub applied: Vec<Applied>,
+    /// Read points confirmed (or refused) by Raft's ReadIndex.
+    pub reads: Vec<(u64, Option<u64>)>,
 }
 
 /// The protocol cores of one live node.
@@ -155,6 +157,14 @@ impl Replica {
         }
     }
 
+    /// A ReadIndex read (Raft only; Paxos reads go through the log).
+    pub fn read(&mut self, id: u64) -> Option<Result<(), NotLeader>> {
+        match self {
+            Replica::Raft(raft) => Some(raft.read_index(id)),
+            Replica::Paxos { .. } => None,
+        }
+    }
+
     /// The state machine was snapshotted.
     pub fn compact(&mut self, snapshot: Snapshot) {
         match self {
@@ -206,6 +216,7 @@ impl Replica {
                 );
                 out.snapshot = ready.snapshot.or(out.snapshot.take());
                 out.applied.extend(ready.applied);
+                out.reads.extend(ready.reads);
             }
             (
                 Replica::Paxos {

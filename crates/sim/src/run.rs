@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use synod_check::{check, Outcome, Verdict};
 use synod_kv::KvStore;
-use synod_messages::{NodeId, RequestId};
+use synod_messages::{KvOp, KvResult, NodeId, RequestId};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -124,6 +124,13 @@ struct Node {
     last_snapshot: u64,
     /// Client requests proposed here, by id: the client waiting.
     waiting: HashMap<RequestId, usize>,
+    /// ReadIndex reads asked here: read id → (client, request, key, read point once known).
+    reads: HashMap<u64, (usize, RequestId, String, Option<u64>)>,
+    next_read: u64,
+    /// The process is stopped (SIGSTOP) until this time.
+    paused_until: u64,
+    /// Client requests that arrived while it was paused.
+    deferred: Vec<(usize, Pending)>,
     tick_period: u64,
     next_tick: u64,
 }
@@ -159,6 +166,10 @@ pub fn run(cfg: &SimConfig) -> Report {
                 kv: KvStore::new(),
                 last_snapshot: 0,
                 waiting: HashMap::new(),
+                reads: HashMap::new(),
+                next_read: 0,
+                paused_until: 0,
+                deferred: Vec::new(),
                 tick_period: TICK,
                 next_tick: rng.gen_range(0..TICK),
             }
@@ -242,11 +253,16 @@ impl Sim {
                         node.tick_period = TICK;
                     }
                     self.act(crate::scenario::Action::RestartAll)?;
+                    self.act(crate::scenario::Action::Resume)?;
                 }
                 Event::Message => {
                     if let Some(m) = self.net.pop() {
                         let i = (m.to.node - 1) as usize;
-                        if let Some(replica) = &mut self.nodes[i].replica {
+                        let paused_until = self.nodes[i].paused_until;
+                        if paused_until > self.now {
+                            // A paused process reads its socket when it wakes up.
+                            self.net.requeue(m, paused_until);
+                        } else if let Some(replica) = &mut self.nodes[i].replica {
                             replica.deliver(m.from, m.to.role, m.payload);
                             self.after_step(i)?;
                         }
@@ -254,7 +270,7 @@ impl Sim {
                 }
                 Event::Tick(i) => {
                     let node = &mut self.nodes[i];
-                    node.next_tick = self.now + node.tick_period;
+                    node.next_tick = (self.now + node.tick_period).max(node.paused_until);
                     if let Some(replica) = &mut node.replica {
                         replica.tick();
                     }
@@ -314,8 +330,36 @@ impl Sim {
                     continue;
                 };
                 if let Some(c) = node.waiting.remove(&command.id) {
-                    let think = self.rng.gen_range(1..20);
+                    let think = think(&mut self.rng, self.work.clients[c].pinned.is_some());
                     self.work.answer(c, command.id, result, self.now, think);
+                }
+            }
+            let node = &mut self.nodes[i];
+            for (id, index) in out.reads {
+                match index {
+                    Some(index) => {
+                        if let Some(r) = node.reads.get_mut(&id) {
+                            r.3 = Some(index);
+                        }
+                    }
+                    None => {
+                        node.reads.remove(&id);
+                    }
+                }
+            }
+            let applied = node.kv.applied_index();
+            let ready: Vec<u64> = node
+                .reads
+                .iter()
+                .filter(|(_, r)| r.3.is_some_and(|i| i <= applied))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in ready {
+                if let Some((c, request, key, _)) = node.reads.remove(&id) {
+                    let value = node.kv.get(&key).map(<[u8]>::to_vec);
+                    let think = think(&mut self.rng, self.work.clients[c].pinned.is_some());
+                    self.work
+                        .answer(c, request, KvResult::Value(value), self.now, think);
                 }
             }
             let node = &mut self.nodes[i];
@@ -355,6 +399,7 @@ impl Sim {
                     if node.replica.take().is_some() {
                         self.crashes += 1;
                         node.waiting.clear();
+                        node.reads.clear();
                         node.kv = KvStore::new();
                         node.last_snapshot = 0;
                     }
@@ -372,6 +417,40 @@ impl Sim {
                         ));
                         node.next_tick = self.now + 1;
                         self.after_step(i)?;
+                    }
+                }
+            }
+            Action::PinClientToLeader(pin) => {
+                let leader = self.leader().map(|i| self.nodes[i].id);
+                for (i, client) in self.work.clients.iter_mut().enumerate() {
+                    if i == 0 {
+                        client.pinned = if pin { leader } else { None };
+                    } else if pin {
+                        // The others look for the new leader among the rest.
+                        client.leader = None;
+                    }
+                }
+            }
+            Action::PauseLeader(duration) => {
+                if let Some(i) = self.leader() {
+                    self.nodes[i].paused_until = self.now + duration;
+                }
+            }
+            Action::Resume => {
+                for i in 0..self.nodes.len() {
+                    if self.nodes[i].paused_until <= self.now && !self.nodes[i].deferred.is_empty()
+                    {
+                        // Requests that arrived during the pause are read before the peers'
+                        // messages: the deposed leader sees clients first.
+                        for (c, p) in std::mem::take(&mut self.nodes[i].deferred) {
+                            let waiting = self.work.clients[c]
+                                .pending
+                                .as_ref()
+                                .is_some_and(|q| q.command.id == p.command.id);
+                            if waiting {
+                                self.submit(c, i, p)?;
+                            }
+                        }
                     }
                 }
             }
@@ -404,8 +483,10 @@ impl Sim {
         }
         let command = self.work.next_command(&mut self.rng, c);
         let op = self.work.call(c, &command, self.now);
-        let target = match self.work.clients[c].leader {
-            Some(l) if self.rng.gen_bool(0.8) => (l - 1) as usize,
+        let client = &self.work.clients[c];
+        let target = match (client.pinned, client.leader) {
+            (Some(p), _) => (p - 1) as usize,
+            (None, Some(l)) if self.rng.gen_bool(0.8) => (l - 1) as usize,
             _ => self.rng.gen_range(0..self.nodes.len()),
         };
         let pending = Pending {
@@ -420,16 +501,34 @@ impl Sim {
 
     fn submit(&mut self, c: usize, i: usize, p: Pending) -> Result<(), Failure> {
         let node = &mut self.nodes[i];
-        let refused = match &mut node.replica {
-            None => Some(None),
-            Some(replica) => match replica.propose(p.command.clone()) {
-                Ok(()) => None,
-                Err(e) => Some(e.leader),
-            },
+        if node.paused_until > self.now {
+            // The request waits in the paused process's socket.
+            node.deferred.push((c, p));
+            return Ok(());
+        }
+        let read_id = node.next_read + 1;
+        let (refused, read) = match &mut node.replica {
+            None => (Some(None), false),
+            Some(replica) => {
+                // Reads use the read index when the protocol has one, else the log.
+                let attempt = match &p.command.op {
+                    KvOp::Get { .. } => replica.read(read_id).map(|r| (r, true)),
+                    _ => None,
+                };
+                let (result, read) =
+                    attempt.unwrap_or_else(|| (replica.propose(p.command.clone()), false));
+                (result.err().map(|e| e.leader), read)
+            }
         };
         match refused {
             None => {
-                node.waiting.insert(p.command.id, c);
+                if read {
+                    node.next_read = read_id;
+                    let key = p.command.op.key().to_string();
+                    node.reads.insert(read_id, (c, p.command.id, key, None));
+                } else {
+                    node.waiting.insert(p.command.id, c);
+                }
                 self.after_step(i)
             }
             Some(hint) => {
@@ -505,6 +604,15 @@ impl Sim {
             decided: self.invariants.decided(),
             failure,
         }
+    }
+}
+
+/// How long a client waits before its next operation: a pinned client hammers its node.
+fn think(rng: &mut StdRng, pinned: bool) -> u64 {
+    if pinned {
+        1
+    } else {
+        rng.gen_range(1..20)
     }
 }
 

@@ -28,13 +28,19 @@ pub enum Scenario {
     CrashRestart,
     /// (15) One node's ticks run much faster than the others'.
     FastTicks,
+    /// (12) The leader is cut off while a client keeps reading from it: no stale read may be
+    /// served as linearizable.
+    DeposedLeader,
+    /// (16) The leader's process is paused longer than the election timeout, then resumes
+    /// with client reads waiting: it must not serve them from its stale state.
+    PausedLeader,
     /// Everything above at once.
     Mixed,
 }
 
 impl Scenario {
     /// Every scenario, for round-robin over seeds.
-    pub const ALL: [Scenario; 11] = [
+    pub const ALL: [Scenario; 13] = [
         Scenario::Calm,
         Scenario::IsolatedLeader,
         Scenario::MinorityPartition,
@@ -45,6 +51,8 @@ impl Scenario {
         Scenario::Reorder,
         Scenario::CrashRestart,
         Scenario::FastTicks,
+        Scenario::DeposedLeader,
+        Scenario::PausedLeader,
         Scenario::Mixed,
     ];
 
@@ -88,6 +96,12 @@ pub enum Action {
     RestartAll,
     /// Give node `i` a tick period of `period` time units.
     TickPeriod(usize, u64),
+    /// Make client 0 talk only to whoever leads now (and only read), or free it again.
+    PinClientToLeader(bool),
+    /// Stop the leader's process (SIGSTOP) for this long.
+    PauseLeader(u64),
+    /// Paused processes that woke up read the client requests that reached them.
+    Resume,
 }
 
 /// A scenario's schedule: what happens when, before the faults stop at `until`.
@@ -160,6 +174,19 @@ pub fn schedule(
             }
             Scenario::FastTicks => {
                 plan.push((t, Action::TickPeriod(rng.gen_range(0..n), 1)));
+            }
+            Scenario::PausedLeader => {
+                let pause = rng.gen_range(80..200);
+                plan.push((t, Action::PinClientToLeader(true)));
+                plan.push((t, Action::PauseLeader(pause)));
+                plan.push((t + pause, Action::Resume));
+                plan.push((t + pause + 50, Action::PinClientToLeader(false)));
+            }
+            Scenario::DeposedLeader => {
+                plan.push((t, Action::PinClientToLeader(true)));
+                plan.push((t, Action::IsolateLeader));
+                plan.push((t + step / 2, Action::SetFaults(Faults::default())));
+                plan.push((t + step / 2, Action::PinClientToLeader(false)));
             }
             Scenario::Mixed => {
                 faults.loss = rng.gen_range(0.0..0.15);

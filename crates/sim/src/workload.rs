@@ -8,7 +8,7 @@ use synod_messages::{Command, KvOp, KvResult, NodeId, RequestId};
 
 const KEYS: [&str; 3] = ["a", "b", "c"];
 /// Time a client waits for an answer before it calls the outcome unknown (or retries).
-pub const DEADLINE: u64 = 300;
+pub const DEADLINE: u64 = 120;
 
 /// An operation waiting for its answer.
 #[derive(Debug, Clone)]
@@ -32,6 +32,8 @@ pub struct Client {
     pub next_at: u64,
     /// Who it believes leads.
     pub leader: Option<NodeId>,
+    /// Talks only to this node, and mostly reads.
+    pub pinned: Option<NodeId>,
     seq: u64,
     /// Values it saw, for plausible compare-and-swaps.
     seen: Vec<Vec<u8>>,
@@ -60,7 +62,13 @@ impl Workload {
         client.seq += 1;
         let key = KEYS[rng.gen_range(0..KEYS.len())].to_string();
         let fresh = format!("{c}-{}", client.seq).into_bytes();
-        let op = match rng.gen_range(0..10) {
+        // A pinned client only reads: it plays the reader stuck on a deposed leader.
+        let roll = if client.pinned.is_some() {
+            5
+        } else {
+            rng.gen_range(0..10)
+        };
+        let op = match roll {
             0..=3 => KvOp::Put { key, value: fresh },
             4..=6 => KvOp::Get { key },
             7..=8 => {

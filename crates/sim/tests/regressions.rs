@@ -21,6 +21,16 @@ fn paxos_learner_restarts_a_snapshot_transfer_when_the_sender_moved_on() {
     }
 }
 
+/// A Paxos learner kept asking the sender of a snapshot it no longer needed (a learner as far
+/// behind as itself) and never caught up; the leader's learner stuck behind meant liveness was
+/// lost. Fixed in `Learner::on_tick`: a transfer that no longer helps or went quiet is dropped.
+#[test]
+fn paxos_learner_drops_a_snapshot_transfer_that_went_quiet() {
+    for seed in [1312, 14123] {
+        passes(Protocol::Paxos, seed);
+    }
+}
+
 /// The simulated client marked a retried operation as definitely failed when its retry was
 /// refused, though its first attempt was still in flight and later applied: the checker then
 /// saw a value nobody had (successfully) written. A bug of the simulator's client, fixed there.

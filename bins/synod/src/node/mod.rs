@@ -22,7 +22,7 @@ use synod_messages::{NodeId, Role};
 use synod_network::{Faults, LocalHub, NetworkConfig, Register, Router};
 use synod_runtime::http::{self, ApiState};
 use synod_runtime::{
-    ApplyBatch, Compact, GetStatus, Propose, RoleChanged, Service, ServiceConfig, Stop,
+    ApplyBatch, Compact, GetStatus, Propose, Read, RoleChanged, Service, ServiceConfig, Stop,
 };
 use synod_storage::RedbBackend;
 
@@ -97,6 +97,8 @@ pub(crate) struct ProtocolHandles {
     pub actors: Vec<Recipient<Stop>>,
     /// The roles that compact their logs when the state machine is snapshotted.
     pub compact: Vec<Recipient<Compact>>,
+    /// Where linearizable reads get their read point, if the protocol offers one.
+    pub read: Option<Recipient<Read>>,
 }
 
 /// Where a node's roles keep their durable state.
@@ -175,7 +177,8 @@ pub async fn start_node(
     };
     let service = service_ctx.run(
         Service::new(service_cfg, router.clone(), handles.propose, handles.status)
-            .compact_to(handles.compact),
+            .compact_to(handles.compact)
+            .read_through(handles.read),
     );
     router.do_send(Register {
         role: Role::Service,

@@ -98,5 +98,6 @@ pub(crate) fn start(
         roles,
         actors,
         compact,
+        read: None,
     })
 }

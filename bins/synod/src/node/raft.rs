@@ -39,6 +39,7 @@ pub(crate) fn start(
         status: shell.clone().recipient(),
         roles: vec!["raft"],
         compact: vec![shell.clone().recipient()],
+        read: Some(shell.clone().recipient()),
         actors: vec![shell.recipient()],
     })
 }

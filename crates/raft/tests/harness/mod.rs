@@ -19,6 +19,8 @@ pub struct Net {
     pub cut: BTreeSet<(NodeId, NodeId)>,
     /// State machine images each node was told to install.
     pub installed: BTreeMap<NodeId, Vec<Snapshot>>,
+    /// ReadIndex answers per node.
+    pub reads: BTreeMap<NodeId, Vec<(u64, Option<u64>)>>,
 }
 
 pub fn config(id: NodeId, n: u64) -> RaftConfig {
@@ -55,6 +57,7 @@ impl Net {
             persisted: BTreeMap::new(),
             cut: BTreeSet::new(),
             installed: BTreeMap::new(),
+            reads: BTreeMap::new(),
         };
         for (cfg, state) in nodes {
             let id = cfg.id;
@@ -91,6 +94,7 @@ impl Net {
             assert_eq!(to.role, Role::Raft);
             self.queue.push_back((id, to.node, msg));
         }
+        self.reads.entry(id).or_default().extend(ready.reads);
         if let Some(snapshot) = ready.snapshot {
             self.installed.entry(id).or_default().push(snapshot);
         }
