@@ -109,6 +109,21 @@ pub enum PaxosMessage {
         /// Every slot up to this one is chosen.
         chosen_upto: Slot,
     },
+    /// Leader → acceptors: do you still hold no promise above my ballot? One round confirms
+    /// every read registered before it (a read barrier, as Raft's ReadIndex).
+    ReadBarrier {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// The leader's read round.
+        seq: u64,
+    },
+    /// Acceptor → leader: yes, for this round (a higher promise is answered `Rejected`).
+    ReadBarrierAck {
+        /// The ballot confirmed.
+        ballot: Ballot,
+        /// The round answered.
+        seq: u64,
+    },
     /// Learner → learners: send me the chosen values from `from_slot` on (or, if you
     /// compacted them, your snapshot from byte `snapshot_offset`).
     CatchUp {

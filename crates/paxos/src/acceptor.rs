@@ -177,6 +177,17 @@ impl Core for Acceptor {
                     },
                 );
             }
+            PaxosMessage::ReadBarrier { ballot, seq } => {
+                let msg = if ballot < self.state.promised {
+                    PaxosMessage::Rejected {
+                        ballot,
+                        promised: self.state.promised,
+                    }
+                } else {
+                    PaxosMessage::ReadBarrierAck { ballot, seq }
+                };
+                self.reply(from, msg);
+            }
             PaxosMessage::Accept { ballot, entries } => {
                 if ballot < self.state.promised {
                     let promised = self.state.promised;

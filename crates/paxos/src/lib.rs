@@ -25,6 +25,7 @@ pub mod acceptor;
 pub mod config;
 pub mod learner;
 pub mod proposer;
+mod read;
 pub mod scenario;
 
 pub use acceptor::{Acceptor, AcceptorOp, AcceptorState};

@@ -58,10 +58,10 @@ enum Phase {
 /// The proposer role of one node.
 #[derive(Debug)]
 pub struct Proposer {
-    cfg: PaxosConfig,
+    pub(crate) cfg: PaxosConfig,
     rng: StdRng,
     now: u64,
-    ballot: Ballot,
+    pub(crate) ballot: Ballot,
     highest_seen: Ballot,
     phase: Phase,
     leader: Option<NodeId>,
@@ -69,7 +69,11 @@ pub struct Proposer {
     election_elapsed: u32,
     election_timeout: u32,
     heartbeat_elapsed: u32,
-    ready: Ready<PaxosMessage, Infallible>,
+    pub(crate) ready: Ready<PaxosMessage, Infallible>,
+    /// Read barriers in progress.
+    pub(crate) reads: crate::read::Reads,
+    /// The last slot recovered by this leadership's phase 1.
+    pub(crate) recovered_upto: Slot,
 }
 
 impl Proposer {
@@ -89,6 +93,8 @@ impl Proposer {
             election_timeout: 0,
             heartbeat_elapsed: 0,
             ready: Ready::default(),
+            reads: crate::read::Reads::default(),
+            recovered_upto: 0,
         };
         p.reset_election_timer();
         p
@@ -152,6 +158,9 @@ impl Proposer {
     }
 
     fn step_down(&mut self, leader: Option<NodeId>) {
+        if self.is_leader() {
+            self.fail_reads();
+        }
         if !matches!(self.phase, Phase::Follower) {
             tracing::debug!(node = self.cfg.id, ballot = %self.ballot, "stepping down");
         }
@@ -233,6 +242,7 @@ impl Proposer {
         let entries: Vec<(Slot, Value)> =
             pending.iter().map(|(s, p)| (*s, p.value.clone())).collect();
         let promised_by: BTreeSet<NodeId> = promises.keys().copied().collect();
+        self.recovered_upto = last;
         self.phase = Phase::Leading(Leadership {
             promised_by: promised_by.clone(),
             next_slot: last + 1,
@@ -376,6 +386,9 @@ impl Core for Proposer {
             PaxosMessage::Accepted { ballot, slots } => self.on_accepted(from.node, ballot, slots),
             PaxosMessage::Rejected { ballot, promised } => self.on_rejected(ballot, promised),
             PaxosMessage::Heartbeat { ballot, .. } => self.on_heartbeat(ballot),
+            PaxosMessage::ReadBarrierAck { ballot, seq } => {
+                self.on_barrier_ack(from.node, ballot, seq)
+            }
             PaxosMessage::Progress { delivered_upto } if from.node == self.cfg.id => {
                 self.learned_upto = self.learned_upto.max(delivered_upto);
             }
@@ -425,7 +438,18 @@ impl Core for Proposer {
         Ok(())
     }
 
+    fn read_index(&mut self, id: u64) -> Result<(), NotLeader> {
+        if !self.is_leader() {
+            return Err(NotLeader {
+                leader: self.leader.filter(|&l| l != self.cfg.id),
+            });
+        }
+        self.register_read(id);
+        Ok(())
+    }
+
     fn take_ready(&mut self) -> Ready<PaxosMessage, Infallible> {
+        self.start_read_round();
         std::mem::take(&mut self.ready)
     }
 

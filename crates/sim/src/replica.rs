@@ -157,11 +157,11 @@ impl Replica {
         }
     }
 
-    /// A ReadIndex read (Raft only; Paxos reads go through the log).
-    pub fn read(&mut self, id: u64) -> Option<Result<(), NotLeader>> {
+    /// A linearizable read point: Raft's ReadIndex, the Paxos leader's read barrier.
+    pub fn read(&mut self, id: u64) -> Result<(), NotLeader> {
         match self {
-            Replica::Raft(raft) => Some(raft.read_index(id)),
-            Replica::Paxos { .. } => None,
+            Replica::Raft(raft) => raft.read_index(id),
+            Replica::Paxos { proposer, .. } => proposer.read_index(id),
         }
     }
 
@@ -230,6 +230,7 @@ impl Replica {
                 },
             ) => {
                 let ready = proposer.take_ready();
+                out.reads.extend(ready.reads);
                 let from = ActorAddr::new(id, Role::Proposer);
                 out.messages.extend(
                     ready

@@ -510,13 +510,13 @@ impl Sim {
         let (refused, read) = match &mut node.replica {
             None => (Some(None), false),
             Some(replica) => {
-                // Reads use the read index when the protocol has one, else the log.
-                let attempt = match &p.command.op {
-                    KvOp::Get { .. } => replica.read(read_id).map(|r| (r, true)),
-                    _ => None,
+                // Reads take a read point instead of a log position.
+                let read = matches!(p.command.op, KvOp::Get { .. });
+                let result = if read {
+                    replica.read(read_id)
+                } else {
+                    replica.propose(p.command.clone())
                 };
-                let (result, read) =
-                    attempt.unwrap_or_else(|| (replica.propose(p.command.clone()), false));
                 (result.err().map(|e| e.leader), read)
             }
         };

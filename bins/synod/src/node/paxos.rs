@@ -61,6 +61,7 @@ pub(crate) fn start(
             tick,
         )?
         .report_roles_to(inbox.roles.clone())
+        .apply_to(inbox.apply.clone())
         .start();
         roles.push("proposer");
         actors.push(proposer.clone().recipient());
@@ -77,6 +78,7 @@ pub(crate) fn start(
     )?
     .apply_to(inbox.apply);
     roles.push("learner");
+    let read = proposer.as_ref().map(|p| p.clone().recipient());
     let (propose, status) = match proposer {
         Some(proposer) => {
             let learner = learner.start();
@@ -98,6 +100,6 @@ pub(crate) fn start(
         roles,
         actors,
         compact,
-        read: None,
+        read,
     })
 }

@@ -1,0 +1,137 @@
+//! Linearizable reads without a log slot: the Paxos leader's read barrier.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use synod_core::Core;
+use synod_messages::paxos::{Ballot, PaxosMessage};
+use synod_messages::{ActorAddr, Role};
+use synod_paxos::{PaxosConfig, Proposer};
+
+/// A leader of ballot 1.1 over acceptors 1-3, with nothing to recover.
+fn leader() -> Proposer {
+    let mut p = Proposer::new(PaxosConfig::all_roles(1, vec![1, 2, 3]));
+    p.campaign();
+    let ballot = p.ballot();
+    for a in [1, 2] {
+        p.on_message(
+            ActorAddr::new(a, Role::Acceptor),
+            PaxosMessage::Promise {
+                ballot,
+                accepted: Vec::new(),
+                compacted_through: 0,
+            },
+        );
+    }
+    assert!(p.is_leader());
+    p.take_ready();
+    p
+}
+
+fn barriers(p: &mut Proposer) -> Vec<(u64, u64)> {
+    p.take_ready()
+        .messages
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            PaxosMessage::ReadBarrier { seq, .. } => Some((to.node, seq)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn reads_of_one_step_share_one_barrier_and_are_released_by_a_majority() {
+    let mut p = leader();
+    p.read_index(1).unwrap();
+    p.read_index(2).unwrap();
+    let sent = barriers(&mut p);
+    assert_eq!(
+        sent,
+        vec![(1, 1), (2, 1), (3, 1)],
+        "one round to every acceptor"
+    );
+    let ack = |p: &mut Proposer, a| {
+        p.on_message(
+            ActorAddr::new(a, Role::Acceptor),
+            PaxosMessage::ReadBarrierAck {
+                ballot: Ballot::new(1, 1),
+                seq: 1,
+            },
+        );
+    };
+    ack(&mut p, 1);
+    assert!(
+        p.take_ready().reads.is_empty(),
+        "one acceptor is not a majority"
+    );
+    ack(&mut p, 3);
+    assert_eq!(p.take_ready().reads, vec![(1, Some(0)), (2, Some(0))]);
+}
+
+#[test]
+fn a_higher_promise_deposes_the_leader_and_fails_its_reads() {
+    let mut p = leader();
+    p.read_index(7).unwrap();
+    barriers(&mut p);
+    p.on_message(
+        ActorAddr::new(2, Role::Acceptor),
+        PaxosMessage::Rejected {
+            ballot: Ballot::new(1, 1),
+            promised: Ballot::new(2, 3),
+        },
+    );
+    assert!(!p.is_leader());
+    assert_eq!(p.take_ready().reads, vec![(7, None)]);
+    assert!(p.read_index(8).is_err(), "a follower takes no reads");
+}
+
+#[test]
+fn an_acceptor_answers_a_barrier_below_its_promise_with_rejected() {
+    use synod_paxos::{Acceptor, AcceptorState};
+    let mut a = Acceptor::new(2, AcceptorState::default());
+    let from = ActorAddr::new(1, Role::Proposer);
+    a.on_message(
+        from,
+        PaxosMessage::Prepare {
+            ballot: Ballot::new(3, 3),
+            from_slot: 1,
+        },
+    );
+    a.take_ready();
+    a.on_message(
+        from,
+        PaxosMessage::ReadBarrier {
+            ballot: Ballot::new(1, 1),
+            seq: 4,
+        },
+    );
+    a.on_message(
+        from,
+        PaxosMessage::ReadBarrier {
+            ballot: Ballot::new(3, 3),
+            seq: 5,
+        },
+    );
+    let replies: Vec<PaxosMessage> = a
+        .take_ready()
+        .messages
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(
+        replies,
+        vec![
+            PaxosMessage::Rejected {
+                ballot: Ballot::new(1, 1),
+                promised: Ballot::new(3, 3)
+            },
+            PaxosMessage::ReadBarrierAck {
+                ballot: Ballot::new(3, 3),
+                seq: 5
+            },
+        ]
+    );
+    assert!(
+        a.take_ready().persist.is_empty(),
+        "a barrier writes nothing"
+    );
+}
