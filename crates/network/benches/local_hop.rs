@@ -28,7 +28,7 @@ impl Handler<Deliver> for Counter {
     type Result = ();
     fn handle(&mut self, _: Deliver, _: &mut Context<Self>) {
         self.seen += 1;
-        if self.seen % BATCH == 0 {
+        if self.seen.is_multiple_of(BATCH) {
             if let Some(done) = self.done.take() {
                 let _ = done.send(());
             }
