@@ -19,6 +19,18 @@ cluster-paxos:
 cluster-paxos-5:
     cargo run --release -p synod -- cluster --config configs/paxos-5.toml
 
+# Benchmark a fresh local Raft cluster of 3 or 5 nodes (`synod bench` options in $BENCH_ARGS).
+bench-raft nodes="3":
+    scripts/bench.sh raft {{nodes}}
+
+# The same on Multi-Paxos.
+bench-paxos nodes="3":
+    scripts/bench.sh paxos {{nodes}}
+
+# etcd vs Synod Raft vs Synod Paxos: writes and linearizable reads (BENCH_DURATION per run).
+bench-compare:
+    scripts/bench-compare.sh
+
 # Replay one of the seed's worked Paxos examples: paxos-example-1 or paxos-example-2.
 scenario name="paxos-example-2":
     cargo run -q -p synod -- scenario {{name}}

@@ -6,8 +6,10 @@
 //!   synod cluster --config F          ──► cluster::run (one `synod node` child per node)
 //!   synod kv ...  --endpoints URLs    ──► client::run
 //!   synod scenario NAME               ──► scenario::run (the seed's Paxos examples)
+//!   synod bench   --endpoints URLs    ──► bench::run (closed-loop load, latency report)
 //! ```
 
+pub mod bench;
 pub mod client;
 pub mod cluster;
 pub mod config;

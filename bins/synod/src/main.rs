@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use synod::bench::BenchArgs;
 use synod::client::{self, KvCommand};
 use synod::config::Config;
 use synod::node::{start_node, Transport};
@@ -63,6 +64,9 @@ enum Cmd {
         )]
         endpoints: Vec<String>,
     },
+    /// Load a cluster (or etcd, to compare) with closed-loop clients; report throughput and
+    /// latency.
+    Bench(BenchArgs),
 }
 
 fn init_logging() {
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
         Cmd::Kv { endpoints, op } => return ExitCode::from(client::run(&endpoints, &op) as u8),
         Cmd::Scenario { name } => synod::scenario::run(&name),
         Cmd::Status { endpoints } => return ExitCode::from(client::status(&endpoints) as u8),
+        Cmd::Bench(args) => synod::bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
