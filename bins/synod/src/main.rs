@@ -9,6 +9,10 @@ use synod::config::Config;
 use synod::node::{start_node, Transport};
 use synod_network::Faults;
 
+// The profile of a loaded leader showed ~13 % of its CPU in glibc's malloc and free.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "synod",

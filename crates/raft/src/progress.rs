@@ -20,6 +20,8 @@ pub struct Progress {
     pub active: bool,
     /// A snapshot being sent because the entries the follower needs were compacted away.
     pub snapshot: Option<SnapshotSend>,
+    /// The highest commit index the follower was told (as far as the messages sent imply).
+    pub commit_told: Index,
 }
 
 /// The leader's transfer of a snapshot to one follower, one chunk at a time.

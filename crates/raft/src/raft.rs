@@ -84,6 +84,8 @@ pub struct Raft {
     pub(crate) reads: crate::read::Reads,
     /// Index of the first entry of the current leader's term (its no-op).
     pub(crate) term_start: Index,
+    /// The commit index advanced in this step; followers are told with the next outputs.
+    pub(crate) announce_commit: bool,
     pub(crate) role: RoleState,
     pub(crate) leader: Option<NodeId>,
     pub(crate) election_elapsed: u32,
@@ -119,6 +121,7 @@ impl Raft {
             incoming: None,
             reads: crate::read::Reads::default(),
             term_start: 0,
+            announce_commit: false,
             role: RoleState::Follower,
             leader: None,
             election_elapsed: 0,
@@ -381,6 +384,7 @@ impl Core for Raft {
 
     fn take_ready(&mut self) -> Ready<RaftMessage, RaftPersist> {
         self.start_read_round();
+        self.announce_commit();
         std::mem::take(&mut self.ready)
     }
 

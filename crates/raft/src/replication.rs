@@ -124,6 +124,10 @@ impl Raft {
             p.inflight.push_back(last_sent);
             p.next_index = last_sent + 1;
         }
+        // The follower adopts min(leader_commit, last index of this message).
+        p.commit_told = p
+            .commit_told
+            .max(self.commit_index.min(prev + entries.len() as Index));
         let msg = RaftMessage::AppendEntries {
             term: self.hard.term,
             leader_id: self.cfg.id,
@@ -276,7 +280,13 @@ impl Raft {
         } else if let Some(next) = rewind_to {
             p.rewind(next);
         }
-        self.send_append(from, false);
+        // A follower that confirmed entries the commit index has passed must hear of it now,
+        // not at the next heartbeat: its clients wait for it to apply.
+        let commit = self.commit_index;
+        let lagging = self
+            .progress_mut(from)
+            .is_some_and(|p| p.commit_told < p.match_index.min(commit));
+        self.send_append(from, lagging);
     }
 
     /// Commits the highest index replicated on a majority, but only through an entry of the
@@ -293,6 +303,20 @@ impl Raft {
         };
         if candidate > self.commit_index && self.log.term_at(candidate) == Some(self.hard.term) {
             self.commit_to(candidate);
+            self.announce_commit = true;
+        }
+    }
+
+    /// Tells every follower the new commit index at once (with the entries it lacks, if its
+    /// pipeline has room), so followers apply — and answer their own clients — without waiting
+    /// for the next heartbeat. Once per step, however many acknowledgements advanced it.
+    pub(crate) fn announce_commit(&mut self) {
+        if !std::mem::take(&mut self.announce_commit) || !self.is_leader() {
+            return;
+        }
+        let peers: Vec<NodeId> = self.cfg.peers().collect();
+        for peer in peers {
+            self.send_append(peer, true);
         }
     }
 }

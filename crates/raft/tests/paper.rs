@@ -602,3 +602,18 @@ fn s5_4_restart_from_persisted_state_keeps_vote_and_log() {
         }
     ));
 }
+
+/// Regression (1-client benchmark): a follower whose client waits for it to apply learned the
+/// commit index only at the next heartbeat, 100 ms later.
+#[test]
+fn s5_3_followers_learn_the_commit_index_without_waiting_for_a_heartbeat() {
+    let mut net = Net::new(3);
+    net.elect(1);
+    net.deliver_all();
+    net.propose(1, vec![cmd(1)]);
+    net.deliver_all(); // no tick: no heartbeat
+    for id in 1..=3 {
+        assert_eq!(net.node(id).commit_index(), 2, "node {id}");
+        assert_eq!(net.applied_commands(id), vec![cmd(1)], "node {id}");
+    }
+}

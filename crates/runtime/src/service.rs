@@ -343,11 +343,13 @@ impl Service {
         }
     }
 
-    /// Snapshots the store every `snapshot_every` applied positions and tells the protocol
-    /// it may compact its log.
+    /// Snapshots the store every `snapshot_every` applied positions — and never more often
+    /// than once per as many positions as the store holds keys, so the cost of snapshotting a
+    /// large store stays proportional to the writes — and tells the protocol it may compact.
     fn maybe_snapshot(&mut self) {
         let every = self.cfg.snapshot_every;
-        if every == 0 || self.kv.applied_index() < self.snapshot_index + every {
+        let due = self.snapshot_index + every.max(self.kv.len() as u64);
+        if every == 0 || self.kv.applied_index() < due {
             return;
         }
         match self.kv.snapshot() {
