@@ -14,11 +14,13 @@
 //! outputs out in the order above, so nothing leaves the node before the state it depends on is
 //! durable.
 
+pub mod read_rounds;
 pub mod storage;
 
 use std::sync::Arc;
 use synod_messages::{ActorAddr, Command, NodeId};
 
+pub use read_rounds::ReadRounds;
 pub use storage::{
     decode_row, encode_row, DurableState, MemoryStorage, Row, Rows, Schema, Stateless, Storage,
     StorageError,

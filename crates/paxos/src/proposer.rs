@@ -71,7 +71,7 @@ pub struct Proposer {
     heartbeat_elapsed: u32,
     pub(crate) ready: Ready<PaxosMessage, Infallible>,
     /// Read barriers in progress.
-    pub(crate) reads: crate::read::Reads,
+    pub(crate) reads: synod_core::ReadRounds,
     /// The last slot recovered by this leadership's phase 1.
     pub(crate) recovered_upto: Slot,
 }
@@ -93,7 +93,7 @@ impl Proposer {
             election_timeout: 0,
             heartbeat_elapsed: 0,
             ready: Ready::default(),
-            reads: crate::read::Reads::default(),
+            reads: synod_core::ReadRounds::default(),
             recovered_upto: 0,
         };
         p.reset_election_timer();

@@ -81,7 +81,7 @@ pub struct Raft {
     /// A snapshot being received from the leader: (index, term, bytes so far).
     pub(crate) incoming: Option<(Index, Term, Vec<u8>)>,
     /// ReadIndex: reads waiting for a round of confirmation, and the rounds' bookkeeping.
-    pub(crate) reads: crate::read::Reads,
+    pub(crate) reads: synod_core::ReadRounds,
     /// Index of the first entry of the current leader's term (its no-op).
     pub(crate) term_start: Index,
     /// The commit index advanced in this step; followers are told with the next outputs.
@@ -119,7 +119,7 @@ impl Raft {
             applied_index: base_index,
             snapshot: None,
             incoming: None,
-            reads: crate::read::Reads::default(),
+            reads: synod_core::ReadRounds::default(),
             term_start: 0,
             announce_commit: false,
             role: RoleState::Follower,

@@ -10,22 +10,8 @@
 //! that steps down answers its pending reads with `None`.
 
 use crate::raft::Raft;
-use std::collections::{BTreeMap, VecDeque};
-use synod_messages::raft::{Index, RaftMessage, Term};
+use synod_messages::raft::{RaftMessage, Term};
 use synod_messages::NodeId;
-
-/// The leader's ReadIndex bookkeeping.
-#[derive(Debug, Default)]
-pub(crate) struct Reads {
-    /// The last round sent.
-    seq: u64,
-    /// Reads registered since the last round was sent.
-    due: bool,
-    /// Per follower, the highest round it confirmed in this term.
-    acks: BTreeMap<NodeId, u64>,
-    /// (read id, read point, round) in registration order.
-    pending: VecDeque<(u64, Index, u64)>,
-}
 
 impl Raft {
     /// Registers read `id`; its round goes out with the next `take_ready`.
@@ -35,22 +21,21 @@ impl Raft {
             self.ready.reads.push((id, Some(index)));
             return;
         }
-        let round = self.reads.seq + 1;
-        self.reads.pending.push_back((id, index, round));
-        self.reads.due = true;
+        self.reads.register(id, index);
     }
 
     /// Sends one confirmation round for every read registered since the last one.
     pub(crate) fn start_read_round(&mut self) {
-        if !self.reads.due || !self.is_leader() {
+        if !self.is_leader() {
             return;
         }
-        self.reads.due = false;
-        self.reads.seq += 1;
+        let Some(seq) = self.reads.start_round() else {
+            return;
+        };
         let msg = RaftMessage::ReadIndexHeartbeat {
             term: self.hard.term,
             leader_id: self.cfg.id,
-            seq: self.reads.seq,
+            seq,
         };
         let peers: Vec<NodeId> = self.cfg.peers().collect();
         for peer in peers {
@@ -82,25 +67,16 @@ impl Raft {
         if term != self.hard.term || !self.is_leader() {
             return;
         }
-        let acked = self.reads.acks.entry(from).or_default();
-        *acked = (*acked).max(seq);
         let quorum = self.cfg.quorum();
-        while let Some(&(id, index, round)) = self.reads.pending.front() {
-            let confirmed = 1 + self.reads.acks.values().filter(|&&s| s >= round).count();
-            if confirmed < quorum {
-                break;
-            }
-            self.reads.pending.pop_front();
+        for (id, index) in self.reads.ack(from, seq, quorum, 1) {
             self.ready.reads.push((id, Some(index)));
         }
     }
 
     /// The leader steps down: its pending reads cannot be confirmed.
     pub(crate) fn fail_reads(&mut self) {
-        for (id, _, _) in self.reads.pending.drain(..) {
+        for id in self.reads.fail() {
             self.ready.reads.push((id, None));
         }
-        self.reads.acks.clear();
-        self.reads.due = false;
     }
 }
