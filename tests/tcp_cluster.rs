@@ -179,10 +179,13 @@ fn lagging_node_catches_up_through_a_snapshot(protocol: &str) {
             c.put(node, &format!("key{i}"), &value).ok()
         });
     }
+    // The down node missed everything after the first entries; any compaction past them
+    // means it can only catch up through a snapshot. (A store snapshots at most once per as
+    // many entries as it holds keys, so after 120 keys the last snapshot is somewhere past 20.)
     for &id in &up {
         let s = c.status(id).unwrap();
         assert!(
-            s["snapshot_index"].as_u64() >= Some(100),
+            s["snapshot_index"].as_u64() >= Some(20),
             "node {id} did not compact: {s}"
         );
     }
