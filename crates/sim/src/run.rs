@@ -8,7 +8,7 @@ use crate::scenario::{schedule, Action, Scenario};
 use crate::workload::{Pending, Workload, DEADLINE};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use synod_check::{check, Outcome, Verdict};
 use synod_kv::KvStore;
@@ -125,7 +125,7 @@ struct Node {
     /// Client requests proposed here, by id: the client waiting.
     waiting: HashMap<RequestId, usize>,
     /// ReadIndex reads asked here: read id → (client, request, key, read point once known).
-    reads: HashMap<u64, (usize, RequestId, String, Option<u64>)>,
+    reads: BTreeMap<u64, (usize, RequestId, String, Option<u64>)>,
     next_read: u64,
     /// The process is stopped (SIGSTOP) until this time.
     paused_until: u64,
@@ -166,7 +166,7 @@ pub fn run(cfg: &SimConfig) -> Report {
                 kv: KvStore::new(),
                 last_snapshot: 0,
                 waiting: HashMap::new(),
-                reads: HashMap::new(),
+                reads: BTreeMap::new(),
                 next_read: 0,
                 paused_until: 0,
                 deferred: Vec::new(),
