@@ -148,4 +148,10 @@ pub enum PaxosMessage {
         /// The learner's contiguous prefix.
         delivered_upto: Slot,
     },
+    /// Learner → the acceptor of its node: my snapshot through `slot` is durable, so the votes
+    /// of those slots may be forgotten (they are chosen, and the snapshot holds them).
+    Snapshotted {
+        /// The last slot the snapshot covers.
+        slot: Slot,
+    },
 }

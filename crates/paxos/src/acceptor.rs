@@ -5,6 +5,8 @@
 //! accepted from the asked slot on; `Accept(b, …)` with `b` at least the promise is stored and
 //! answered `Accepted`; anything lower is answered `Rejected` with the promise held. Both the
 //! promise and the accepted values are persisted before the answer leaves (the shell's rule).
+//! Votes of slots up to `s` are forgotten when this node's learner reports `Snapshotted(s)`:
+//! its snapshot through `s` is durable by then; later promises say how far they were forgotten.
 
 use std::collections::BTreeMap;
 use synod_core::{
@@ -208,17 +210,18 @@ impl Core for Acceptor {
                 self.persist(AcceptorOp::Accept(ballot, entries));
                 self.reply(from, PaxosMessage::Accepted { ballot, slots });
             }
+            // Only this node's learner: its durable snapshot is what makes forgetting safe.
+            PaxosMessage::Snapshotted { slot }
+                if from == ActorAddr::new(self.id, Role::Learner)
+                    && slot > self.state.compacted_through =>
+            {
+                self.persist(AcceptorOp::Compact(slot));
+            }
             _ => {}
         }
     }
 
     fn on_tick(&mut self) {}
-
-    fn compact(&mut self, snapshot: synod_core::Snapshot) {
-        if snapshot.index > self.state.compacted_through {
-            self.persist(AcceptorOp::Compact(snapshot.index));
-        }
-    }
 
     fn propose(&mut self, _: Vec<Command>) -> Result<(), NotLeader> {
         Err(NotLeader { leader: None })
@@ -335,10 +338,16 @@ mod tests {
                 entries: (1..=6).map(|s| (s, Value::Noop)).collect(),
             },
         );
-        a.compact(synod_core::Snapshot {
-            index: 4,
-            data: Vec::new().into(),
-        });
+        // Another node's learner is not enough: its snapshot is not on this node.
+        a.on_message(
+            ActorAddr::new(2, Role::Learner),
+            PaxosMessage::Snapshotted { slot: 4 },
+        );
+        assert_eq!(a.state().compacted_through, 0);
+        a.on_message(
+            ActorAddr::new(1, Role::Learner),
+            PaxosMessage::Snapshotted { slot: 4 },
+        );
         assert_eq!(
             a.state().accepted.keys().copied().collect::<Vec<_>>(),
             vec![5, 6]

@@ -1,7 +1,22 @@
 //! The learner: learns chosen values, delivers them in slot order, helps others catch up.
 //!
 //! Chosen values arrive from the leader (`Chosen`) or from other learners answering a
-//! `CatchUp`. They are persisted, then every contiguous slot is delivered to the state machine.
+//! `CatchUp`, and every contiguous slot is delivered to the state machine at once.
+//!
+//! Chosen values are kept in memory only; a learner persists nothing but its snapshots. No
+//! chosen value is lost by that: it was accepted by a majority of acceptors, and an acceptor
+//! forgets a vote only after its own node's learner tells it (`Snapshotted`) that a snapshot
+//! covering the slot is durable. A restarted learner pulls what it lacks from the other
+//! learners, and after a whole-cluster restart the new leader's phase 1 recovers the values
+//! from the acceptors. This saves the second fsync per batch that a durable learner log costs.
+//!
+//! ```text
+//!   Chosen ──► learner ──(deliver, in slot order)──► state machine
+//!                 ▲                                     │ snapshot
+//!   CatchUp ◄─────┘ ◄──────────── compact ◄─────────────┘
+//!                 │ persist snapshot, then
+//!                 └──► Snapshotted ──► acceptor (same node) forgets those votes
+//! ```
 //! A learner that sees a gap, or hears from the leader's heartbeat that more is chosen than it
 //! has, asks every other learner for the slots from its first missing one. It reports its
 //! delivered prefix to its node's proposer, which starts phase 1 there when it becomes leader,
@@ -21,20 +36,16 @@ use synod_core::{
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, NodeId, Role};
 
-/// What a learner persisted: its latest snapshot and the chosen values after it.
+/// What a learner persists: its latest snapshot (chosen values live in memory, see above).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LearnerState {
     /// The state machine image covering every slot up to its index.
     pub snapshot: Option<Snapshot>,
-    /// Chosen values by slot, after the snapshot.
-    pub chosen: BTreeMap<Slot, Value>,
 }
 
 /// One change to a learner's durable state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LearnerOp {
-    /// These slots are chosen with these values.
-    Learn(Vec<(Slot, Value)>),
     /// This snapshot replaces every slot up to its index.
     Snapshot(Snapshot),
 }
@@ -44,16 +55,7 @@ impl DurableState for LearnerState {
 
     fn apply(&mut self, op: &LearnerOp) {
         match op {
-            LearnerOp::Learn(entries) => {
-                let base = self.snapshot.as_ref().map_or(0, |s| s.index);
-                for (slot, value) in entries.iter().filter(|(s, _)| *s > base) {
-                    self.chosen.insert(*slot, value.clone());
-                }
-            }
-            LearnerOp::Snapshot(snapshot) => {
-                self.chosen.retain(|s, _| *s > snapshot.index);
-                self.snapshot = Some(snapshot.clone());
-            }
+            LearnerOp::Snapshot(snapshot) => self.snapshot = Some(snapshot.clone()),
         }
     }
 }
@@ -61,28 +63,15 @@ impl DurableState for LearnerState {
 impl Schema for LearnerState {
     fn rows(op: &LearnerOp) -> Result<Vec<Row>, StorageError> {
         match op {
-            LearnerOp::Learn(entries) => entries
-                .iter()
-                .map(|(slot, value)| {
-                    Ok(Row::Put {
-                        index: *slot,
-                        value: encode_row(value)?,
-                    })
-                })
-                .collect(),
-            LearnerOp::Snapshot(snapshot) => Ok(vec![
-                Row::Meta {
-                    key: "snapshot",
-                    value: encode_row(&(snapshot.index, &*snapshot.data))?,
-                },
-                Row::RemoveThrough(snapshot.index),
-            ]),
+            LearnerOp::Snapshot(snapshot) => Ok(vec![Row::Meta {
+                key: "snapshot",
+                value: encode_row(&(snapshot.index, &*snapshot.data))?,
+            }]),
         }
     }
 
     fn from_rows(rows: Rows) -> Result<Self, StorageError> {
-        let Rows { meta, log } = rows;
-        let snapshot = match meta.get("snapshot") {
+        let snapshot = match rows.meta.get("snapshot") {
             Some(bytes) => {
                 let (index, data): (Slot, Vec<u8>) = decode_row(bytes, "learner snapshot")?;
                 Some(Snapshot {
@@ -92,11 +81,7 @@ impl Schema for LearnerState {
             }
             None => None,
         };
-        let mut chosen = BTreeMap::new();
-        for (slot, bytes) in log {
-            chosen.insert(slot, decode_row(&bytes, &format!("learner slot {slot}"))?);
-        }
-        Ok(Self { snapshot, chosen })
+        Ok(Self { snapshot })
     }
 }
 
@@ -118,6 +103,8 @@ const GIVE_UP_ROUNDS: u32 = 3;
 pub struct Learner {
     cfg: PaxosConfig,
     state: LearnerState,
+    /// Chosen values by slot, after the snapshot; not persisted.
+    chosen: BTreeMap<Slot, Value>,
     delivered: Slot,
     known_chosen_upto: Slot,
     ballot: Ballot,
@@ -129,13 +116,14 @@ pub struct Learner {
 }
 
 impl Learner {
-    /// A learner starting from what it persisted: its snapshot, then every chosen slot after
-    /// it, delivered again.
+    /// A learner starting from what it persisted: its snapshot. The slots after it are
+    /// learned again from the other learners or the leader.
     pub fn new(cfg: PaxosConfig, state: LearnerState) -> Self {
         let mut learner = Self {
             cfg,
             delivered: state.snapshot.as_ref().map_or(0, |s| s.index),
             state,
+            chosen: BTreeMap::new(),
             known_chosen_upto: 0,
             ballot: Ballot::default(),
             leader: None,
@@ -145,7 +133,6 @@ impl Learner {
             ready: Ready::default(),
         };
         learner.ready.snapshot = learner.state.snapshot.clone();
-        learner.deliver();
         learner
     }
 
@@ -156,21 +143,34 @@ impl Learner {
 
     /// The chosen value of `slot`, if learned and not compacted.
     pub fn chosen(&self, slot: Slot) -> Option<&Value> {
-        self.state.chosen.get(&slot)
+        self.chosen.get(&slot)
     }
 
-    fn persist(&mut self, op: LearnerOp) {
+    /// Persists `snapshot`, forgets the slots it covers and, once it is durable (the shell
+    /// sends after persisting), lets this node's acceptor forget their votes.
+    fn keep_snapshot(&mut self, snapshot: Snapshot) {
+        let slot = snapshot.index;
+        self.chosen.retain(|s, _| *s > slot);
+        let op = LearnerOp::Snapshot(snapshot);
         self.state.apply(&op);
         self.ready.persist.push(op);
+        if self.cfg.acceptors.contains(&self.cfg.id) {
+            self.ready.messages.push((
+                ActorAddr::new(self.cfg.id, Role::Acceptor),
+                PaxosMessage::Snapshotted { slot },
+            ));
+        }
     }
 
-    fn learn(&mut self, entries: Vec<(Slot, Value)>) {
-        let mut fresh = Vec::new();
+    /// Learns `entries`; `from` a learner answering a catch-up, asks it for more at once, so
+    /// a restarted learner streams what it lacks instead of pulling a batch per round.
+    fn learn(&mut self, from: ActorAddr, entries: Vec<(Slot, Value)>) {
+        let mut fresh = false;
         for (slot, value) in entries {
             if slot <= self.delivered {
                 continue;
             }
-            match self.state.chosen.get(&slot) {
+            match self.chosen.get(&slot) {
                 Some(known) if *known != value => {
                     // Paxos guarantees this cannot happen; say so loudly if it ever does.
                     tracing::error!(
@@ -182,18 +182,23 @@ impl Learner {
                     );
                 }
                 Some(_) => {}
-                None => fresh.push((slot, value)),
+                None => {
+                    self.chosen.insert(slot, value);
+                    fresh = true;
+                }
             }
         }
-        if fresh.is_empty() {
+        if !fresh {
             return;
         }
-        self.persist(LearnerOp::Learn(fresh));
         self.deliver();
+        if from.role == Role::Learner && self.behind() {
+            self.ask(from);
+        }
     }
 
     fn deliver(&mut self) {
-        while let Some(value) = self.state.chosen.get(&(self.delivered + 1)) {
+        while let Some(value) = self.chosen.get(&(self.delivered + 1)) {
             self.delivered += 1;
             let command = match value {
                 Value::Noop => None,
@@ -208,12 +213,7 @@ impl Learner {
 
     fn behind(&self) -> bool {
         self.known_chosen_upto > self.delivered
-            || self
-                .state
-                .chosen
-                .range(self.delivered + 1..)
-                .next()
-                .is_some()
+            || self.chosen.range(self.delivered + 1..).next().is_some()
     }
 
     fn ask(&mut self, to: ActorAddr) {
@@ -248,7 +248,6 @@ impl Learner {
             }
             _ => {
                 let entries: Vec<(Slot, Value)> = self
-                    .state
                     .chosen
                     .range(from_slot..)
                     .take(self.cfg.max_batch)
@@ -317,7 +316,7 @@ impl Learner {
             slot = snapshot.index,
             "installed a snapshot from another learner"
         );
-        self.persist(LearnerOp::Snapshot(snapshot.clone()));
+        self.keep_snapshot(snapshot.clone());
         self.delivered = snapshot.index;
         self.ready.snapshot = Some(snapshot);
         self.deliver();
@@ -330,7 +329,7 @@ impl Core for Learner {
 
     fn on_message(&mut self, from: ActorAddr, msg: PaxosMessage) {
         match msg {
-            PaxosMessage::Chosen { entries } => self.learn(entries),
+            PaxosMessage::Chosen { entries } => self.learn(from, entries),
             PaxosMessage::Heartbeat {
                 ballot,
                 chosen_upto,
@@ -405,7 +404,7 @@ impl Core for Learner {
     fn compact(&mut self, snapshot: Snapshot) {
         let current = self.state.snapshot.as_ref().map_or(0, |s| s.index);
         if snapshot.index > current && snapshot.index <= self.delivered {
-            self.persist(LearnerOp::Snapshot(snapshot));
+            self.keep_snapshot(snapshot);
         }
     }
 
@@ -421,7 +420,6 @@ impl Core for Learner {
             leader: self.leader,
             commit_index: self.delivered,
             last_index: self
-                .state
                 .chosen
                 .keys()
                 .next_back()
@@ -468,11 +466,7 @@ mod tests {
         let order: Vec<u64> = r.applied.iter().map(|a| a.index).collect();
         assert_eq!(order, vec![1, 2, 3]);
         assert_eq!(r.applied[2].command, None);
-        assert_eq!(
-            r.persist,
-            vec![LearnerOp::Learn(vec![(1, value(1))])],
-            "nothing persisted twice"
-        );
+        assert!(r.persist.is_empty(), "chosen values are not persisted");
     }
 
     #[test]
@@ -523,6 +517,14 @@ mod tests {
             index: 5,
             data: b"0123456789".as_slice().into()
         })));
+        assert_eq!(
+            r.messages,
+            vec![(
+                ActorAddr::new(1, Role::Acceptor),
+                PaxosMessage::Snapshotted { slot: 5 }
+            )],
+            "the acceptor may forget the votes once the snapshot is durable"
+        );
         assert_eq!(old.chosen(3), None, "compacted");
 
         let mut new = Learner::new(PaxosConfig { id: 2, ..cfg }, LearnerState::default());
@@ -580,6 +582,59 @@ mod tests {
         }
         assert_eq!(chunks, 3, "10 bytes in chunks of 4");
         assert_eq!(new.delivered(), 6);
+    }
+
+    #[test]
+    fn a_restarted_learner_streams_what_it_lacks_from_the_learner_answering() {
+        let snapshot = Snapshot {
+            index: 5,
+            data: b"image".as_slice().into(),
+        };
+        let mut l = Learner::new(
+            PaxosConfig::all_roles(1, vec![1, 2, 3]),
+            LearnerState {
+                snapshot: Some(snapshot.clone()),
+            },
+        );
+        assert_eq!(l.delivered(), 5, "restarts from its snapshot only");
+        assert_eq!(l.take_ready().snapshot, Some(snapshot));
+        l.on_message(
+            ActorAddr::new(2, Role::Proposer),
+            PaxosMessage::Heartbeat {
+                ballot: Ballot::new(1, 2),
+                chosen_upto: 20,
+            },
+        );
+        let peer = ActorAddr::new(3, Role::Learner);
+        l.on_message(
+            peer,
+            PaxosMessage::Chosen {
+                entries: (6..=10).map(|s| (s, value(s))).collect(),
+            },
+        );
+        let r = l.take_ready();
+        assert_eq!(r.applied.len(), 5);
+        assert_eq!(
+            r.messages,
+            vec![(
+                peer,
+                PaxosMessage::CatchUp {
+                    from_slot: 11,
+                    snapshot_offset: 0
+                }
+            )],
+            "asks again at once while behind"
+        );
+        l.on_message(
+            peer,
+            PaxosMessage::Chosen {
+                entries: (11..=20).map(|s| (s, value(s))).collect(),
+            },
+        );
+        assert!(
+            l.take_ready().messages.is_empty(),
+            "caught up: no more asks"
+        );
     }
 
     /// Regression (simulation seed 302, paxos, loss): the sender took a newer snapshot while

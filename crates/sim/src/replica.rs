@@ -169,12 +169,8 @@ impl Replica {
     pub fn compact(&mut self, snapshot: Snapshot) {
         match self {
             Replica::Raft(raft) => raft.compact(snapshot),
-            Replica::Paxos {
-                acceptor, learner, ..
-            } => {
-                acceptor.compact(snapshot.clone());
-                learner.compact(snapshot);
-            }
+            // The acceptor compacts when its learner says the snapshot is durable.
+            Replica::Paxos { learner, .. } => learner.compact(snapshot),
         }
     }
 

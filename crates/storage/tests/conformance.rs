@@ -135,20 +135,12 @@ fn learner_batches(seed: u64) -> Vec<Vec<LearnerOp>> {
     let mut next = 1;
     (0..30)
         .map(|_| {
-            let n = rng.gen_range(1..10);
-            let entries = (next..next + n)
-                .map(|s| (s, Value::Command(command(&mut rng))))
-                .collect();
-            next += n;
-            let mut batch = vec![LearnerOp::Learn(entries)];
-            if rng.gen_bool(0.2) {
-                let data: Vec<u8> = (0..rng.gen_range(0..64)).map(|_| rng.gen()).collect();
-                batch.push(LearnerOp::Snapshot(Snapshot {
-                    index: next - 2,
-                    data: data.into(),
-                }));
-            }
-            batch
+            next += rng.gen_range(1..10);
+            let data: Vec<u8> = (0..rng.gen_range(0..64)).map(|_| rng.gen()).collect();
+            vec![LearnerOp::Snapshot(Snapshot {
+                index: next,
+                data: data.into(),
+            })]
         })
         .collect()
 }
@@ -209,16 +201,16 @@ fn roles_of_one_node_share_a_file_without_mixing() {
         )])
         .unwrap();
     learner
-        .persist(&[LearnerOp::Learn(vec![(7, Value::Noop)])])
+        .persist(&[LearnerOp::Snapshot(Snapshot {
+            index: 7,
+            data: b"image".as_slice().into(),
+        })])
         .unwrap();
     assert_eq!(
         acceptor.load().unwrap().accepted.keys().collect::<Vec<_>>(),
         vec![&1]
     );
-    assert_eq!(
-        learner.load().unwrap().chosen.keys().collect::<Vec<_>>(),
-        vec![&7]
-    );
+    assert_eq!(learner.load().unwrap().snapshot.map(|s| s.index), Some(7));
 }
 
 #[test]

@@ -48,7 +48,8 @@ pub(crate) fn start(
         )?
         .start();
         roles.push("acceptor");
-        compact.push(acceptor.clone().recipient());
+        // No compaction from the service: the acceptor forgets votes when its learner's
+        // snapshot is durable (`Snapshotted`).
         actors.push(acceptor.recipient());
     }
     let proposer = if pc.proposers.contains(&id) {
