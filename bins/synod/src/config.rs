@@ -164,6 +164,8 @@ pub struct StorageSection {
     pub snapshot_entries: u64,
     /// Bytes per chunk when a snapshot is sent to a lagging node.
     pub snapshot_chunk_bytes: usize,
+    /// MiB of page cache for the node's database file.
+    pub cache_mb: usize,
 }
 
 impl Default for StorageSection {
@@ -173,6 +175,7 @@ impl Default for StorageSection {
             data_dir: PathBuf::from("data"),
             snapshot_entries: 10_000,
             snapshot_chunk_bytes: 1024 * 1024,
+            cache_mb: 64,
         }
     }
 }

@@ -62,6 +62,15 @@ pub enum Row {
     RemoveFrom(u64),
     /// Remove every log position at or before this one (compaction).
     RemoveThrough(u64),
+    /// Set blob `key` to `data`: a large value (a snapshot) that a backend may keep outside
+    /// its pages, in a file of its own, and that the node may have written
+    /// ahead so the protocol's actor does not stall on it.
+    Blob {
+        /// The key.
+        key: &'static str,
+        /// The bytes.
+        data: Arc<[u8]>,
+    },
 }
 
 /// Everything a backend stored for one state.
@@ -71,6 +80,8 @@ pub struct Rows {
     pub meta: std::collections::BTreeMap<String, Vec<u8>>,
     /// The log, in increasing position order.
     pub log: Vec<(u64, Vec<u8>)>,
+    /// The blobs by key.
+    pub blobs: std::collections::BTreeMap<String, Arc<[u8]>>,
 }
 
 /// How a durable state maps onto rows, so one durable backend serves every protocol.

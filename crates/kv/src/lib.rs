@@ -32,6 +32,15 @@ struct Image {
     dedup: Vec<(u64, RequestId, KvResult)>,
 }
 
+/// [`Image`] by reference, to encode a snapshot without copying the store first (the same
+/// bytes: strings and byte slices encode as `String` and `Vec<u8>` do).
+#[derive(Serialize)]
+struct ImageRef<'a> {
+    applied_index: u64,
+    data: Vec<(&'a str, &'a [u8])>,
+    dedup: Vec<(u64, RequestId, &'a KvResult)>,
+}
+
 /// The key-value store with its exactly-once table.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct KvStore {
@@ -108,20 +117,16 @@ impl KvStore {
     /// The whole store as bytes: the state machine snapshot at [`Self::applied_index`].
     /// Deterministic: two replicas at the same position give the same bytes.
     pub fn snapshot(&self) -> Result<Vec<u8>, CodecError> {
-        let mut data: Vec<(String, Vec<u8>)> = self
+        let mut data: Vec<(&str, &[u8])> = self
             .data
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
             .collect();
-        data.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let image = Image {
+        data.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let image = ImageRef {
             applied_index: self.applied_index,
             data,
-            dedup: self
-                .dedup
-                .entries()
-                .map(|(i, id, r)| (i, id, r.clone()))
-                .collect(),
+            dedup: self.dedup.entries().collect(),
         };
         codec::encode(&image)
     }

@@ -87,7 +87,7 @@ impl Schema for AcceptorState {
     }
 
     fn from_rows(rows: Rows) -> Result<Self, StorageError> {
-        let Rows { meta, log } = rows;
+        let Rows { meta, log, .. } = rows;
         let mut promised: Ballot = match meta.get("promised") {
             Some(bytes) => decode_row(bytes, "acceptor promise")?,
             None => Ballot::default(),

@@ -63,21 +63,27 @@ impl DurableState for LearnerState {
 impl Schema for LearnerState {
     fn rows(op: &LearnerOp) -> Result<Vec<Row>, StorageError> {
         match op {
-            LearnerOp::Snapshot(snapshot) => Ok(vec![Row::Meta {
-                key: "snapshot",
-                value: encode_row(&(snapshot.index, &*snapshot.data))?,
-            }]),
+            LearnerOp::Snapshot(snapshot) => Ok(vec![
+                Row::Blob {
+                    key: "snapshot",
+                    data: snapshot.data.clone(),
+                },
+                Row::Meta {
+                    key: "snapshot_at",
+                    value: encode_row(&snapshot.index)?,
+                },
+            ]),
         }
     }
 
     fn from_rows(rows: Rows) -> Result<Self, StorageError> {
-        let snapshot = match rows.meta.get("snapshot") {
+        let snapshot = match rows.meta.get("snapshot_at") {
             Some(bytes) => {
-                let (index, data): (Slot, Vec<u8>) = decode_row(bytes, "learner snapshot")?;
-                Some(Snapshot {
-                    index,
-                    data: data.into(),
-                })
+                let index: Slot = decode_row(bytes, "learner snapshot position")?;
+                let data = rows.blobs.get("snapshot").cloned().ok_or_else(|| {
+                    StorageError::Corrupt(format!("learner snapshot {index}: its data is missing"))
+                })?;
+                Some(Snapshot { index, data })
             }
             None => None,
         };

@@ -101,9 +101,13 @@ impl Schema for RaftState {
                 snapshot,
                 retain_log,
             } => vec![
-                Row::Meta {
+                Row::Blob {
                     key: "snapshot",
-                    value: encode_row(&(snapshot.index, snapshot.term, &*snapshot.data))?,
+                    data: snapshot.data.clone(),
+                },
+                Row::Meta {
+                    key: "snapshot_at",
+                    value: encode_row(&(snapshot.index, snapshot.term))?,
                 },
                 if *retain_log {
                     Row::RemoveThrough(snapshot.index)
@@ -115,20 +119,18 @@ impl Schema for RaftState {
     }
 
     fn from_rows(rows: Rows) -> Result<Self, StorageError> {
-        let Rows { meta, log } = rows;
+        let Rows { meta, log, blobs } = rows;
         let hard_state = match meta.get("hard_state") {
             Some(bytes) => decode_row(bytes, "raft hard state")?,
             None => HardState::default(),
         };
-        let snapshot = match meta.get("snapshot") {
+        let snapshot = match meta.get("snapshot_at") {
             Some(bytes) => {
-                let (index, term, data): (Index, Term, Vec<u8>) =
-                    decode_row(bytes, "raft snapshot")?;
-                Some(SnapshotRecord {
-                    index,
-                    term,
-                    data: data.into(),
-                })
+                let (index, term): (Index, Term) = decode_row(bytes, "raft snapshot position")?;
+                let data = blobs.get("snapshot").cloned().ok_or_else(|| {
+                    StorageError::Corrupt(format!("raft snapshot {index}: its data is missing"))
+                })?;
+                Some(SnapshotRecord { index, term, data })
             }
             None => None,
         };

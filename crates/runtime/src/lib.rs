@@ -20,10 +20,11 @@ pub mod msg;
 mod reads;
 pub mod service;
 pub mod shell;
+mod snapshot_policy;
 
 pub use msg::{
     ApplyBatch, ClientError, ClientRequest, Compact, Consistency, GetNodeStatus, GetStatus,
     NodeStatus, Propose, Read, RoleChanged, Stop,
 };
-pub use service::{Service, ServiceConfig};
+pub use service::{Service, ServiceConfig, SnapshotWriter};
 pub use shell::Shell;

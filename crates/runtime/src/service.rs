@@ -18,10 +18,13 @@ use crate::msg::{
     GetStatus, NodeStatus, Propose, Read, RoleChanged, Stop,
 };
 use crate::reads::{Origin, Reads, State as ReadState};
+use crate::snapshot_policy::next_snapshot;
+use actix::fut::wrap_future;
 use actix::prelude::*;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use synod_core::{Snapshot, Status};
+use synod_core::{Snapshot, Status, StorageError};
 use synod_kv::KvStore;
 use synod_messages::service::ServiceMessage;
 use synod_messages::{
@@ -80,7 +83,13 @@ pub struct Service {
     reads: Reads<Reply>,
     /// The protocol's read index, if it has one (otherwise reads go through the log).
     read_index: Option<Recipient<Read>>,
+    /// Writes snapshots to disk ahead of the protocol persisting them.
+    snapshot_writer: Option<SnapshotWriter>,
 }
+
+/// Makes a snapshot's bytes durable where the node's storage will look for them when the
+/// protocol persists that snapshot; runs on a blocking thread, off the actors.
+pub type SnapshotWriter = Arc<dyn Fn(&[u8]) -> Result<(), StorageError> + Send + Sync>;
 
 /// Hand pending requests to the leader (sent to itself).
 #[derive(Message)]
@@ -120,7 +129,14 @@ impl Service {
             submit_scheduled: false,
             reads: Reads::default(),
             read_index: None,
+            snapshot_writer: None,
         }
+    }
+
+    /// Writes snapshots with `writer` before handing them to the protocol.
+    pub fn write_snapshots_with(mut self, writer: Option<SnapshotWriter>) -> Self {
+        self.snapshot_writer = writer;
+        self
     }
 
     /// Serves linearizable reads through `protocol`'s read index instead of the log.
@@ -343,15 +359,19 @@ impl Service {
         }
     }
 
-    /// Snapshots the store every `snapshot_every` applied positions — and never more often
-    /// than once per as many positions as the store holds keys, so the cost of snapshotting a
-    /// large store stays proportional to the writes — and tells the protocol it may compact.
-    fn maybe_snapshot(&mut self) {
-        let every = self.cfg.snapshot_every;
-        let due = self.snapshot_index + every.max(self.kv.len() as u64);
-        if every == 0 || self.kv.applied_index() < due {
+    /// Snapshots the store when [`next_snapshot`] says so and tells the protocol it may
+    /// compact — after the snapshot is written to disk off this thread, when the node has a
+    /// [`SnapshotWriter`], so the protocol's persist only records it.
+    fn maybe_snapshot(&mut self, ctx: &mut Context<Self>) {
+        let due = next_snapshot(
+            self.snapshot_index,
+            self.cfg.snapshot_every,
+            self.kv.len() as u64,
+        );
+        if due.is_none_or(|due| self.kv.applied_index() < due) {
             return;
         }
+        let started = std::time::Instant::now();
         match self.kv.snapshot() {
             Ok(data) => {
                 let snapshot = Snapshot {
@@ -363,13 +383,31 @@ impl Service {
                     node = self.cfg.node,
                     index = snapshot.index,
                     bytes = snapshot.data.len(),
+                    ms = started.elapsed().as_millis() as u64,
                     "snapshot taken"
                 );
-                for target in &self.compact {
-                    target.do_send(Compact(snapshot.clone()));
-                }
+                let Some(write) = self.snapshot_writer.clone() else {
+                    self.hand_over(snapshot);
+                    return;
+                };
+                let data = snapshot.data.clone();
+                let job = actix_rt::task::spawn_blocking(move || write(&data));
+                ctx.spawn(wrap_future(job).map(move |written, service: &mut Self, _| {
+                    match written {
+                        Ok(Ok(())) => service.hand_over(snapshot),
+                        Ok(Err(e)) => tracing::error!(node = service.cfg.node, index = snapshot.index, error = %e, "cannot write a snapshot; the log is kept until the next one"),
+                        Err(e) => tracing::error!(node = service.cfg.node, error = %e, "the snapshot writer failed"),
+                    }
+                }));
             }
             Err(e) => tracing::error!(node = self.cfg.node, error = %e, "cannot encode a snapshot"),
+        }
+    }
+
+    /// Tells the protocol's roles they may compact through `snapshot`.
+    fn hand_over(&self, snapshot: Snapshot) {
+        for target in &self.compact {
+            target.do_send(Compact(snapshot.clone()));
         }
     }
 
@@ -511,7 +549,7 @@ impl Handler<ClientRequest> for Service {
 impl Handler<ApplyBatch> for Service {
     type Result = ();
 
-    fn handle(&mut self, batch: ApplyBatch, _: &mut Context<Self>) {
+    fn handle(&mut self, batch: ApplyBatch, ctx: &mut Context<Self>) {
         if let Some(snapshot) = batch.snapshot {
             self.install(&snapshot);
         }
@@ -530,7 +568,7 @@ impl Handler<ApplyBatch> for Service {
             }
         }
         self.on_reads(batch.reads);
-        self.maybe_snapshot();
+        self.maybe_snapshot(ctx);
     }
 }
 

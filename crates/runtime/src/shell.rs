@@ -22,6 +22,9 @@ use synod_core::{Core, DurableState, NotLeader, Status, Storage, StorageError};
 use synod_messages::{ActorAddr, Envelope, Payload};
 use synod_network::{Deliver, Register, Router};
 
+/// A persist slower than this is reported: the actor (and its heartbeats) stood still meanwhile.
+const SLOW_PERSIST: Duration = Duration::from_millis(200);
+
 /// Ticks between attempts to recover from a storage failure.
 pub const RETRY_TICKS: u32 = 20;
 
@@ -101,7 +104,13 @@ where
                 break;
             }
             if !ready.persist.is_empty() {
-                if let Err(e) = self.storage.persist(&ready.persist) {
+                let started = std::time::Instant::now();
+                let persisted = self.storage.persist(&ready.persist);
+                let took = started.elapsed();
+                if took >= SLOW_PERSIST {
+                    tracing::warn!(actor = %self.me, ms = took.as_millis() as u64, ops = ready.persist.len(), "slow persist: this actor did nothing else meanwhile");
+                }
+                if let Err(e) = persisted {
                     tracing::error!(actor = %self.me, error = %e, "persist failed; this replica pauses and will recover from its durable state");
                     self.failed = Some((e.to_string(), 0));
                     self.report_status();
@@ -183,6 +192,20 @@ where
                 self.failed = Some((e.to_string(), 0));
             }
         }
+    }
+}
+
+impl<C, S> Shell<C, S>
+where
+    C: Core + Unpin + Send,
+    C::Message: Into<Payload> + TryFrom<Payload>,
+    S: DurableState<Op = C::Persist>,
+{
+    /// Starts the shell on `arbiter`'s thread, so that what blocks other actors of the node
+    /// (building a snapshot of a large store) does not hold back its ticks and heartbeats, and
+    /// its persists do not hold back them.
+    pub fn start_on(self, arbiter: &actix::dev::ArbiterHandle) -> Addr<Self> {
+        Self::start_in_arbiter(arbiter, move |_| self)
     }
 }
 

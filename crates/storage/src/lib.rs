@@ -7,6 +7,7 @@
 //!                                        ▼
 //!                      node.redb:  "<name>.meta"  str → crc32 ‖ bytes
 //!                                  "<name>.log"   u64 → crc32 ‖ bytes
+//!                      beside it:  "<name>.snapshot.<crc32>-<len>.blob"  (see [`BlobWriter`])
 //! ```
 //!
 //! All of a shell's ops from one step share one transaction and so one fsync (group commit).
@@ -14,7 +15,9 @@
 //! is an error that names the file and what is wrong, never silently dropped data. The
 //! [`conformance`] suite runs against this backend and the in-memory one.
 
+mod blob;
 pub mod conformance;
 mod redb_store;
 
-pub use redb_store::{RedbBackend, RedbStorage};
+pub use blob::BlobWriter;
+pub use redb_store::{RedbBackend, RedbStorage, DEFAULT_CACHE_BYTES};

@@ -6,7 +6,12 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use synod_core::{Row, Rows, Schema, Storage, StorageError};
+use synod_core::{decode_row, encode_row, Row, Rows, Schema, Storage, StorageError};
+
+use crate::blob::{self, BlobRef, BlobWriter};
+
+/// Meta keys that record where a blob is start with this.
+const BLOB_PREFIX: &str = "blob.";
 
 const CHECKSUM_LEN: usize = 4;
 
@@ -25,10 +30,20 @@ impl std::fmt::Debug for RedbBackend {
     }
 }
 
+/// redb's page cache when none is given: enough for the B-tree's inner pages and a batch's
+/// writes. redb's own default (1 GiB) would keep the whole file resident; Synod reads its file
+/// only when a node starts.
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 impl RedbBackend {
-    /// Opens (or creates) the database at `path`, creating its directory. A file that is not a
-    /// sound redb database is refused with an error naming it.
+    /// Opens (or creates) the database at `path` with the default cache, creating its
+    /// directory. A file that is not a sound redb database is refused with an error naming it.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Self::open`] with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StorageError> {
         let shown = path.display().to_string();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -38,6 +53,7 @@ impl RedbBackend {
         let opened = catch_unwind(AssertUnwindSafe(|| {
             let mut builder = Database::builder();
             builder.set_check_integrity_on_open(true);
+            builder.set_cache_size(cache_bytes);
             builder.create(path)
         }));
         let db = match opened {
@@ -50,10 +66,12 @@ impl RedbBackend {
             Ok(Err(e)) => return Err(StorageError::Corrupt(format!("{shown}: {e}"))),
             Err(_) => return Err(StorageError::Corrupt(format!("{shown}: the database file is damaged"))),
         };
-        Ok(Self {
+        let backend = Self {
             db: Arc::new(db),
             path: Arc::new(path.to_path_buf()),
-        })
+        };
+        blob::remove_leftovers(&backend.dir());
+        Ok(backend)
     }
 
     /// The file.
@@ -61,11 +79,28 @@ impl RedbBackend {
         &self.path
     }
 
+    fn dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
+
+    /// Writes blob `key` of state `name` ahead of its persist (see [`BlobWriter`]).
+    pub fn blob_writer(&self, name: &str, key: &'static str) -> BlobWriter {
+        BlobWriter {
+            dir: self.dir(),
+            state: name.to_string(),
+            key,
+        }
+    }
+
     /// The storage of one state, in tables named after `name` ("raft", "acceptor", ...).
     pub fn storage<S: Schema>(&self, name: &str) -> RedbStorage<S> {
         RedbStorage {
             db: self.db.clone(),
             path: self.path.clone(),
+            dir: self.dir(),
+            name: name.to_string(),
             meta: format!("{name}.meta"),
             log: format!("{name}.log"),
             state: PhantomData,
@@ -77,6 +112,9 @@ impl RedbBackend {
 pub struct RedbStorage<S> {
     db: Arc<Database>,
     path: Arc<PathBuf>,
+    /// Where blob files go: beside the database.
+    dir: PathBuf,
+    name: String,
     meta: String,
     log: String,
     state: PhantomData<fn() -> S>,
@@ -113,6 +151,7 @@ impl<S> RedbStorage<S> {
         let corrupt = |e: &dyn std::fmt::Display| self.fail(StorageError::Corrupt, e);
         let txn = self.db.begin_read().map_err(|e| corrupt(&e))?;
         let mut meta = BTreeMap::new();
+        let mut blobs = BTreeMap::new();
         match txn.open_table(TableDefinition::<&str, &[u8]>::new(&self.meta)) {
             Ok(table) => {
                 for row in table.iter().map_err(|e| corrupt(&e))? {
@@ -121,7 +160,15 @@ impl<S> RedbStorage<S> {
                     let value = unseal(v.value(), || {
                         format!("{}: {} {key}", self.path.display(), self.meta)
                     })?;
-                    meta.insert(key, value);
+                    match key.strip_prefix(BLOB_PREFIX) {
+                        Some(blob_key) => {
+                            let at: BlobRef = decode_row(&value, &key)?;
+                            blobs.insert(blob_key.to_string(), blob::read(&self.dir, &at)?);
+                        }
+                        None => {
+                            meta.insert(key, value);
+                        }
+                    }
                 }
             }
             Err(TableError::TableDoesNotExist(_)) => {}
@@ -142,7 +189,7 @@ impl<S> RedbStorage<S> {
             Err(TableError::TableDoesNotExist(_)) => {}
             Err(e) => return Err(corrupt(&e)),
         }
-        Ok(Rows { meta, log })
+        Ok(Rows { meta, log, blobs })
     }
 }
 
@@ -167,6 +214,8 @@ impl<S: Schema> Storage<S> for RedbStorage<S> {
         for op in ops {
             rows.extend(S::rows(op)?);
         }
+        // Per blob key, the file the last of these ops names.
+        let mut written = BTreeMap::new();
         let mut txn = self.db.begin_write().map_err(|e| write(&e))?;
         txn.set_durability(Durability::Immediate)
             .map_err(|e| write(&e))?;
@@ -195,9 +244,24 @@ impl<S: Schema> Storage<S> for RedbStorage<S> {
                         log.retain_in(..=index, |_, _| false)
                             .map_err(|e| write(&e))?;
                     }
+                    Row::Blob { key, data } => {
+                        // The file is durable before the row naming it commits.
+                        let at = blob::ensure(&self.dir, &self.name, key, &data)?;
+                        let value = encode_row(&at)?;
+                        meta.insert(
+                            format!("{BLOB_PREFIX}{key}").as_str(),
+                            seal(&value).as_slice(),
+                        )
+                        .map_err(|e| write(&e))?;
+                        written.insert(key, at.0);
+                    }
                 }
             }
         }
-        txn.commit().map_err(|e| write(&e))
+        txn.commit().map_err(|e| write(&e))?;
+        for (key, file) in written {
+            blob::remove_others(&self.dir, &self.name, key, &file);
+        }
+        Ok(())
     }
 }

@@ -13,16 +13,18 @@ mod paxos;
 mod raft;
 
 use crate::config::{Backend, Config, Protocol};
-use actix::{Addr, AsyncContext, Context, Recipient};
+use actix::{Addr, Arbiter, Context, Recipient};
 use actix_web::{web, App, HttpServer};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use synod_core::{MemoryStorage, Schema, Storage, StorageError};
 use synod_messages::{NodeId, Role};
 use synod_network::{Faults, LocalHub, NetworkConfig, Register, Router};
 use synod_runtime::http::{self, ApiState};
 use synod_runtime::{
-    ApplyBatch, Compact, GetStatus, Propose, Read, RoleChanged, Service, ServiceConfig, Stop,
+    ApplyBatch, Compact, GetStatus, Propose, Read, RoleChanged, Service, ServiceConfig,
+    SnapshotWriter, Stop,
 };
 use synod_storage::RedbBackend;
 
@@ -47,6 +49,8 @@ pub struct NodeHandle {
     pub http: Option<(actix_web::dev::ServerHandle, SocketAddr)>,
     /// The protocol's actors and the service.
     actors: Vec<Recipient<Stop>>,
+    /// The threads the protocol's actors and the service run on.
+    threads: Vec<Arbiter>,
 }
 
 impl NodeHandle {
@@ -58,6 +62,11 @@ impl NodeHandle {
         }
         for actor in self.actors {
             let _ = actor.send(Stop).await;
+        }
+        // Wait for the threads to end, so the storage is closed when this returns.
+        for thread in self.threads {
+            thread.stop();
+            let _ = actix_rt::task::spawn_blocking(move || thread.join()).await;
         }
         let _ = self.router.send(synod_network::Shutdown).await;
     }
@@ -113,7 +122,10 @@ impl Stores {
             Backend::Memory => Ok(Stores::Memory),
             Backend::Redb => {
                 let dir = cfg.data_dir(cfg.node(id)?);
-                let backend = RedbBackend::open(&dir.join("synod.redb"))?;
+                let backend = RedbBackend::open_with_cache(
+                    &dir.join("synod.redb"),
+                    cfg.storage.cache_mb.saturating_mul(1024 * 1024),
+                )?;
                 tracing::info!(node = id, path = %backend.path().display(), "durable state");
                 Ok(Stores::Redb(backend))
             }
@@ -125,6 +137,18 @@ impl Stores {
         match self {
             Stores::Memory => Box::new(MemoryStorage::<S>::new()),
             Stores::Redb(backend) => Box::new(backend.storage::<S>(name)),
+        }
+    }
+
+    /// Writes the snapshots of the state named `name` ahead of its persist (durable
+    /// storage only).
+    fn snapshot_writer(&self, name: &str) -> Option<SnapshotWriter> {
+        match self {
+            Stores::Memory => None,
+            Stores::Redb(backend) => {
+                let writer = backend.blob_writer(name, "snapshot");
+                Some(Arc::new(move |data: &[u8]| writer.write(data)))
+            }
         }
     }
 }
@@ -148,19 +172,40 @@ pub async fn start_node(
     let stores = Stores::open(cfg, id)?;
     let router = start_router(cfg, id, transport, faults.clone()).await?;
 
-    let service_ctx = Context::<Service>::new();
+    // The service's address comes first (the protocol reports to it); the service itself
+    // starts on its own thread below.
+    let (service_tx, service_rx) = actix::dev::channel::channel::<Service>(16);
+    let service = Addr::new(service_tx);
     let inbox = ServiceInbox {
-        apply: service_ctx.address().recipient(),
-        roles: service_ctx.address().recipient(),
+        apply: service.clone().recipient(),
+        roles: service.clone().recipient(),
     };
     let seed = cfg.seed.unwrap_or_else(rand::random);
+    let protocol_thread = Arbiter::new();
     let started = match cfg.protocol {
-        Protocol::Raft => raft::start(cfg, id, seed, &router, &stores, inbox),
-        Protocol::Paxos => paxos::start(cfg, id, seed, &router, &stores, inbox),
+        Protocol::Raft => raft::start(
+            cfg,
+            id,
+            seed,
+            &router,
+            &stores,
+            inbox,
+            &protocol_thread.handle(),
+        ),
+        Protocol::Paxos => paxos::start(
+            cfg,
+            id,
+            seed,
+            &router,
+            &stores,
+            inbox,
+            &protocol_thread.handle(),
+        ),
     };
     let handles = match started {
         Ok(handles) => handles,
         Err(e) => {
+            protocol_thread.stop();
             let _ = router.send(synod_network::Shutdown).await;
             return Err(e);
         }
@@ -175,11 +220,19 @@ pub async fn start_node(
         roles: handles.roles,
         snapshot_every: cfg.storage.snapshot_entries,
     };
-    let service = service_ctx.run(
-        Service::new(service_cfg, router.clone(), handles.propose, handles.status)
-            .compact_to(handles.compact)
-            .read_through(handles.read),
-    );
+    let service_actor = Service::new(service_cfg, router.clone(), handles.propose, handles.status)
+        .compact_to(handles.compact)
+        .read_through(handles.read)
+        .write_snapshots_with(stores.snapshot_writer(match cfg.protocol {
+            Protocol::Raft => "raft",
+            Protocol::Paxos => "learner",
+        }));
+    // Its own thread: applying and snapshotting a large store must not hold back the
+    // protocol's heartbeats (protocol thread) or the network (this thread).
+    let service_thread = Arbiter::new();
+    service_thread.spawn_fn(move || {
+        Context::with_receiver(service_rx).run(service_actor);
+    });
     router.do_send(Register {
         role: Role::Service,
         recipient: service.clone().recipient(),
@@ -198,6 +251,7 @@ pub async fn start_node(
         service,
         http,
         actors,
+        threads: vec![protocol_thread, service_thread],
     })
 }
 

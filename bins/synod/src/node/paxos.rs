@@ -4,7 +4,8 @@
 
 use super::{ProtocolHandles, ServiceInbox, StartError, Stores};
 use crate::config::{Config, PaxosRole};
-use actix::{Actor, Addr};
+use actix::dev::ArbiterHandle;
+use actix::Addr;
 use synod_core::Stateless;
 use synod_messages::{ActorAddr, NodeId, Role};
 use synod_network::Router;
@@ -18,6 +19,7 @@ pub(crate) fn start(
     router: &Addr<Router>,
     stores: &Stores,
     inbox: ServiceInbox,
+    arbiter: &ArbiterHandle,
 ) -> Result<ProtocolHandles, StartError> {
     let p = &cfg.paxos;
     let pc = PaxosConfig {
@@ -46,7 +48,7 @@ pub(crate) fn start(
             router.clone(),
             tick,
         )?
-        .start();
+        .start_on(arbiter);
         roles.push("acceptor");
         // No compaction from the service: the acceptor forgets votes when its learner's
         // snapshot is durable (`Snapshotted`).
@@ -63,7 +65,7 @@ pub(crate) fn start(
         )?
         .report_roles_to(inbox.roles.clone())
         .apply_to(inbox.apply.clone())
-        .start();
+        .start_on(arbiter);
         roles.push("proposer");
         actors.push(proposer.clone().recipient());
         Some(proposer)
@@ -82,14 +84,14 @@ pub(crate) fn start(
     let read = proposer.as_ref().map(|p| p.clone().recipient());
     let (propose, status) = match proposer {
         Some(proposer) => {
-            let learner = learner.start();
+            let learner = learner.start_on(arbiter);
             compact.push(learner.clone().recipient());
             actors.push(learner.recipient());
             (proposer.clone().recipient(), proposer.recipient())
         }
         None => {
             // An observer: the learner answers proposals with the leader it knows.
-            let learner = learner.report_roles_to(inbox.roles).start();
+            let learner = learner.report_roles_to(inbox.roles).start_on(arbiter);
             compact.push(learner.clone().recipient());
             actors.push(learner.clone().recipient());
             (learner.clone().recipient(), learner.recipient())

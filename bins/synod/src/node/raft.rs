@@ -2,7 +2,8 @@
 
 use super::{ProtocolHandles, ServiceInbox, StartError, Stores};
 use crate::config::Config;
-use actix::{Actor, Addr};
+use actix::dev::ArbiterHandle;
+use actix::Addr;
 use synod_messages::{ActorAddr, NodeId, Role};
 use synod_network::Router;
 use synod_raft::{Raft, RaftConfig, RaftState};
@@ -15,6 +16,7 @@ pub(crate) fn start(
     router: &Addr<Router>,
     stores: &Stores,
     inbox: ServiceInbox,
+    arbiter: &ArbiterHandle,
 ) -> Result<ProtocolHandles, StartError> {
     let r = &cfg.raft;
     let mut rc = RaftConfig::new(id, cfg.nodes.iter().map(|n| n.id).collect());
@@ -33,7 +35,7 @@ pub(crate) fn start(
     )?
     .apply_to(inbox.apply)
     .report_roles_to(inbox.roles)
-    .start();
+    .start_on(arbiter);
     Ok(ProtocolHandles {
         propose: shell.clone().recipient(),
         status: shell.clone().recipient(),

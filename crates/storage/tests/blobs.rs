@@ -1,0 +1,141 @@
+//! Snapshots live in blob files beside the database: written before the row naming them
+//! commits, reused when written ahead, removed when replaced, refused when damaged.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use synod_core::{Snapshot, Storage};
+use synod_paxos::{LearnerOp, LearnerState};
+use synod_raft::{RaftPersist, RaftState, SnapshotRecord};
+use synod_storage::RedbBackend;
+
+fn blob_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().ok())
+        .filter(|n| n.contains(".blob"))
+        .collect();
+    names.sort();
+    names
+}
+
+fn raft_snapshot(index: u64, data: &[u8]) -> RaftPersist {
+    RaftPersist::Snapshot {
+        snapshot: SnapshotRecord {
+            index,
+            term: 2,
+            data: Arc::from(data),
+        },
+        retain_log: true,
+    }
+}
+
+#[test]
+fn a_snapshot_is_read_back_and_a_newer_one_replaces_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.redb");
+    let backend = RedbBackend::open(&path).unwrap();
+    let mut raft = backend.storage::<RaftState>("raft");
+    raft.persist(&[raft_snapshot(10, b"first image")]).unwrap();
+    assert_eq!(blob_files(dir.path()).len(), 1);
+    raft.persist(&[raft_snapshot(20, b"second image")]).unwrap();
+    let files = blob_files(dir.path());
+    assert_eq!(files.len(), 1, "the old snapshot file is gone: {files:?}");
+    assert!(files[0].starts_with("raft.snapshot."), "{files:?}");
+    drop((raft, backend));
+
+    let backend = RedbBackend::open(&path).unwrap();
+    let snap = backend
+        .storage::<RaftState>("raft")
+        .load()
+        .unwrap()
+        .snapshot
+        .unwrap();
+    assert_eq!((snap.index, &*snap.data), (20, b"second image".as_slice()));
+}
+
+#[test]
+fn a_snapshot_written_ahead_is_found_in_place_and_not_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = RedbBackend::open(&dir.path().join("node.redb")).unwrap();
+    let data: Arc<[u8]> = Arc::from(vec![7u8; 100_000]);
+    backend
+        .blob_writer("learner", "snapshot")
+        .write(&data)
+        .unwrap();
+    let ahead = blob_files(dir.path());
+    assert_eq!(ahead.len(), 1);
+    let file = dir.path().join(&ahead[0]);
+    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let before = inode(&file);
+
+    let mut learner = backend.storage::<LearnerState>("learner");
+    learner
+        .persist(&[LearnerOp::Snapshot(Snapshot {
+            index: 5,
+            data: data.clone(),
+        })])
+        .unwrap();
+    assert_eq!(blob_files(dir.path()), ahead);
+    assert_eq!(
+        inode(&file),
+        before,
+        "the file written ahead was kept, not replaced"
+    );
+    assert_eq!(learner.load().unwrap().snapshot.unwrap().data, data);
+}
+
+/// Regression: two snapshots in one persist removed each other's file.
+#[test]
+fn two_snapshots_in_one_persist_keep_the_last_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = RedbBackend::open(&dir.path().join("node.redb")).unwrap();
+    let mut raft = backend.storage::<RaftState>("raft");
+    raft.persist(&[raft_snapshot(10, b"older"), raft_snapshot(20, b"newer")])
+        .unwrap();
+    assert_eq!(blob_files(dir.path()).len(), 1);
+    assert_eq!(&*raft.load().unwrap().snapshot.unwrap().data, b"newer");
+}
+
+#[test]
+fn a_damaged_or_missing_snapshot_file_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.redb");
+    {
+        let backend = RedbBackend::open(&path).unwrap();
+        let mut raft = backend.storage::<RaftState>("raft");
+        raft.persist(&[raft_snapshot(10, b"an image of the store")])
+            .unwrap();
+    }
+    let file = dir.path().join(&blob_files(dir.path())[0]);
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[3] ^= 0x40;
+    std::fs::write(&file, &bytes).unwrap();
+    let load = |path: &Path| {
+        RedbBackend::open(path)
+            .unwrap()
+            .storage::<RaftState>("raft")
+            .load()
+            .unwrap_err()
+            .to_string()
+    };
+    let err = load(&path);
+    assert!(err.contains("damaged") && err.contains(".blob"), "{err}");
+
+    std::fs::remove_file(&file).unwrap();
+    let err = load(&path);
+    assert!(
+        err.contains("cannot read") && err.contains(".blob"),
+        "{err}"
+    );
+}
+
+#[test]
+fn leftovers_of_an_interrupted_write_go_when_the_node_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("raft.snapshot.0000abcd-5.blob.tmp");
+    std::fs::write(&tmp, b"half").unwrap();
+    let _backend = RedbBackend::open(&dir.path().join("node.redb")).unwrap();
+    assert!(!tmp.exists());
+}
