@@ -7,6 +7,7 @@
 //!   Proposer ◄──Accepted(b, …)──── Acceptor
 //!   Proposer ──Chosen(slots)─────► Learner ──Applied (slot order)──► KV service
 //!   Proposer ──Heartbeat(b, k)───► Proposers, Learners
+//!   Learner ──Snapshotted(s)─────► Acceptor (same node): forget votes up to s
 //! ```
 //!
 //! * [`Acceptor`] votes: it promises not to accept lower ballots and persists its promise and
@@ -17,7 +18,8 @@
 //!   slots (one command per slot, many slots per Accept). Followers detect a silent leader with
 //!   randomized timeouts in logical ticks; a proposer that sees a higher ballot steps down.
 //! * [`Learner`] collects chosen values and delivers them in slot order; a lagging learner asks
-//!   the others for what it missed.
+//!   the others for what it missed. It persists only snapshots (chosen values stay recoverable
+//!   from the acceptors until a snapshot covering them is durable).
 //!
 //! [`scenario`] replays the seed's two worked examples through a scripted network.
 
