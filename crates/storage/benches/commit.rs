@@ -1,0 +1,67 @@
+//! What one durable persist costs on this machine's disk: a redb transaction with
+//! `Durability::Immediate` holding 1 or 64 Raft log entries of 256-byte values, next to a bare
+//! write + fdatasync of as many bytes to a plain file. The 1-client latency of a write is
+//! bounded below by two of these (leader, then follower).
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::io::Write;
+use synod_core::Storage;
+use synod_messages::raft::{Entry, EntryPayload};
+use synod_messages::{Command, KvOp, RequestId};
+use synod_raft::{RaftPersist, RaftState};
+use synod_storage::RedbBackend;
+
+fn entries(from: u64, n: u64) -> Vec<Entry> {
+    (from..from + n)
+        .map(|index| Entry {
+            term: 1,
+            index,
+            payload: EntryPayload::Command(Command {
+                id: RequestId {
+                    client: 1,
+                    seq: index,
+                },
+                op: KvOp::Put {
+                    key: format!("key-{index:08}"),
+                    value: vec![7; 256],
+                },
+            }),
+        })
+        .collect()
+}
+
+fn commit(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = RedbBackend::open(&dir.path().join("bench.redb")).unwrap();
+    let mut group = c.benchmark_group("durable persist");
+    group.sample_size(30);
+    for n in [1u64, 64] {
+        let mut store = backend.storage::<RaftState>("raft");
+        let mut next = 1;
+        group.throughput(Throughput::Elements(n));
+        group.bench_function(format!("redb, {n} entries"), |b| {
+            b.iter(|| {
+                store
+                    .persist(&[RaftPersist::Append(entries(next, n))])
+                    .unwrap();
+                next += n;
+            })
+        });
+        // Start the next size from an empty log.
+        store.persist(&[RaftPersist::TruncateFrom(1)]).unwrap();
+        let bytes = vec![7u8; (n as usize) * 300];
+        let mut file = std::fs::File::create(dir.path().join(format!("plain-{n}"))).unwrap();
+        group.bench_function(format!("file append + fdatasync, {n} entries"), |b| {
+            b.iter(|| {
+                file.write_all(&bytes).unwrap();
+                file.sync_data().unwrap();
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, commit);
+criterion_main!(benches);
