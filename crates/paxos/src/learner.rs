@@ -77,6 +77,11 @@ impl Schema for LearnerState {
     }
 
     fn from_rows(rows: Rows) -> Result<Self, StorageError> {
+        if rows.meta.contains_key("snapshot") || !rows.log.is_empty() {
+            return Err(StorageError::Corrupt(
+                "learner: state in the format of an older Synod (a persisted log); start this node from an empty data directory".into(),
+            ));
+        }
         let snapshot = match rows.meta.get("snapshot_at") {
             Some(bytes) => {
                 let index: Slot = decode_row(bytes, "learner snapshot position")?;
@@ -641,6 +646,14 @@ mod tests {
             l.take_ready().messages.is_empty(),
             "caught up: no more asks"
         );
+    }
+
+    #[test]
+    fn a_persisted_log_of_an_older_format_is_refused_not_ignored() {
+        let mut rows = Rows::default();
+        rows.log.push((1, vec![0]));
+        let err = LearnerState::from_rows(rows).unwrap_err().to_string();
+        assert!(err.contains("older Synod"), "{err}");
     }
 
     /// Regression (simulation seed 302, paxos, loss): the sender took a newer snapshot while

@@ -120,6 +120,11 @@ impl Schema for RaftState {
 
     fn from_rows(rows: Rows) -> Result<Self, StorageError> {
         let Rows { meta, log, blobs } = rows;
+        if meta.contains_key("snapshot") {
+            return Err(StorageError::Corrupt(
+                "raft: a snapshot in the format of an older Synod (inside the database); start this node from an empty data directory".into(),
+            ));
+        }
         let hard_state = match meta.get("hard_state") {
             Some(bytes) => decode_row(bytes, "raft hard state")?,
             None => HardState::default(),
@@ -152,5 +157,18 @@ impl Schema for RaftState {
             snapshot,
             entries,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_in_an_older_format_is_refused_not_ignored() {
+        let mut rows = Rows::default();
+        rows.meta.insert("snapshot".into(), vec![1, 2, 3]);
+        let err = RaftState::from_rows(rows).unwrap_err().to_string();
+        assert!(err.contains("older Synod"), "{err}");
     }
 }
