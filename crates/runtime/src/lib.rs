@@ -11,7 +11,11 @@
 //! * [`shell::Shell`] feeds a [`synod_core::Core`] its inputs (messages, ticks, proposals) and
 //!   carries out its outputs in the safe order: persist (one sync), then send, then apply.
 //! * [`service::Service`] owns the KV state machine, answers clients, forwards commands to the
-//!   leader and waits for them to be applied locally.
+//!   leader and waits for them to be applied locally. It snapshots the store when
+//!   `snapshot_policy` says so and, given a [`SnapshotWriter`], writes the snapshot to disk on a
+//!   blocking thread before handing it to the protocol.
+//! * A node runs its shells ([`Shell::start_on`]) and its service on threads of their own, so
+//!   neither a slow persist nor a large snapshot holds back the other or the network.
 //! * [`http`] maps the REST API onto the service.
 
 pub mod admin;
