@@ -371,7 +371,7 @@ impl Service {
         if due.is_none_or(|due| self.kv.applied_index() < due) {
             return;
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         match self.kv.snapshot() {
             Ok(data) => {
                 let snapshot = Snapshot {
