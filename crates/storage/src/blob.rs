@@ -69,33 +69,27 @@ pub(crate) fn read(dir: &Path, (name, len, crc): &BlobRef) -> Result<Arc<[u8]>, 
 /// of an interrupted write). Failing to remove one only costs disk space.
 pub(crate) fn remove_others(dir: &Path, state: &str, key: &str, keep: &str) {
     let prefix = format!("{state}.{key}.");
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        // A `.tmp` may be a write ahead in progress; leftovers go when the node starts.
-        if name.starts_with(&prefix) && name != keep && !name.ends_with(".tmp") {
-            if let Err(e) = fs::remove_file(entry.path()) {
-                tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove an old snapshot file");
-            }
-        }
-    }
+    // A `.tmp` may be a write ahead in progress; leftovers go when the node starts.
+    remove_where(dir, |name| {
+        name.starts_with(&prefix) && name != keep && !name.ends_with(".tmp")
+    });
 }
 
 /// Removes the temporary files of writes a crash interrupted (when nothing writes).
 pub(crate) fn remove_leftovers(dir: &Path) {
+    remove_where(dir, |name| name.ends_with(".blob.tmp"));
+}
+
+/// Removes the files of `dir` whose name `doomed` picks.
+fn remove_where(dir: &Path, doomed: impl Fn(&str) -> bool) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
-        if entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.ends_with(".blob.tmp"))
-        {
-            let _ = fs::remove_file(entry.path());
+        if entry.file_name().to_str().is_some_and(&doomed) {
+            if let Err(e) = fs::remove_file(entry.path()) {
+                tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove an old snapshot file");
+            }
         }
     }
 }

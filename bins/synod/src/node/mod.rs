@@ -108,6 +108,8 @@ pub(crate) struct ProtocolHandles {
     pub compact: Vec<Recipient<Compact>>,
     /// Where linearizable reads get their read point, if the protocol offers one.
     pub read: Option<Recipient<Read>>,
+    /// The stored state whose snapshots the service writes ahead.
+    pub snapshot_state: &'static str,
 }
 
 /// Where a node's roles keep their durable state.
@@ -223,10 +225,7 @@ pub async fn start_node(
     let service_actor = Service::new(service_cfg, router.clone(), handles.propose, handles.status)
         .compact_to(handles.compact)
         .read_through(handles.read)
-        .write_snapshots_with(stores.snapshot_writer(match cfg.protocol {
-            Protocol::Raft => "raft",
-            Protocol::Paxos => "learner",
-        }));
+        .write_snapshots_with(stores.snapshot_writer(handles.snapshot_state));
     // Its own thread: applying and snapshotting a large store must not hold back the
     // protocol's heartbeats (protocol thread) or the network (this thread).
     let service_thread = Arbiter::new();

@@ -12,6 +12,9 @@ use synod_network::Router;
 use synod_paxos::{Acceptor, AcceptorState, Learner, LearnerState, PaxosConfig, Proposer};
 use synod_runtime::Shell;
 
+/// The name the learner's state (which holds the snapshots) is stored under.
+const LEARNER_STATE: &str = "learner";
+
 pub(crate) fn start(
     cfg: &Config,
     id: NodeId,
@@ -74,7 +77,7 @@ pub(crate) fn start(
     };
     let learner = Shell::recover(
         addr(Role::Learner),
-        stores.get::<LearnerState>("learner"),
+        stores.get::<LearnerState>(LEARNER_STATE),
         move |state| Learner::new(pc.clone(), state),
         router.clone(),
         tick,
@@ -104,5 +107,6 @@ pub(crate) fn start(
         actors,
         compact,
         read,
+        snapshot_state: LEARNER_STATE,
     })
 }

@@ -9,6 +9,9 @@ use synod_network::Router;
 use synod_raft::{Raft, RaftConfig, RaftState};
 use synod_runtime::Shell;
 
+/// The name Raft's state is stored under.
+const STATE: &str = "raft";
+
 pub(crate) fn start(
     cfg: &Config,
     id: NodeId,
@@ -28,7 +31,7 @@ pub(crate) fn start(
     rc.snapshot_chunk = cfg.storage.snapshot_chunk_bytes;
     let shell = Shell::recover(
         ActorAddr::new(id, Role::Raft),
-        stores.get::<RaftState>("raft"),
+        stores.get::<RaftState>(STATE),
         move |state| Raft::new(rc.clone(), state),
         router.clone(),
         cfg.tick(),
@@ -43,5 +46,6 @@ pub(crate) fn start(
         compact: vec![shell.clone().recipient()],
         read: Some(shell.clone().recipient()),
         actors: vec![shell.recipient()],
+        snapshot_state: STATE,
     })
 }
