@@ -2,17 +2,19 @@
 //!
 //! ```text
 //!   inputs                      ┌────────────┐        outputs (Ready, in this order)
-//!   message(from, msg) ───────► │            │ ──► 1. persist ops   (storage, one sync)
-//!   tick()             ───────► │    Core    │ ──► 2. messages      (network)
-//!   propose(commands)  ───────► │  (no IO)   │ ──► 3. snapshot, applied (KV service)
-//!   compact(snapshot)  ───────► │            │
-//!                               └────────────┘
+//!   message(from, msg) ───────► │            │ ──► 0. eager messages (network, need no sync)
+//!   tick()             ───────► │    Core    │ ──► 1. persist ops    (storage, one sync)
+//!   propose(commands)  ───────► │  (no IO)   │     └► persisted()    (back to the core)
+//!   compact(snapshot)  ───────► │            │ ──► 2. messages       (network)
+//!                               └────────────┘ ──► 3. snapshot, applied (KV service)
 //! ```
 //!
 //! A core never touches a socket, a clock, a thread or a global RNG: time is a tick, randomness a
 //! seeded generator, and everything it wants done is returned as data. The shell carries the
 //! outputs out in the order above, so nothing leaves the node before the state it depends on is
-//! durable.
+//! durable — except the eager messages, which the core marks as depending on nothing the persist
+//! writes (a Raft leader's AppendEntries, sent while it writes the same entries: dissertation
+//! §10.2.1).
 
 pub mod read_rounds;
 pub mod storage;
@@ -58,7 +60,9 @@ impl std::fmt::Debug for Snapshot {
 /// Everything a core asks the shell to do after some inputs.
 #[derive(Debug)]
 pub struct Ready<M, P> {
-    /// Make these durable first (in order; one sync for all of them).
+    /// Send these before (or while) persisting: nothing in them depends on `persist`.
+    pub eager: Vec<(ActorAddr, M)>,
+    /// Make these durable (in order; one sync for all of them), then call [`Core::persisted`].
     pub persist: Vec<P>,
     /// Then send these.
     pub messages: Vec<(ActorAddr, M)>,
@@ -74,6 +78,7 @@ pub struct Ready<M, P> {
 impl<M, P> Default for Ready<M, P> {
     fn default() -> Self {
         Self {
+            eager: Vec::new(),
             persist: Vec::new(),
             messages: Vec::new(),
             snapshot: None,
@@ -86,7 +91,8 @@ impl<M, P> Default for Ready<M, P> {
 impl<M, P> Ready<M, P> {
     /// True when there is nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.persist.is_empty()
+        self.eager.is_empty()
+            && self.persist.is_empty()
             && self.messages.is_empty()
             && self.snapshot.is_none()
             && self.applied.is_empty()
@@ -148,6 +154,9 @@ pub trait Core: Send + 'static {
     }
     /// Takes the outputs accumulated since the last call.
     fn take_ready(&mut self) -> Ready<Self::Message, Self::Persist>;
+    /// The `persist` of the last [`Ready`] taken is durable. Drivers call it after every
+    /// successful persist of a non-empty `persist`, before taking the next `Ready`.
+    fn persisted(&mut self) {}
     /// The core's current view of itself.
     fn status(&self) -> Status;
 }

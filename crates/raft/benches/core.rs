@@ -31,8 +31,18 @@ impl Cluster {
     }
 
     fn flush(&mut self, id: u64) {
-        for (to, msg) in self.nodes[(id - 1) as usize].take_ready().messages {
-            self.queue.push_back((id, to.node, msg));
+        let node = &mut self.nodes[(id - 1) as usize];
+        loop {
+            let ready = node.take_ready();
+            if ready.is_empty() {
+                return;
+            }
+            if !ready.persist.is_empty() {
+                node.persisted();
+            }
+            for (to, msg) in ready.eager.into_iter().chain(ready.messages) {
+                self.queue.push_back((id, to.node, msg));
+            }
         }
     }
 

@@ -76,6 +76,11 @@ pub struct Raft {
     pub(crate) log: Log,
     pub(crate) commit_index: Index,
     pub(crate) applied_index: Index,
+    /// The local log is durable up to here: a leader counts itself in a majority only up to
+    /// this index, since it writes its entries while they are being replicated (§10.2.1).
+    pub(crate) durable_index: Index,
+    /// The last index of the log when the last `Ready` was taken: durable once it is persisted.
+    syncing_index: Index,
     /// The latest snapshot, sent to followers whose entries were compacted away.
     pub(crate) snapshot: Option<SnapshotRecord>,
     /// A snapshot being received from the leader: (index, term, bytes so far).
@@ -110,13 +115,17 @@ impl Raft {
             .snapshot
             .as_ref()
             .map_or((0, 0), |s| (s.index, s.term));
+        let log = Log::new(base_index, base_term, state.entries);
+        let durable_index = log.last_index();
         let mut raft = Self {
             cfg,
             rng,
             hard: state.hard_state,
-            log: Log::new(base_index, base_term, state.entries),
+            log,
             commit_index: base_index,
             applied_index: base_index,
+            durable_index,
+            syncing_index: durable_index,
             snapshot: None,
             incoming: None,
             reads: synod_core::ReadRounds::default(),
@@ -181,6 +190,13 @@ impl Raft {
         self.ready
             .messages
             .push((ActorAddr::new(to, Role::Raft), msg));
+    }
+
+    /// Sends without waiting for this step's persist: only for what depends on nothing it
+    /// writes — a leader's AppendEntries, whose term was durable before it was elected and
+    /// whose entries the leader counts as its own only once durable (§10.2.1).
+    pub(crate) fn send_eager(&mut self, to: NodeId, msg: RaftMessage) {
+        self.ready.eager.push((ActorAddr::new(to, Role::Raft), msg));
     }
 
     pub(crate) fn persist_hard_state(&mut self) {
@@ -385,7 +401,13 @@ impl Core for Raft {
     fn take_ready(&mut self) -> Ready<RaftMessage, RaftPersist> {
         self.start_read_round();
         self.announce_commit();
+        self.syncing_index = self.log.last_index();
         std::mem::take(&mut self.ready)
+    }
+
+    fn persisted(&mut self) {
+        self.durable_index = self.syncing_index;
+        self.maybe_commit();
     }
 
     fn status(&self) -> Status {

@@ -136,7 +136,7 @@ impl Raft {
             entries,
             leader_commit: self.commit_index,
         };
-        self.send(peer, msg);
+        self.send_eager(peer, msg);
     }
 
     /// AppendEntries receiver implementation (Figure 2).
@@ -212,6 +212,7 @@ impl Raft {
                         entry.index
                     );
                     self.log.truncate_from(entry.index);
+                    self.durable_index = self.durable_index.min(entry.index - 1);
                     self.ready
                         .persist
                         .push(crate::state::RaftPersist::TruncateFrom(entry.index));
@@ -296,7 +297,7 @@ impl Raft {
             return;
         };
         let mut matches: Vec<Index> = progress.values().map(|p| p.match_index).collect();
-        matches.push(self.log.last_index());
+        matches.push(self.durable_index.min(self.log.last_index()));
         matches.sort_unstable_by(|a, b| b.cmp(a));
         let Some(&candidate) = matches.get(self.cfg.quorum() - 1) else {
             return;

@@ -139,6 +139,9 @@ impl Raft {
             retain_log: retain,
         });
         self.log.install(index, term, retain);
+        if !retain {
+            self.durable_index = self.durable_index.min(index);
+        }
         self.commit_index = self.commit_index.max(index);
         self.applied_index = index;
         self.ready.snapshot = Some(Snapshot {

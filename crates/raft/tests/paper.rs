@@ -617,3 +617,43 @@ fn s5_3_followers_learn_the_commit_index_without_waiting_for_a_heartbeat() {
         assert_eq!(net.applied_commands(id), vec![cmd(1)], "node {id}");
     }
 }
+
+// ---------------------------------------------------------------- dissertation §10.2.1
+
+#[test]
+fn s10_2_1_leader_sends_appendentries_before_its_own_write_and_counts_itself_once_durable() {
+    let mut net = Net::new(3);
+    net.elect(1);
+    let leader = net.nodes.get_mut(&1).unwrap();
+    leader.propose(vec![cmd(1)]).unwrap();
+    let ready = leader.take_ready();
+    let index = leader.log().last_index();
+    // The AppendEntries carrying the new entry may leave before the leader's write...
+    assert!(ready.persist.contains(&RaftPersist::Append(vec![leader
+        .log()
+        .get(index)
+        .unwrap()
+        .clone()])));
+    let carrying = |m: &RaftMessage| {
+        matches!(m, RaftMessage::AppendEntries { entries, .. }
+            if entries.iter().any(|e| e.index == index))
+    };
+    assert_eq!(ready.eager.iter().filter(|(_, m)| carrying(m)).count(), 2);
+    assert!(!ready.messages.iter().any(|(_, m)| carrying(m)));
+    // ...and one follower's acknowledgement is no majority while that write is not durable.
+    let ack = RaftMessage::AppendEntriesResponse {
+        term: leader.term(),
+        success: true,
+        match_index: index,
+        conflict: None,
+    };
+    leader.on_message(from(2), ack);
+    assert!(
+        leader.commit_index() < index,
+        "committed on a log not yet on disk"
+    );
+    leader.persisted();
+    assert_eq!(leader.commit_index(), index);
+    let applied = leader.take_ready().applied;
+    assert_eq!(applied.last().map(|a| a.index), Some(index));
+}

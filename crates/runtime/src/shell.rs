@@ -1,10 +1,11 @@
 //! The one generic actor that drives a pure core.
 //!
 //! ```text
-//!   Deliver(env) ─┐
-//!   tick ─────────┼──► core ──► Ready ──► 1. storage.persist(ops)   one sync, or stop
-//!   Propose ──────┤                  ├──► 2. router ◄── Send(env)   only after 1
-//!   Compact ──────┘                  └──► 3. service ◄── ApplyBatch (snapshot, entries)
+//!   Deliver(env) ─┐                  ┌──► 0. router ◄── Send(eager) before the sync
+//!   tick ─────────┼──► core ──► Ready ──► 1. storage.persist(ops)   one sync, or stop;
+//!   Propose ──────┤                  │       then core.persisted()
+//!   Compact ──────┘                  ├──► 2. router ◄── Send(env)   only after 1
+//!                                    └──► 3. service ◄── ApplyBatch (snapshot, entries)
 //! ```
 //!
 //! On start the shell registers itself with the router for its `(node, role)` address.
@@ -103,6 +104,7 @@ where
             if ready.is_empty() {
                 break;
             }
+            self.send_all(ready.eager);
             if !ready.persist.is_empty() {
                 let started = std::time::Instant::now();
                 let persisted = self.storage.persist(&ready.persist);
@@ -116,15 +118,9 @@ where
                     self.report_status();
                     return;
                 }
+                self.core.persisted();
             }
-            for (to, msg) in ready.messages {
-                let env = Envelope {
-                    from: self.me,
-                    to,
-                    payload: msg.into(),
-                };
-                self.router.do_send(synod_network::Send(env));
-            }
+            self.send_all(ready.messages);
             if ready.snapshot.is_some() || !ready.applied.is_empty() || !ready.reads.is_empty() {
                 if let Some(service) = &self.service {
                     service.do_send(ApplyBatch {
@@ -136,6 +132,17 @@ where
             }
         }
         self.report_status();
+    }
+
+    fn send_all(&self, messages: Vec<(ActorAddr, C::Message)>) {
+        for (to, msg) in messages {
+            let env = Envelope {
+                from: self.me,
+                to,
+                payload: msg.into(),
+            };
+            self.router.do_send(synod_network::Send(env));
+        }
     }
 
     fn status(&self) -> Status {

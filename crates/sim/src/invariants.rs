@@ -24,8 +24,9 @@ pub struct Invariants {
     leader_last: HashMap<(NodeId, Term), Index>,
     /// Raft: every (index, term) ever stored: the previous entry's term and the payload.
     entries: HashMap<(Index, Term), (Term, EntryPayload)>,
-    /// Raft: committed entries: index → (term, payload).
-    committed: BTreeMap<Index, (Term, EntryPayload)>,
+    /// Raft: committed entries: index → (term, payload, term of the node that first applied
+    /// it — the entry was committed in that term or earlier).
+    committed: BTreeMap<Index, (Term, EntryPayload, Term)>,
     /// Paxos: votes per (slot, ballot): acceptor → value.
     votes: HashMap<(Slot, Ballot), BTreeMap<NodeId, Value>>,
     /// Paxos: chosen values.
@@ -109,9 +110,14 @@ impl Invariants {
                 ));
             }
             self.leader_last.insert((node, term), last);
-            // Leader completeness: a new leader holds every committed entry.
+            // Leader completeness: a new leader holds every entry committed in an earlier term.
+            // (A leader of an older term may still be elected late, on delayed votes.)
             if first_time {
-                for (&index, (t, payload)) in self.committed.range(log.snapshot_index() + 1..) {
+                let earlier = self
+                    .committed
+                    .range(log.snapshot_index() + 1..)
+                    .filter(|(_, (_, _, in_term))| *in_term < term);
+                for (&index, (t, payload, _)) in earlier {
                     match log.get(index) {
                         Some(e) if e.term == *t && e.payload == *payload => {}
                         other => {
@@ -156,7 +162,7 @@ impl Invariants {
             if let Some(e) = log.get(a.index) {
                 self.committed
                     .entry(a.index)
-                    .or_insert((e.term, e.payload.clone()));
+                    .or_insert((e.term, e.payload.clone(), raft.term()));
             }
         }
         Ok(())

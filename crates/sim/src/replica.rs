@@ -197,22 +197,48 @@ impl Replica {
     }
 
     /// Takes the outputs of the cores, persisting what they asked for on `disk` first.
-    pub fn drain(&mut self, id: NodeId, disk: &Disk, out: &mut Output) {
+    /// With `crash_in_persist`, the process dies during the persist: only what may be sent
+    /// before it (Raft's eager messages) leaves, nothing is written, and this returns true.
+    pub fn drain(
+        &mut self,
+        id: NodeId,
+        disk: &Disk,
+        out: &mut Output,
+        crash_in_persist: bool,
+    ) -> bool {
         match (self, disk) {
             (Replica::Raft(raft), Disk::Raft(store)) => {
-                let ready = raft.take_ready();
-                persist(store, &ready.persist);
-                out.raft_ops.extend(ready.persist);
                 let from = ActorAddr::new(id, Role::Raft);
-                out.messages.extend(
-                    ready
-                        .messages
-                        .into_iter()
-                        .map(|(to, m)| (from, to, Payload::Raft(m))),
-                );
-                out.snapshot = ready.snapshot.or(out.snapshot.take());
-                out.applied.extend(ready.applied);
-                out.reads.extend(ready.reads);
+                // `persisted` may commit (a leader counting itself): drain until quiet.
+                loop {
+                    let ready = raft.take_ready();
+                    if ready.is_empty() {
+                        break;
+                    }
+                    out.messages.extend(
+                        ready
+                            .eager
+                            .into_iter()
+                            .map(|(to, m)| (from, to, Payload::Raft(m))),
+                    );
+                    if crash_in_persist {
+                        return true;
+                    }
+                    persist(store, &ready.persist);
+                    if !ready.persist.is_empty() {
+                        raft.persisted();
+                    }
+                    out.raft_ops.extend(ready.persist);
+                    out.messages.extend(
+                        ready
+                            .messages
+                            .into_iter()
+                            .map(|(to, m)| (from, to, Payload::Raft(m))),
+                    );
+                    out.snapshot = ready.snapshot.or(out.snapshot.take());
+                    out.applied.extend(ready.applied);
+                    out.reads.extend(ready.reads);
+                }
             }
             (
                 Replica::Paxos {
@@ -225,6 +251,10 @@ impl Replica {
                     learner: learner_disk,
                 },
             ) => {
+                if crash_in_persist {
+                    // The Paxos roles send nothing eagerly: the crash loses this whole step.
+                    return true;
+                }
                 let ready = proposer.take_ready();
                 out.reads.extend(ready.reads);
                 let from = ActorAddr::new(id, Role::Proposer);
@@ -258,6 +288,7 @@ impl Replica {
             }
             _ => {}
         }
+        false
     }
 }
 

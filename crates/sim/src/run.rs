@@ -129,6 +129,8 @@ struct Node {
     next_read: u64,
     /// The process is stopped (SIGSTOP) until this time.
     paused_until: u64,
+    /// The process dies in the middle of its next persist.
+    crash_in_persist: bool,
     /// Client requests that arrived while it was paused.
     deferred: Vec<(usize, Pending)>,
     tick_period: u64,
@@ -169,6 +171,7 @@ pub fn run(cfg: &SimConfig) -> Report {
                 reads: BTreeMap::new(),
                 next_read: 0,
                 paused_until: 0,
+                crash_in_persist: false,
                 deferred: Vec::new(),
                 tick_period: TICK,
                 next_tick: rng.gen_range(0..TICK),
@@ -297,12 +300,16 @@ impl Sim {
             let Some(replica) = &mut node.replica else {
                 return Ok(());
             };
-            replica.drain(node.id, &node.disk, &mut out);
+            let crashed = replica.drain(node.id, &node.disk, &mut out, node.crash_in_persist);
             if let Err(what) = self.invariants.observe(node.id, replica, &out) {
                 return Err(self.fail(what));
             }
             for (from, to, payload) in out.messages {
                 self.net.send(&mut self.rng, self.now, from, to, payload);
+            }
+            if crashed {
+                self.crash(i);
+                return Ok(());
             }
             if let Some(s) = out.snapshot {
                 if s.index > self.nodes[i].kv.applied_index() {
@@ -376,6 +383,19 @@ impl Sim {
         }
     }
 
+    /// Node `i`'s process dies: only its disk survives.
+    fn crash(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        node.crash_in_persist = false;
+        if node.replica.take().is_some() {
+            self.crashes += 1;
+            node.waiting.clear();
+            node.reads.clear();
+            node.kv = KvStore::new();
+            node.last_snapshot = 0;
+        }
+    }
+
     fn leader(&self) -> Option<usize> {
         self.nodes
             .iter()
@@ -395,18 +415,19 @@ impl Sim {
             Action::Crash(who) => {
                 let target = who.or_else(|| self.leader());
                 if let Some(i) = target {
-                    let node = &mut self.nodes[i];
-                    if node.replica.take().is_some() {
-                        self.crashes += 1;
-                        node.waiting.clear();
-                        node.reads.clear();
-                        node.kv = KvStore::new();
-                        node.last_snapshot = 0;
+                    if self.rng.gen_bool(0.5) {
+                        self.crash(i);
+                    } else {
+                        // Dies in its next persist, after what it may send before it left.
+                        self.nodes[i].crash_in_persist = true;
                     }
                 }
             }
             Action::RestartAll => {
                 for i in 0..self.nodes.len() {
+                    if self.nodes[i].crash_in_persist {
+                        self.crash(i);
+                    }
                     let node = &mut self.nodes[i];
                     if node.replica.is_none() {
                         node.replica = Some(Replica::start(

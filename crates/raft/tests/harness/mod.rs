@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use synod_core::{Applied, Core, MemoryStorage, Snapshot, Storage};
+use synod_core::{Applied, Core, MemoryStorage, Ready, Snapshot, Storage};
 use synod_messages::raft::RaftMessage;
 use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
 use synod_raft::{Raft, RaftConfig, RaftPersist, RaftState};
@@ -81,16 +81,31 @@ impl Net {
         &self.nodes[&id]
     }
 
-    /// Carries out a node's Ready: persist, then queue messages, then record applied entries.
+    /// Carries out a node's Readys until it has nothing more to do: eager messages, persist,
+    /// then the other messages, then record applied entries.
     pub fn flush(&mut self, id: NodeId) {
-        let ready = self.nodes.get_mut(&id).unwrap().take_ready();
+        loop {
+            let node = self.nodes.get_mut(&id).unwrap();
+            let ready = node.take_ready();
+            if ready.is_empty() {
+                return;
+            }
+            self.flush_one(id, ready);
+        }
+    }
+
+    fn flush_one(&mut self, id: NodeId, ready: Ready<RaftMessage, RaftPersist>) {
+        let node = self.nodes.get_mut(&id).unwrap();
         self.stores
             .get_mut(&id)
             .unwrap()
             .persist(&ready.persist)
             .unwrap();
+        if !ready.persist.is_empty() {
+            node.persisted();
+        }
         self.persisted.entry(id).or_default().extend(ready.persist);
-        for (to, msg) in ready.messages {
+        for (to, msg) in ready.eager.into_iter().chain(ready.messages) {
             assert_eq!(to.role, Role::Raft);
             self.queue.push_back((id, to.node, msg));
         }
