@@ -105,7 +105,10 @@ async fn a_full_disk_fails_writes_keeps_reads_and_recovers() {
         retry_interval: tick,
         resend_after: Duration::from_millis(500),
         roles: vec!["raft"],
-        snapshot_every: 0,
+        snapshot: synod_runtime::SnapshotPolicy {
+            every: 0,
+            max_log_bytes: 0,
+        },
     };
     let service = service_ctx.run(Service::new(
         cfg,

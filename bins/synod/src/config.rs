@@ -162,6 +162,9 @@ pub struct StorageSection {
     /// Snapshot the state machine and compact the log every this many applied entries
     /// (0: never).
     pub snapshot_entries: u64,
+    /// ...and, after `snapshot_entries`, as soon as the log since the last snapshot holds about
+    /// this many MiB of commands (the log is kept in memory).
+    pub snapshot_log_mb: u64,
     /// Bytes per chunk when a snapshot is sent to a lagging node.
     pub snapshot_chunk_bytes: usize,
     /// MiB of page cache for the node's database file.
@@ -174,8 +177,9 @@ impl Default for StorageSection {
             backend: Backend::Redb,
             data_dir: PathBuf::from("data"),
             snapshot_entries: 10_000,
+            snapshot_log_mb: 64,
             snapshot_chunk_bytes: 1024 * 1024,
-            cache_mb: 64,
+            cache_mb: 16,
         }
     }
 }

@@ -19,7 +19,6 @@
 pub mod read_rounds;
 pub mod storage;
 
-use std::sync::Arc;
 use synod_messages::{ActorAddr, Command, NodeId};
 
 pub use read_rounds::ReadRounds;
@@ -43,7 +42,7 @@ pub struct Snapshot {
     /// The last position the image includes.
     pub index: u64,
     /// The state machine's bytes.
-    pub data: Arc<[u8]>,
+    pub data: bytes::Bytes,
 }
 
 impl std::fmt::Debug for Snapshot {

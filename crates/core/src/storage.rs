@@ -69,7 +69,7 @@ pub enum Row {
         /// The key.
         key: &'static str,
         /// The bytes.
-        data: Arc<[u8]>,
+        data: bytes::Bytes,
     },
 }
 
@@ -81,7 +81,7 @@ pub struct Rows {
     /// The log, in increasing position order.
     pub log: Vec<(u64, Vec<u8>)>,
     /// The blobs by key.
-    pub blobs: std::collections::BTreeMap<String, Arc<[u8]>>,
+    pub blobs: std::collections::BTreeMap<String, bytes::Bytes>,
 }
 
 /// How a durable state maps onto rows, so one durable backend serves every protocol.

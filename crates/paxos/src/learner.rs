@@ -28,7 +28,6 @@
 
 use crate::config::PaxosConfig;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use synod_core::{
     decode_row, encode_row, Applied, Core, DurableState, NotLeader, Ready, Row, Rows, Schema,
     Snapshot, Status, StorageError,
@@ -320,7 +319,7 @@ impl Learner {
         };
         let snapshot = Snapshot {
             index: incoming.slot,
-            data: Arc::from(incoming.data),
+            data: bytes::Bytes::from(incoming.data),
         };
         tracing::debug!(
             node = self.cfg.id,

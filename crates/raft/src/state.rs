@@ -2,7 +2,6 @@
 //! state on all servers"), and the ops that change them.
 
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use synod_core::{decode_row, encode_row, DurableState, Row, Rows, Schema, StorageError};
 use synod_messages::raft::{Entry, Index, Term};
 use synod_messages::NodeId;
@@ -24,7 +23,7 @@ pub struct SnapshotRecord {
     /// Term of that entry.
     pub term: Term,
     /// The state machine image.
-    pub data: Arc<[u8]>,
+    pub data: bytes::Bytes,
 }
 
 /// One change to Raft's durable state.

@@ -32,3 +32,4 @@ pub use msg::{
 };
 pub use service::{Service, ServiceConfig, SnapshotWriter};
 pub use shell::Shell;
+pub use snapshot_policy::SnapshotPolicy;

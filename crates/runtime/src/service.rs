@@ -18,7 +18,7 @@ use crate::msg::{
     GetStatus, NodeStatus, Propose, Read, RoleChanged, Stop,
 };
 use crate::reads::{Origin, Reads, State as ReadState};
-use crate::snapshot_policy::next_snapshot;
+use crate::snapshot_policy::{log_bytes, SnapshotPolicy};
 use actix::fut::wrap_future;
 use actix::prelude::*;
 use std::collections::HashMap;
@@ -46,8 +46,8 @@ pub struct ServiceConfig {
     pub resend_after: Duration,
     /// The actors this node hosts, for `/v1/status`.
     pub roles: Vec<&'static str>,
-    /// Snapshot the store every this many applied log positions (0: never).
-    pub snapshot_every: u64,
+    /// When to snapshot the store.
+    pub snapshot: SnapshotPolicy,
 }
 
 type Reply = oneshot::Sender<Result<KvResult, ClientError>>;
@@ -77,6 +77,8 @@ pub struct Service {
     compact: Vec<Recipient<Compact>>,
     /// The log position of the last snapshot taken or installed.
     snapshot_index: u64,
+    /// About the memory the log since `snapshot_index` takes (see [`SnapshotPolicy`]).
+    log_bytes: u64,
     /// A [`SubmitDue`] is queued.
     submit_scheduled: bool,
     /// Linearizable reads served through the protocol's read index.
@@ -88,8 +90,10 @@ pub struct Service {
 }
 
 /// Makes a snapshot's bytes durable where the node's storage will look for them when the
-/// protocol persists that snapshot; runs on a blocking thread, off the actors.
-pub type SnapshotWriter = Arc<dyn Fn(&[u8]) -> Result<(), StorageError> + Send + Sync>;
+/// protocol persists that snapshot, and returns the bytes to hand over instead (read back from
+/// disk on demand, so the image does not stay in memory); runs on a blocking thread, off the
+/// actors.
+pub type SnapshotWriter = Arc<dyn Fn(&[u8]) -> Result<bytes::Bytes, StorageError> + Send + Sync>;
 
 /// Hand pending requests to the leader (sent to itself).
 #[derive(Message)]
@@ -126,6 +130,7 @@ impl Service {
             pending: HashMap::new(),
             compact: Vec::new(),
             snapshot_index: 0,
+            log_bytes: 0,
             submit_scheduled: false,
             reads: Reads::default(),
             read_index: None,
@@ -350,6 +355,7 @@ impl Service {
                 );
                 self.kv = kv;
                 self.snapshot_index = snapshot.index;
+                self.log_bytes = 0;
             }
             Err(e) => {
                 // The image passed the storage and transport checksums, so this is a bug or a
@@ -359,16 +365,16 @@ impl Service {
         }
     }
 
-    /// Snapshots the store when [`next_snapshot`] says so and tells the protocol it may
+    /// Snapshots the store when the [`SnapshotPolicy`] says so and tells the protocol it may
     /// compact — after the snapshot is written to disk off this thread, when the node has a
     /// [`SnapshotWriter`], so the protocol's persist only records it.
     fn maybe_snapshot(&mut self, ctx: &mut Context<Self>) {
-        let due = next_snapshot(
-            self.snapshot_index,
-            self.cfg.snapshot_every,
-            self.kv.len() as u64,
-        );
-        if due.is_none_or(|due| self.kv.applied_index() < due) {
+        let since = self.kv.applied_index().saturating_sub(self.snapshot_index);
+        if !self
+            .cfg
+            .snapshot
+            .due(since, self.log_bytes, self.kv.len() as u64)
+        {
             return;
         }
         let started = Instant::now();
@@ -379,6 +385,7 @@ impl Service {
                     data: data.into(),
                 };
                 self.snapshot_index = snapshot.index;
+                self.log_bytes = 0;
                 tracing::debug!(
                     node = self.cfg.node,
                     index = snapshot.index,
@@ -390,12 +397,12 @@ impl Service {
                     self.hand_over(snapshot);
                     return;
                 };
-                let data = snapshot.data.clone();
-                let job = actix_rt::task::spawn_blocking(move || write(&data));
+                let index = snapshot.index;
+                let job = actix_rt::task::spawn_blocking(move || write(&snapshot.data));
                 ctx.spawn(wrap_future(job).map(move |written, service: &mut Self, _| {
                     match written {
-                        Ok(Ok(())) => service.hand_over(snapshot),
-                        Ok(Err(e)) => tracing::error!(node = service.cfg.node, index = snapshot.index, error = %e, "cannot write a snapshot; the log is kept until the next one"),
+                        Ok(Ok(data)) => service.hand_over(Snapshot { index, data }),
+                        Ok(Err(e)) => tracing::error!(node = service.cfg.node, index, error = %e, "cannot write a snapshot; the log is kept until the next one"),
                         Err(e) => tracing::error!(node = service.cfg.node, error = %e, "the snapshot writer failed"),
                     }
                 }));
@@ -558,6 +565,7 @@ impl Handler<ApplyBatch> for Service {
                 self.kv.skip(applied.index);
                 continue;
             };
+            self.log_bytes += log_bytes(&command);
             let Some(result) = self.kv.apply(applied.index, &command) else {
                 continue;
             };

@@ -6,27 +6,73 @@
 //! write then pays for at most two keys' worth of snapshot, and the in-memory log stays below
 //! the size of the store. While a store only grows (every write a new key) this still snapshots
 //! each time the store doubled; a rule of "as many positions as keys" would never fire then.
+//!
+//! The log since the last snapshot is held in memory (the Raft log, the Paxos learner's chosen
+//! values and acceptor's votes), so a snapshot is also due, after `every` positions, once those
+//! commands take `max_log_bytes`: a store of large values does not keep half of itself twice.
 
-/// The applied position at which the next snapshot is due, after one at `last` (0: none yet),
-/// with the store holding `keys` keys. `every` 0 means never.
-pub(crate) fn next_snapshot(last: u64, every: u64, keys: u64) -> Option<u64> {
-    (every > 0).then(|| last.saturating_add(every.max(keys / 2)))
+use synod_messages::{Command, KvOp};
+
+/// Memory an entry of the log takes besides its key and value: the entry and command
+/// structs and the allocations of key and value (measured ~380 bytes for a 256-byte put).
+const ENTRY_OVERHEAD: u64 = 128;
+
+/// When to snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPolicy {
+    /// At least this many positions between snapshots (0: never snapshot).
+    pub every: u64,
+    /// Snapshot once the log since the last one holds about this many bytes.
+    pub max_log_bytes: u64,
+}
+
+impl SnapshotPolicy {
+    /// Whether a snapshot is due, `since` positions and about `log_bytes` bytes of log after
+    /// the last one, with the store holding `keys` keys.
+    pub(crate) fn due(&self, since: u64, log_bytes: u64, keys: u64) -> bool {
+        self.every > 0
+            && since >= self.every
+            && (since >= keys / 2 || log_bytes >= self.max_log_bytes)
+    }
+}
+
+/// About the memory `command` takes in the log.
+pub(crate) fn log_bytes(command: &Command) -> u64 {
+    let data = match &command.op {
+        KvOp::Put { key, value } => key.len() + value.len(),
+        KvOp::Get { key } | KvOp::Delete { key } => key.len(),
+        KvOp::Cas {
+            key,
+            expected,
+            value,
+        } => key.len() + expected.as_ref().map_or(0, Vec::len) + value.as_ref().map_or(0, Vec::len),
+    };
+    data as u64 + ENTRY_OVERHEAD
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Apply `writes` positions, each creating a key when `inserts`, else overwriting one of
-    /// `keys`; return the snapshot positions and the longest log seen.
-    fn run(writes: u64, every: u64, inserts: bool, mut keys: u64) -> (Vec<u64>, u64) {
+    const NO_CAP: u64 = u64::MAX;
+
+    /// Apply `writes` positions of `bytes` each, each creating a key when `inserts`, else
+    /// overwriting one of `keys`; return the snapshot positions and the longest log seen.
+    fn run(
+        policy: SnapshotPolicy,
+        writes: u64,
+        bytes: u64,
+        inserts: bool,
+        mut keys: u64,
+    ) -> (Vec<u64>, u64) {
         let (mut last, mut taken, mut longest) = (0, Vec::new(), 0);
         for applied in 1..=writes {
             if inserts {
                 keys += 1;
             }
-            longest = longest.max(applied - last);
-            if next_snapshot(last, every, keys).is_some_and(|due| applied >= due) {
+            let since = applied - last;
+            longest = longest.max(since);
+            if policy.due(since, since * bytes, keys) {
                 last = applied;
                 taken.push(applied);
             }
@@ -34,9 +80,16 @@ mod tests {
         (taken, longest)
     }
 
+    fn every(every: u64, max_log_bytes: u64) -> SnapshotPolicy {
+        SnapshotPolicy {
+            every,
+            max_log_bytes,
+        }
+    }
+
     #[test]
     fn a_growing_store_is_snapshotted_each_time_it_doubles() {
-        let (taken, longest) = run(1_000_000, 10_000, true, 0);
+        let (taken, longest) = run(every(10_000, NO_CAP), 1_000_000, 1, true, 0);
         assert_eq!(&taken[..3], &[10_000, 20_000, 39_999]);
         assert!(taken.len() >= 6, "{taken:?}");
         assert!(longest <= 1_000_000 / 2 + 1, "log grew to {longest}");
@@ -44,17 +97,40 @@ mod tests {
 
     #[test]
     fn a_large_store_under_overwrites_keeps_the_log_at_half_its_keys() {
-        let (taken, longest) = run(2_000_000, 10_000, false, 1_000_000);
+        let (taken, longest) = run(every(10_000, NO_CAP), 2_000_000, 1, false, 1_000_000);
         assert_eq!(taken, vec![500_000, 1_000_000, 1_500_000, 2_000_000]);
         assert_eq!(longest, 500_000);
     }
 
     #[test]
+    fn a_log_of_large_values_is_cut_at_its_byte_budget_but_not_before_every_positions() {
+        // 1 KiB commands, a 64 MiB budget: every 65,536 positions instead of 500,000.
+        let (taken, longest) = run(every(10_000, 64 << 20), 200_000, 1024, false, 1_000_000);
+        assert_eq!(taken, vec![65_536, 131_072, 196_608]);
+        assert_eq!(longest, 65_536);
+        // A budget smaller than `every` positions' worth waits for `every`.
+        let (taken, _) = run(every(10_000, 1 << 20), 30_000, 1024, false, 1_000_000);
+        assert_eq!(taken, vec![10_000, 20_000, 30_000]);
+    }
+
+    #[test]
     fn a_small_store_is_snapshotted_every_n_positions_and_zero_means_never() {
         assert_eq!(
-            run(30_000, 10_000, false, 50).0,
+            run(every(10_000, NO_CAP), 30_000, 1, false, 50).0,
             vec![10_000, 20_000, 30_000]
         );
-        assert_eq!(run(30_000, 0, true, 0).0, Vec::<u64>::new());
+        assert_eq!(run(every(0, 0), 30_000, 1, true, 0).0, Vec::<u64>::new());
+    }
+
+    #[test]
+    fn a_put_costs_its_key_and_value_and_the_entry() {
+        let put = Command {
+            id: synod_messages::RequestId { client: 1, seq: 1 },
+            op: KvOp::Put {
+                key: "key-1".into(),
+                value: vec![0; 256],
+            },
+        };
+        assert_eq!(log_bytes(&put), 5 + 256 + ENTRY_OVERHEAD);
     }
 }

@@ -1,7 +1,6 @@
 //! One simulated node's protocol: the pure cores of Raft or of the three Paxos roles, with
 //! the memory storage that survives its crashes.
 
-use std::sync::Arc;
 use synod_core::{Applied, Core, MemoryStorage, NotLeader, Snapshot, Storage};
 use synod_messages::{ActorAddr, Command, NodeId, Payload, Role};
 use synod_paxos::{
@@ -302,6 +301,6 @@ fn persist<S: synod_core::DurableState>(store: &MemoryStorage<S>, ops: &[S::Op])
 pub fn snapshot(index: u64, bytes: Vec<u8>) -> Snapshot {
     Snapshot {
         index,
-        data: Arc::from(bytes),
+        data: bytes::Bytes::from(bytes),
     }
 }

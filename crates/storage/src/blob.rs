@@ -7,11 +7,18 @@
 //! naming it, so a crash leaves either the old snapshot or the new one, never half of one. A
 //! file already present under the right name (written ahead) is not written again. Reading
 //! checks length and checksum.
+//!
+//! A blob is kept as a read-only map of its file, not a copy in memory: the protocol holds the
+//! latest snapshot to send it to lagging followers, and its pages stay on disk (not in the
+//! process's memory) until a follower needs them. A blob written ahead is remembered, so its
+//! persist recognizes it without reading it back.
 
+use bytes::Bytes;
+use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use synod_core::StorageError;
 
 /// Where a blob is, as recorded in the database.
@@ -25,14 +32,34 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> StorageError {
     StorageError::Write(format!("{}: {e}", path.display()))
 }
 
+/// Blobs written ahead and not yet persisted, by `<state>.<key>`: the mapped bytes (held, so
+/// no other allocation can take their address) and where they are.
+pub(crate) type Ahead = Arc<Mutex<HashMap<String, (Bytes, BlobRef)>>>;
+
 /// Makes `data` durable as blob `key` of `state` in `dir` unless it is there already; returns
 /// where it is.
 pub(crate) fn ensure(
     dir: &Path,
     state: &str,
     key: &str,
-    data: &[u8],
+    data: &Bytes,
+    ahead: &Ahead,
 ) -> Result<BlobRef, StorageError> {
+    let written = ahead
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&format!("{state}.{key}"));
+    if let Some((bytes, at)) = written {
+        // The very bytes the writer mapped: the file is in place, durable and checked.
+        if bytes.as_ptr() == data.as_ptr() && bytes.len() == data.len() {
+            return Ok(at);
+        }
+    }
+    write_file(dir, state, key, data)
+}
+
+/// Writes `data` as blob `key` of `state` in `dir` unless a file of that content is there.
+fn write_file(dir: &Path, state: &str, key: &str, data: &[u8]) -> Result<BlobRef, StorageError> {
     let crc = crc32fast::hash(data);
     let name = file_name(state, key, crc, data.len());
     let path = dir.join(&name);
@@ -50,19 +77,46 @@ pub(crate) fn ensure(
     Ok((name, data.len() as u64, crc))
 }
 
-/// Reads a blob and checks it is the one recorded.
-pub(crate) fn read(dir: &Path, (name, len, crc): &BlobRef) -> Result<Arc<[u8]>, StorageError> {
+/// Checks a blob is the one recorded (reading it through, without keeping it) and maps it.
+pub(crate) fn read(dir: &Path, (name, len, crc): &BlobRef) -> Result<Bytes, StorageError> {
     let path = dir.join(name);
     let corrupt = |what: String| StorageError::Corrupt(format!("{}: {what}", path.display()));
-    let data =
-        fs::read(&path).map_err(|e| corrupt(format!("cannot read the snapshot file: {e}")))?;
-    if data.len() as u64 != *len || crc32fast::hash(&data) != *crc {
+    let unreadable = |e: std::io::Error| corrupt(format!("cannot read the snapshot file: {e}"));
+    let mut file = File::open(&path).map_err(unreadable)?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut read = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(unreadable)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        read += n as u64;
+    }
+    if read != *len || hasher.finalize() != *crc {
         return Err(corrupt(format!(
-            "the snapshot file is damaged ({} bytes, {len} recorded)",
-            data.len()
+            "the snapshot file is damaged ({read} bytes, {len} recorded)"
         )));
     }
-    Ok(data.into())
+    map(&file, *len).map_err(unreadable)
+}
+
+/// Maps a blob file read-only.
+#[allow(unsafe_code)]
+fn map(file: &File, len: u64) -> std::io::Result<Bytes> {
+    if len == 0 {
+        return Ok(Bytes::new());
+    }
+    // SAFETY: a blob file is written once under a temporary name, synced and renamed; nothing
+    // writes to or truncates it afterwards (it is only ever removed, which keeps a mapping
+    // valid), so the mapped bytes cannot change under the reader. An I/O error of the disk
+    // while reading a page would be a SIGBUS, as for any mapped file.
+    let map = unsafe { memmap2::Mmap::map(file)? };
+    if map.len() as u64 != len {
+        return Err(std::io::Error::other("the file changed size while mapped"));
+    }
+    Ok(Bytes::from_owner(map))
 }
 
 /// Removes the files of blob `key` of `state` other than `keep` (older snapshots, leftovers
@@ -96,16 +150,34 @@ fn remove_where(dir: &Path, doomed: impl Fn(&str) -> bool) {
 
 /// Writes blobs of one state ahead of their persist, from any thread: the persist then finds
 /// the file in place and only records it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BlobWriter {
     pub(crate) dir: PathBuf,
     pub(crate) state: String,
     pub(crate) key: &'static str,
+    pub(crate) ahead: Ahead,
+}
+
+impl std::fmt::Debug for BlobWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BlobWriter({}.{})", self.state, self.key)
+    }
 }
 
 impl BlobWriter {
-    /// Makes `data` durable where the persist of blob `key` will look for it.
-    pub fn write(&self, data: &[u8]) -> Result<(), StorageError> {
-        ensure(&self.dir, &self.state, self.key, data).map(|_| ())
+    /// Makes `data` durable where the persist of blob `key` will look for it, and returns the
+    /// same bytes mapped from the file: persist those, and drop `data`, to keep the blob out
+    /// of memory.
+    pub fn write(&self, data: &[u8]) -> Result<Bytes, StorageError> {
+        let at = write_file(&self.dir, &self.state, self.key, data)?;
+        let path = self.dir.join(&at.0);
+        let mapped = File::open(&path)
+            .and_then(|file| map(&file, at.1))
+            .map_err(|e| write_err(&path, e))?;
+        self.ahead
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(format!("{}.{}", self.state, self.key), (mapped.clone(), at));
+        Ok(mapped)
     }
 }

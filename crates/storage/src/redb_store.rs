@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use synod_core::{decode_row, encode_row, Row, Rows, Schema, Storage, StorageError};
 
-use crate::blob::{self, BlobRef, BlobWriter};
+use crate::blob::{self, Ahead, BlobRef, BlobWriter};
 
 /// Meta keys that record where a blob is start with this.
 const BLOB_PREFIX: &str = "blob.";
@@ -20,6 +20,7 @@ const CHECKSUM_LEN: usize = 4;
 pub struct RedbBackend {
     db: Arc<Database>,
     path: Arc<PathBuf>,
+    ahead: Ahead,
 }
 
 impl std::fmt::Debug for RedbBackend {
@@ -33,7 +34,7 @@ impl std::fmt::Debug for RedbBackend {
 /// redb's page cache when none is given: enough for the B-tree's inner pages and a batch's
 /// writes. redb's own default (1 GiB) would keep the whole file resident; Synod reads its file
 /// only when a node starts.
-pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 impl RedbBackend {
     /// Opens (or creates) the database at `path` with the default cache, creating its
@@ -69,6 +70,7 @@ impl RedbBackend {
         let backend = Self {
             db: Arc::new(db),
             path: Arc::new(path.to_path_buf()),
+            ahead: Ahead::default(),
         };
         blob::remove_leftovers(&backend.dir());
         Ok(backend)
@@ -91,6 +93,7 @@ impl RedbBackend {
             dir: self.dir(),
             state: name.to_string(),
             key,
+            ahead: self.ahead.clone(),
         }
     }
 
@@ -100,6 +103,7 @@ impl RedbBackend {
             db: self.db.clone(),
             path: self.path.clone(),
             dir: self.dir(),
+            ahead: self.ahead.clone(),
             name: name.to_string(),
             meta: format!("{name}.meta"),
             log: format!("{name}.log"),
@@ -114,6 +118,7 @@ pub struct RedbStorage<S> {
     path: Arc<PathBuf>,
     /// Where blob files go: beside the database.
     dir: PathBuf,
+    ahead: Ahead,
     name: String,
     meta: String,
     log: String,
@@ -246,7 +251,7 @@ impl<S: Schema> Storage<S> for RedbStorage<S> {
                     }
                     Row::Blob { key, data } => {
                         // The file is durable before the row naming it commits.
-                        let at = blob::ensure(&self.dir, &self.name, key, &data)?;
+                        let at = blob::ensure(&self.dir, &self.name, key, &data, &self.ahead)?;
                         let value = encode_row(&at)?;
                         meta.insert(
                             format!("{BLOB_PREFIX}{key}").as_str(),

@@ -4,7 +4,6 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::path::Path;
-use std::sync::Arc;
 use synod_core::{Snapshot, Storage};
 use synod_paxos::{LearnerOp, LearnerState};
 use synod_raft::{RaftPersist, RaftState, SnapshotRecord};
@@ -25,7 +24,7 @@ fn raft_snapshot(index: u64, data: &[u8]) -> RaftPersist {
         snapshot: SnapshotRecord {
             index,
             term: 2,
-            data: Arc::from(data),
+            data: bytes::Bytes::copy_from_slice(data),
         },
         retain_log: true,
     }
@@ -59,7 +58,7 @@ fn a_snapshot_is_read_back_and_a_newer_one_replaces_its_file() {
 fn a_snapshot_written_ahead_is_found_in_place_and_not_written_again() {
     let dir = tempfile::tempdir().unwrap();
     let backend = RedbBackend::open(&dir.path().join("node.redb")).unwrap();
-    let data: Arc<[u8]> = Arc::from(vec![7u8; 100_000]);
+    let data: bytes::Bytes = bytes::Bytes::from(vec![7u8; 100_000]);
     backend
         .blob_writer("learner", "snapshot")
         .write(&data)
@@ -138,4 +137,52 @@ fn leftovers_of_an_interrupted_write_go_when_the_node_starts() {
     std::fs::write(&tmp, b"half").unwrap();
     let _backend = RedbBackend::open(&dir.path().join("node.redb")).unwrap();
     assert!(!tmp.exists());
+}
+
+#[test]
+fn the_writer_hands_back_the_image_mapped_from_its_file_and_another_image_is_not_mistaken_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.redb");
+    let backend = RedbBackend::open(&path).unwrap();
+    let image = vec![3u8; 50_000];
+    let mapped = backend
+        .blob_writer("raft", "snapshot")
+        .write(&image)
+        .unwrap();
+    assert_eq!(&*mapped, image.as_slice());
+    assert_ne!(
+        mapped.as_ptr(),
+        image.as_ptr(),
+        "a map of the file, not the buffer"
+    );
+
+    // A different image (a snapshot received from the leader meanwhile) is written itself.
+    let mut raft = backend.storage::<RaftState>("raft");
+    raft.persist(&[raft_snapshot(30, b"from the leader")])
+        .unwrap();
+    assert_eq!(
+        &*raft.load().unwrap().snapshot.unwrap().data,
+        b"from the leader"
+    );
+
+    // The mapped image, persisted, is recorded and read back whole after a restart.
+    raft.persist(&[RaftPersist::Snapshot {
+        snapshot: SnapshotRecord {
+            index: 40,
+            term: 2,
+            data: mapped,
+        },
+        retain_log: true,
+    }])
+    .unwrap();
+    assert_eq!(blob_files(dir.path()).len(), 1);
+    drop((raft, backend));
+    let loaded = RedbBackend::open(&path)
+        .unwrap()
+        .storage::<RaftState>("raft")
+        .load()
+        .unwrap()
+        .snapshot
+        .unwrap();
+    assert_eq!((loaded.index, &*loaded.data), (40, image.as_slice()));
 }

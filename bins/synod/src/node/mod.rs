@@ -24,7 +24,7 @@ use synod_network::{Faults, LocalHub, NetworkConfig, Register, Router};
 use synod_runtime::http::{self, ApiState};
 use synod_runtime::{
     ApplyBatch, Compact, GetStatus, Propose, Read, RoleChanged, Service, ServiceConfig,
-    SnapshotWriter, Stop,
+    SnapshotPolicy, SnapshotWriter, Stop,
 };
 use synod_storage::RedbBackend;
 
@@ -110,6 +110,9 @@ pub(crate) struct ProtocolHandles {
     pub read: Option<Recipient<Read>>,
     /// The stored state whose snapshots the service writes ahead.
     pub snapshot_state: &'static str,
+    /// How many copies of the log since the last snapshot the roles keep in memory: the
+    /// `storage.snapshot_log_mb` budget is shared between them.
+    pub log_copies: u64,
 }
 
 /// Where a node's roles keep their durable state.
@@ -220,7 +223,11 @@ pub async fn start_node(
         retry_interval: tick,
         resend_after: Duration::from_millis(cfg.limits.request_timeout_ms / 4).max(tick),
         roles: handles.roles,
-        snapshot_every: cfg.storage.snapshot_entries,
+        snapshot: SnapshotPolicy {
+            every: cfg.storage.snapshot_entries,
+            max_log_bytes: cfg.storage.snapshot_log_mb.saturating_mul(1 << 20)
+                / handles.log_copies.max(1),
+        },
     };
     let service_actor = Service::new(service_cfg, router.clone(), handles.propose, handles.status)
         .compact_to(handles.compact)

@@ -108,5 +108,7 @@ pub(crate) fn start(
         compact,
         read,
         snapshot_state: LEARNER_STATE,
+        // The acceptor's votes and the learner's chosen values.
+        log_copies: 2,
     })
 }

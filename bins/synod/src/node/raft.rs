@@ -47,5 +47,6 @@ pub(crate) fn start(
         read: Some(shell.clone().recipient()),
         actors: vec![shell.recipient()],
         snapshot_state: STATE,
+        log_copies: 1,
     })
 }

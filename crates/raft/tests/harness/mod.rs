@@ -193,7 +193,7 @@ impl Net {
     pub fn compact(&mut self, id: NodeId, index: u64, data: &[u8]) {
         let snapshot = Snapshot {
             index,
-            data: data.into(),
+            data: bytes::Bytes::copy_from_slice(data),
         };
         self.nodes.get_mut(&id).unwrap().compact(snapshot);
         self.flush(id);
