@@ -146,6 +146,9 @@ impl Default for PaxosSection {
 pub enum Backend {
     /// One redb file per node: checksummed, fsync'd before anything depending on it is sent.
     Redb,
+    /// One append-only log file per role's state, each persist one record and one
+    /// `fdatasync` into space allocated ahead: the cheapest durable write.
+    Wal,
     /// Memory only: a restarted node has forgotten everything (tests, demos).
     Memory,
 }
@@ -154,7 +157,7 @@ pub enum Backend {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSection {
-    /// `"redb"` (default) or `"memory"`.
+    /// `"wal"` (default), `"redb"` or `"memory"`.
     pub backend: Backend,
     /// Node `N` keeps its state in `{data_dir}/{cluster_id}/node-N/` unless the node sets its
     /// own `data_dir`. Relative paths are relative to the working directory.
@@ -174,7 +177,7 @@ pub struct StorageSection {
 impl Default for StorageSection {
     fn default() -> Self {
         Self {
-            backend: Backend::Redb,
+            backend: Backend::Wal,
             data_dir: PathBuf::from("data"),
             snapshot_entries: 10_000,
             snapshot_log_mb: 64,
@@ -526,7 +529,7 @@ mod tests {
         assert_eq!(cfg.protocol, Protocol::Raft);
         assert_eq!(cfg.raft.tick_ms, 50);
         assert_eq!(cfg.cluster_id, "synod");
-        assert_eq!(cfg.storage.backend, Backend::Redb);
+        assert_eq!(cfg.storage.backend, Backend::Wal);
         assert_eq!(cfg.data_dir(&cfg.nodes[0]), Path::new("data/synod/node-1"));
     }
 

@@ -1,6 +1,6 @@
-//! What one durable persist costs on this machine's disk: a redb transaction with
-//! `Durability::Immediate` holding 1 or 64 Raft log entries of 256-byte values, next to a bare
-//! write + fdatasync of as many bytes to a plain file. The 1-client latency of a write is
+//! What one durable persist costs on this machine's disk: a record of the log-file backend and
+//! a redb transaction with `Durability::Immediate`, each holding 1 or 64 Raft log entries of
+//! 256-byte values, next to a bare write + fdatasync of as many bytes to a plain file. The 1-client latency of a write is
 //! bounded below by two of these (leader, then follower).
 
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -11,7 +11,7 @@ use synod_core::Storage;
 use synod_messages::raft::{Entry, EntryPayload};
 use synod_messages::{Command, KvOp, RequestId};
 use synod_raft::{RaftPersist, RaftState};
-use synod_storage::RedbBackend;
+use synod_storage::{RedbBackend, WalBackend};
 
 fn entries(from: u64, n: u64) -> Vec<Entry> {
     (from..from + n)
@@ -35,9 +35,22 @@ fn entries(from: u64, n: u64) -> Vec<Entry> {
 fn commit(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let backend = RedbBackend::open(&dir.path().join("bench.redb")).unwrap();
+    let wal = WalBackend::open(&dir.path().join("wal")).unwrap();
     let mut group = c.benchmark_group("durable persist");
     group.sample_size(30);
     for n in [1u64, 64] {
+        let mut store = wal.storage::<RaftState>(&format!("raft-{n}"));
+        store.load().unwrap();
+        let mut next = 1;
+        group.throughput(Throughput::Elements(n));
+        group.bench_function(format!("log file, {n} entries"), |b| {
+            b.iter(|| {
+                store
+                    .persist(&[RaftPersist::Append(entries(next, n))])
+                    .unwrap();
+                next += n;
+            })
+        });
         let mut store = backend.storage::<RaftState>("raft");
         let mut next = 1;
         group.throughput(Throughput::Elements(n));

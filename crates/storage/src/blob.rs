@@ -135,7 +135,7 @@ pub(crate) fn remove_leftovers(dir: &Path) {
 }
 
 /// Removes the files of `dir` whose name `doomed` picks.
-fn remove_where(dir: &Path, doomed: impl Fn(&str) -> bool) {
+pub(crate) fn remove_where(dir: &Path, doomed: impl Fn(&str) -> bool) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };

@@ -1,23 +1,28 @@
-//! The durable storage backend: one [redb](https://www.redb.org) file per node, every value
-//! checksummed, every persist one fsync'd transaction.
+//! The durable storage backends. Both map a protocol's ops onto the same rows
+//! ([`synod_core::Row`]: metadata, a log keyed by position, blobs) and make each persist durable
+//! with one sync.
 //!
 //! ```text
-//!   Shell ──persist([op, op, …])──► RedbStorage<S> ──Schema::rows──► one write transaction
-//!                                        │                            (Durability::Immediate)
-//!                                        ▼
-//!                      node.redb:  "<name>.meta"  str → crc32 ‖ bytes
-//!                                  "<name>.log"   u64 → crc32 ‖ bytes
-//!                      beside it:  "<name>.snapshot.<crc32>-<len>.blob"  (see [`BlobWriter`])
+//!   Shell ──persist([op, op, …])──► Schema::rows ──┬──► WalStorage<S> (default): one record
+//!                                                   │      appended to "<name>.<seq>.wal",
+//!                                                   │      one fdatasync
+//!                                                   └──► RedbStorage<S>: one redb write
+//!                                                          transaction in "synod.redb"
+//!                                                          (Durability::Immediate)
+//!   beside either: "<name>.snapshot.<crc32>-<len>.blob"  (see [`BlobWriter`])
 //! ```
 //!
-//! All of a shell's ops from one step share one transaction and so one fsync (group commit).
-//! Opening checks the file's integrity; a damaged file or a value whose checksum does not match
-//! is an error that names the file and what is wrong, never silently dropped data. The
-//! [`conformance`] suite runs against this backend and the in-memory one.
+//! All of a shell's ops from one step share one record or transaction and so one sync (group
+//! commit). Loading checks every record or value against its CRC32; damage is an error that
+//! names the file and what is wrong, never silently dropped data (the one thing dropped is the
+//! last record of a log cut short by a crash, which was never acknowledged). The
+//! [`conformance`] suite runs against both backends and the in-memory one.
 
 mod blob;
 pub mod conformance;
 mod redb_store;
+mod wal;
 
 pub use blob::BlobWriter;
 pub use redb_store::{RedbBackend, RedbStorage, DEFAULT_CACHE_BYTES};
+pub use wal::{WalBackend, WalStorage};

@@ -1,4 +1,4 @@
-//! The storage conformance suite, run on the in-memory backend and on redb, for every
+//! The storage conformance suite, run on the in-memory backend, on redb and on the log files, for every
 //! protocol's durable state.
 
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -12,7 +12,7 @@ use synod_messages::{Command, KvOp, RequestId};
 use synod_paxos::{AcceptorOp, AcceptorState, LearnerOp, LearnerState};
 use synod_raft::{HardState, RaftPersist, RaftState, SnapshotRecord};
 use synod_storage::conformance::check_round_trip;
-use synod_storage::RedbBackend;
+use synod_storage::{RedbBackend, WalBackend};
 
 fn command(rng: &mut StdRng) -> Command {
     let len = rng.gen_range(0..12);
@@ -164,27 +164,41 @@ fn on_redb<S: Schema + PartialEq + std::fmt::Debug>(name: &str, batches: &[Vec<S
     );
 }
 
+fn on_wal<S: Schema + PartialEq + std::fmt::Debug>(name: &str, batches: &[Vec<S::Op>]) {
+    let dir = tempfile::tempdir().unwrap();
+    check_round_trip(
+        &mut || {
+            Box::new(WalBackend::open(dir.path()).unwrap().storage::<S>(name))
+                as Box<dyn Storage<S>>
+        },
+        batches,
+    );
+}
+
 #[test]
-fn raft_state_on_memory_and_redb() {
+fn raft_state_on_every_backend() {
     for seed in 0..3 {
         on_memory::<RaftState>(&raft_batches(seed));
         on_redb::<RaftState>("raft", &raft_batches(seed));
+        on_wal::<RaftState>("raft", &raft_batches(seed));
     }
 }
 
 #[test]
-fn acceptor_state_on_memory_and_redb() {
+fn acceptor_state_on_every_backend() {
     for seed in 0..3 {
         on_memory::<AcceptorState>(&acceptor_batches(seed));
         on_redb::<AcceptorState>("acceptor", &acceptor_batches(seed));
+        on_wal::<AcceptorState>("acceptor", &acceptor_batches(seed));
     }
 }
 
 #[test]
-fn learner_state_on_memory_and_redb() {
+fn learner_state_on_every_backend() {
     for seed in 0..3 {
         on_memory::<LearnerState>(&learner_batches(seed));
         on_redb::<LearnerState>("learner", &learner_batches(seed));
+        on_wal::<LearnerState>("learner", &learner_batches(seed));
     }
 }
 

@@ -26,7 +26,7 @@ use synod_runtime::{
     ApplyBatch, Compact, GetStatus, Propose, Read, RoleChanged, Service, ServiceConfig,
     SnapshotPolicy, SnapshotWriter, Stop,
 };
-use synod_storage::RedbBackend;
+use synod_storage::{BlobWriter, RedbBackend, WalBackend};
 
 /// How a node reaches its peers.
 #[derive(Clone)]
@@ -119,6 +119,7 @@ pub(crate) struct ProtocolHandles {
 pub(crate) enum Stores {
     Memory,
     Redb(RedbBackend),
+    Wal(WalBackend),
 }
 
 impl Stores {
@@ -134,6 +135,11 @@ impl Stores {
                 tracing::info!(node = id, path = %backend.path().display(), "durable state");
                 Ok(Stores::Redb(backend))
             }
+            Backend::Wal => {
+                let backend = WalBackend::open(&cfg.data_dir(cfg.node(id)?))?;
+                tracing::info!(node = id, dir = %backend.dir().display(), "durable state (log files)");
+                Ok(Stores::Wal(backend))
+            }
         }
     }
 
@@ -142,6 +148,7 @@ impl Stores {
         match self {
             Stores::Memory => Box::new(MemoryStorage::<S>::new()),
             Stores::Redb(backend) => Box::new(backend.storage::<S>(name)),
+            Stores::Wal(backend) => Box::new(backend.storage::<S>(name)),
         }
     }
 
@@ -150,12 +157,14 @@ impl Stores {
     fn snapshot_writer(&self, name: &str) -> Option<SnapshotWriter> {
         match self {
             Stores::Memory => None,
-            Stores::Redb(backend) => {
-                let writer = backend.blob_writer(name, "snapshot");
-                Some(Arc::new(move |data: &[u8]| writer.write(data)))
-            }
+            Stores::Redb(backend) => Some(write_with(backend.blob_writer(name, "snapshot"))),
+            Stores::Wal(backend) => Some(write_with(backend.blob_writer(name, "snapshot"))),
         }
     }
+}
+
+fn write_with(writer: BlobWriter) -> SnapshotWriter {
+    Arc::new(move |data: &[u8]| writer.write(data))
 }
 
 /// Where a protocol sends what the service must hear.
