@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Benchmark a fresh local Synod cluster: build (release), start the cluster of
 # configs/PROTOCOL.toml (or configs/PROTOCOL-5.toml) with its ports but a new temporary data
-# directory (durable redb storage), wait for a leader on every node, run `synod bench` against
-# every node, stop the cluster and delete the data.
+# directory (durable storage: the default log files, or SYNOD_STORAGE__BACKEND=redb), wait for a
+# leader on every node, run `synod bench` against every node (only the leader with
+# BENCH_LEADER_ONLY=1), stop the cluster and delete the data.
 #
 #   scripts/bench.sh raft            # 3 nodes
 #   scripts/bench.sh paxos 5         # 5 nodes
 #   BENCH_ARGS="--clients 16 --duration 5s --write-ratio 0.5 --json out.json" scripts/bench.sh raft
+#   BENCH_LEADER_ONLY=1 BENCH_ARGS="--clients 1 --duration 5s" scripts/bench.sh raft   # latency
 #
 # Environment:
 #   BENCH_ARGS   options of `synod bench` (default below); --endpoints is added by this script
@@ -101,10 +103,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# A copy of the config, with storage forced to durable redb under the temporary directory
-# (through the config's documented SYNOD_ environment overrides, inherited by every node).
+# A copy of the config, with durable storage under the temporary directory (through the
+# config's documented SYNOD_ environment overrides, inherited by every node).
 cp "$CONFIG_SRC" "$TMP/cluster.toml"
-export SYNOD_STORAGE__BACKEND=redb
+export SYNOD_STORAGE__BACKEND=${SYNOD_STORAGE__BACKEND:-wal}
+[ "$SYNOD_STORAGE__BACKEND" != memory ] || die "the benchmark wants durable storage, not memory"
 export SYNOD_STORAGE__DATA_DIR="$TMP/data"
 
 log "starting a $NODES-node $PROTOCOL cluster ($CONFIG_NAME, data in $TMP/data)"
@@ -131,6 +134,13 @@ while :; do
     sleep 0.2
 done
 log "cluster ready: $ENDPOINTS"
+if [ "${BENCH_LEADER_ONLY:-0}" = 1 ]; then
+    first=${HTTP_ADDRS%%[[:space:]]*}
+    leader=$(curl -s --max-time 1 "http://$first/v1/status" | sed -n 's/.*"leader_id": *\([0-9]*\).*/\1/p')
+    [ -n "$leader" ] || die "cannot tell the leader from http://$first/v1/status"
+    ENDPOINTS="http://$(printf '%s\n' $HTTP_ADDRS | sed -n "${leader}p")"
+    log "leader only: $ENDPOINTS"
+fi
 
 # BENCH_ARGS is split into words on purpose. The bench runs in the background so that a
 # signal to this script stops it and the cluster at once (bash runs traps only between commands).

@@ -97,18 +97,40 @@ fn survives_kill_9_of_the_leader_and_garbage_frames(protocol: &str) {
 
 #[test]
 fn raft_keeps_every_acknowledged_write_through_kill_9_of_every_node() {
-    every_acknowledged_write_survives_kill_9_of_every_node("raft");
+    every_acknowledged_write_survives_kill_9_of_every_node("raft", "");
 }
 
 #[test]
 fn paxos_keeps_every_acknowledged_write_through_kill_9_of_every_node() {
-    every_acknowledged_write_survives_kill_9_of_every_node("paxos");
+    every_acknowledged_write_survives_kill_9_of_every_node("paxos", "");
+}
+
+#[test]
+fn raft_on_redb_keeps_every_acknowledged_write_and_a_directory_is_not_read_as_another_backend() {
+    let c = every_acknowledged_write_survives_kill_9_of_every_node("raft", "backend = \"redb\"");
+    // The same directory opened with the log-file backend would look empty: refused.
+    let mut c = c;
+    c.kill9(1);
+    let status = c
+        .spawn_with(1, &[("SYNOD_STORAGE__BACKEND", "wal")])
+        .wait()
+        .unwrap();
+    assert!(!status.success());
+    let logs = c.logs();
+    assert!(
+        logs.contains("another storage backend") && logs.contains("synod.redb"),
+        "{}",
+        tail(&logs, 20)
+    );
 }
 
 /// Writes keys from several clients, kills every node with SIGKILL, restarts them all from
 /// their data directories, and reads every acknowledged key back.
-fn every_acknowledged_write_survives_kill_9_of_every_node(protocol: &str) {
-    let mut c = Cluster::start(protocol, 3);
+fn every_acknowledged_write_survives_kill_9_of_every_node(
+    protocol: &str,
+    storage: &str,
+) -> Cluster {
+    let mut c = Cluster::start_with(protocol, 3, storage);
     c.leader(&[1, 2, 3]);
     let acknowledged = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -150,6 +172,7 @@ fn every_acknowledged_write_survives_kill_9_of_every_node(protocol: &str) {
             "acknowledged write {key} lost after kill -9 of every node"
         );
     }
+    c
 }
 
 #[test]

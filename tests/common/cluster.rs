@@ -33,10 +33,8 @@ impl Cluster {
         let dir =
             std::env::temp_dir().join(format!("synod-e2e-{protocol}-{}-{nth}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let storage = format!(
-            "backend = \"redb\"\ndata_dir = {:?}\n{storage}",
-            dir.join("data")
-        );
+        // The default backend unless `storage` names one.
+        let storage = format!("data_dir = {:?}\n{storage}", dir.join("data"));
         let toml = super::config_toml_with(protocol, n, 20, 3000, &storage).replacen(
             "[[nodes]]",
             &format!("{extra}\n\n[[nodes]]"),
@@ -66,6 +64,11 @@ impl Cluster {
     }
 
     pub fn spawn(&self, id: usize) -> Child {
+        self.spawn_with(id, &[])
+    }
+
+    /// Starts node `id` with extra environment variables (`SYNOD_` config overrides).
+    pub fn spawn_with(&self, id: usize, env: &[(&str, &str)]) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -76,6 +79,7 @@ impl Cluster {
             .arg(&self.config)
             .args(["--id", &id.to_string()])
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

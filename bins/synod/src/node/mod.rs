@@ -128,6 +128,7 @@ impl Stores {
             Backend::Memory => Ok(Stores::Memory),
             Backend::Redb => {
                 let dir = cfg.data_dir(cfg.node(id)?);
+                refuse_other_backend(&dir, "redb", |name| name.ends_with(".wal"))?;
                 let backend = RedbBackend::open_with_cache(
                     &dir.join("synod.redb"),
                     cfg.storage.cache_mb.saturating_mul(1024 * 1024),
@@ -136,7 +137,9 @@ impl Stores {
                 Ok(Stores::Redb(backend))
             }
             Backend::Wal => {
-                let backend = WalBackend::open(&cfg.data_dir(cfg.node(id)?))?;
+                let dir = cfg.data_dir(cfg.node(id)?);
+                refuse_other_backend(&dir, "wal", |name| name == "synod.redb")?;
+                let backend = WalBackend::open(&dir)?;
                 tracing::info!(node = id, dir = %backend.dir().display(), "durable state (log files)");
                 Ok(Stores::Wal(backend))
             }
@@ -160,6 +163,32 @@ impl Stores {
             Stores::Redb(backend) => Some(write_with(backend.blob_writer(name, "snapshot"))),
             Stores::Wal(backend) => Some(write_with(backend.blob_writer(name, "snapshot"))),
         }
+    }
+}
+
+/// A data directory written by the other durable backend would look empty to this one: the
+/// node would start with no state and could even vote twice. Refuse it, saying how to go on.
+fn refuse_other_backend(
+    dir: &std::path::Path,
+    backend: &str,
+    other: impl Fn(&str) -> bool,
+) -> Result<(), StorageError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(()); // a new directory
+    };
+    let found = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .find(|name| other(name));
+    match found {
+        None => Ok(()),
+        Some(name) => Err(StorageError::Corrupt(format!(
+            "{}: holds {name}, written by another storage backend than the configured \
+             storage.backend = \"{backend}\"; set storage.backend to the one that wrote it \
+             (\"redb\" for synod.redb, \"wal\" for *.wal), or start this node from an empty \
+             directory (its peers bring it up to date)",
+            dir.display()
+        ))),
     }
 }
 
