@@ -49,6 +49,15 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     bincode::serde::encode_to_vec(value, config()).map_err(|e| CodecError::Encode(e.to_string()))
 }
 
+/// Encodes a value into `writer` as [`encode`] would into a vector, without building it.
+pub fn encode_into<T: Serialize, W: std::io::Write>(
+    value: &T,
+    writer: &mut W,
+) -> Result<usize, CodecError> {
+    bincode::serde::encode_into_std_write(value, writer, config())
+        .map_err(|e| CodecError::Encode(e.to_string()))
+}
+
 /// Decodes a value from exactly `bytes` (without frame header).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let (value, read) = bincode::serde::decode_from_slice(bytes, config())

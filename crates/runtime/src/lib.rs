@@ -12,8 +12,8 @@
 //!   carries out its outputs in the safe order: persist (one sync), then send, then apply.
 //! * [`service::Service`] owns the KV state machine, answers clients, forwards commands to the
 //!   leader and waits for them to be applied locally. It snapshots the store when
-//!   `snapshot_policy` says so and, given a [`SnapshotWriter`], writes the snapshot to disk on a
-//!   blocking thread before handing it to the protocol.
+//!   `snapshot_policy` says so and, given a [`SnapshotWriter`], streams the snapshot into a file
+//!   and makes it durable on a blocking thread before handing it to the protocol.
 //! * A node runs its shells ([`Shell::start_on`]) and its service on threads of their own, so
 //!   neither a slow persist nor a large snapshot holds back the other or the network.
 //! * [`http`] maps the REST API onto the service.
@@ -30,6 +30,6 @@ pub use msg::{
     ApplyBatch, ClientError, ClientRequest, Compact, Consistency, GetNodeStatus, GetStatus,
     NodeStatus, Propose, Read, RoleChanged, Stop,
 };
-pub use service::{Service, ServiceConfig, SnapshotWriter};
+pub use service::{Service, ServiceConfig, SnapshotCommit, SnapshotWriter};
 pub use shell::Shell;
 pub use snapshot_policy::SnapshotPolicy;

@@ -89,11 +89,16 @@ pub struct Service {
     snapshot_writer: Option<SnapshotWriter>,
 }
 
-/// Makes a snapshot's bytes durable where the node's storage will look for them when the
-/// protocol persists that snapshot, and returns the bytes to hand over instead (read back from
-/// disk on demand, so the image does not stay in memory); runs on a blocking thread, off the
-/// actors.
-pub type SnapshotWriter = Arc<dyn Fn(&[u8]) -> Result<bytes::Bytes, StorageError> + Send + Sync>;
+/// Writes a snapshot of the store where the node's storage will look for it when the protocol
+/// persists that snapshot, in two steps: this streams the image into a file on the service's
+/// thread (no copy of the store in memory, no sync); the [`SnapshotCommit`] it returns makes the
+/// file durable, on a blocking thread, and gives the bytes to hand over (mapped from the file, so
+/// the image does not stay in memory).
+pub type SnapshotWriter =
+    Arc<dyn Fn(&KvStore) -> Result<SnapshotCommit, StorageError> + Send + Sync>;
+
+/// The second step of a [`SnapshotWriter`].
+pub type SnapshotCommit = Box<dyn FnOnce() -> Result<bytes::Bytes, StorageError> + Send>;
 
 /// Hand pending requests to the leader (sent to itself).
 #[derive(Message)]
@@ -378,37 +383,44 @@ impl Service {
             return;
         }
         let started = Instant::now();
-        match self.kv.snapshot() {
-            Ok(data) => {
-                let snapshot = Snapshot {
-                    index: self.kv.applied_index(),
+        let index = self.kv.applied_index();
+        // The log is compacted once this snapshot is handed over; if writing it fails, the
+        // log is kept until the next one.
+        self.snapshot_index = index;
+        self.log_bytes = 0;
+        let Some(write) = self.snapshot_writer.clone() else {
+            match self.kv.snapshot() {
+                Ok(data) => self.hand_over(Snapshot {
+                    index,
                     data: data.into(),
-                };
-                self.snapshot_index = snapshot.index;
-                self.log_bytes = 0;
-                tracing::debug!(
-                    node = self.cfg.node,
-                    index = snapshot.index,
-                    bytes = snapshot.data.len(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "snapshot taken"
-                );
-                let Some(write) = self.snapshot_writer.clone() else {
-                    self.hand_over(snapshot);
-                    return;
-                };
-                let index = snapshot.index;
-                let job = actix_rt::task::spawn_blocking(move || write(&snapshot.data));
-                ctx.spawn(wrap_future(job).map(move |written, service: &mut Self, _| {
-                    match written {
-                        Ok(Ok(data)) => service.hand_over(Snapshot { index, data }),
-                        Ok(Err(e)) => tracing::error!(node = service.cfg.node, index, error = %e, "cannot write a snapshot; the log is kept until the next one"),
-                        Err(e) => tracing::error!(node = service.cfg.node, error = %e, "the snapshot writer failed"),
-                    }
-                }));
+                }),
+                Err(e) => {
+                    tracing::error!(node = self.cfg.node, error = %e, "cannot encode a snapshot")
+                }
             }
-            Err(e) => tracing::error!(node = self.cfg.node, error = %e, "cannot encode a snapshot"),
-        }
+            return;
+        };
+        let commit = match write(&self.kv) {
+            Ok(commit) => commit,
+            Err(e) => {
+                tracing::error!(node = self.cfg.node, index, error = %e, "cannot write a snapshot; the log is kept until the next one");
+                return;
+            }
+        };
+        tracing::debug!(
+            node = self.cfg.node,
+            index,
+            ms = started.elapsed().as_millis() as u64,
+            "snapshot taken"
+        );
+        let job = actix_rt::task::spawn_blocking(commit);
+        ctx.spawn(wrap_future(job).map(move |written, service: &mut Self, _| {
+            match written {
+                Ok(Ok(data)) => service.hand_over(Snapshot { index, data }),
+                Ok(Err(e)) => tracing::error!(node = service.cfg.node, index, error = %e, "cannot write a snapshot; the log is kept until the next one"),
+                Err(e) => tracing::error!(node = service.cfg.node, error = %e, "the snapshot writer failed"),
+            }
+        }));
     }
 
     /// Tells the protocol's roles they may compact through `snapshot`.

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use synod_core::StorageError;
 
@@ -170,6 +171,51 @@ impl BlobWriter {
     /// of memory.
     pub fn write(&self, data: &[u8]) -> Result<Bytes, StorageError> {
         let at = write_file(&self.dir, &self.state, self.key, data)?;
+        self.map_ahead(at)
+    }
+
+    /// Streams a blob into a new file through `fill`, without building it in memory and
+    /// without syncing: [`StagedBlob::commit`] (which may run on another thread) makes it
+    /// durable, puts it in place and maps it, as [`Self::write`] does.
+    pub fn stage<E: std::fmt::Display>(
+        &self,
+        fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+    ) -> Result<StagedBlob, StorageError> {
+        static STAGED: AtomicU64 = AtomicU64::new(0);
+        let n = STAGED.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .dir
+            .join(format!("{}.{}.staged-{n}.blob.tmp", self.state, self.key));
+        let file = File::create(&tmp).map_err(|e| write_err(&tmp, e))?;
+        let mut out = Checksummed {
+            inner: std::io::BufWriter::with_capacity(1 << 20, file),
+            hasher: crc32fast::Hasher::new(),
+            len: 0,
+            unsynced: 0,
+        };
+        let filled = fill(&mut out)
+            .map_err(|e| write_err(&tmp, e))
+            .and_then(|()| out.inner.flush().map_err(|e| write_err(&tmp, e)));
+        if let Err(e) = filled {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        let (crc, len) = (out.hasher.finalize(), out.len);
+        let file = out
+            .inner
+            .into_inner()
+            .map_err(|e| write_err(&tmp, e.error()))?;
+        Ok(StagedBlob {
+            writer: self.clone(),
+            tmp,
+            file,
+            crc,
+            len,
+        })
+    }
+
+    /// Records a blob file in place as written ahead and maps it.
+    fn map_ahead(&self, at: BlobRef) -> Result<Bytes, StorageError> {
         let path = self.dir.join(&at.0);
         let mapped = File::open(&path)
             .and_then(|file| map(&file, at.1))
@@ -179,5 +225,79 @@ impl BlobWriter {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(format!("{}.{}", self.state, self.key), (mapped.clone(), at));
         Ok(mapped)
+    }
+}
+
+/// A blob streamed into a temporary file by [`BlobWriter::stage`], not yet durable.
+pub struct StagedBlob {
+    writer: BlobWriter,
+    tmp: PathBuf,
+    file: File,
+    crc: u32,
+    len: u64,
+}
+
+impl std::fmt::Debug for StagedBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StagedBlob({}, {} bytes)", self.tmp.display(), self.len)
+    }
+}
+
+impl StagedBlob {
+    /// Syncs the file, renames it to its final name, syncs the directory and maps it: from
+    /// here the persist of blob `key` finds it in place (see [`BlobWriter::write`]).
+    pub fn commit(self) -> Result<Bytes, StorageError> {
+        let dir = &self.writer.dir;
+        let len = usize::try_from(self.len).unwrap_or(usize::MAX);
+        let name = file_name(&self.writer.state, self.writer.key, self.crc, len);
+        let path = dir.join(&name);
+        let done = self
+            .file
+            .sync_all()
+            .map_err(|e| write_err(&self.tmp, e))
+            .and_then(|()| fs::rename(&self.tmp, &path).map_err(|e| write_err(&path, e)))
+            .and_then(|()| {
+                File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| write_err(dir, e))
+            });
+        if let Err(e) = done {
+            let _ = fs::remove_file(&self.tmp);
+            return Err(e);
+        }
+        self.writer.map_ahead((name, self.len, self.crc))
+    }
+}
+
+/// Bytes a staged blob writes between syncs. Left to the kernel, hundreds of MB of dirty pages
+/// would make the next sync of the protocol's log wait for them (ext4 commits its journal in
+/// order), stalling the protocol for a second and more.
+const SYNC_EVERY: u64 = 16 << 20;
+
+/// A file writer that counts and checksums what passes through it and syncs every
+/// [`SYNC_EVERY`] bytes.
+struct Checksummed {
+    inner: std::io::BufWriter<File>,
+    hasher: crc32fast::Hasher,
+    len: u64,
+    unsynced: u64,
+}
+
+impl Write for Checksummed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        self.unsynced += n as u64;
+        if self.unsynced >= SYNC_EVERY {
+            self.inner.flush()?;
+            self.inner.get_ref().sync_data()?;
+            self.unsynced = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }

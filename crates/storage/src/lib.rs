@@ -23,6 +23,6 @@ pub mod conformance;
 mod redb_store;
 mod wal;
 
-pub use blob::BlobWriter;
+pub use blob::{BlobWriter, StagedBlob};
 pub use redb_store::{RedbBackend, RedbStorage, DEFAULT_CACHE_BYTES};
 pub use wal::{WalBackend, WalStorage};

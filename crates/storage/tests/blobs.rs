@@ -186,3 +186,56 @@ fn the_writer_hands_back_the_image_mapped_from_its_file_and_another_image_is_not
         .unwrap();
     assert_eq!((loaded.index, &*loaded.data), (40, image.as_slice()));
 }
+
+#[test]
+fn a_staged_image_is_streamed_to_a_file_and_committed_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.redb");
+    let backend = RedbBackend::open(&path).unwrap();
+    let writer = backend.blob_writer("raft", "snapshot");
+    let image: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let staged = writer
+        .stage(|out| {
+            out.write_all(&image[..1000])
+                .and_then(|()| out.write_all(&image[1000..]))
+        })
+        .unwrap();
+    assert!(
+        blob_files(dir.path())[0].ends_with(".blob.tmp"),
+        "not in place before commit"
+    );
+    let mapped = staged.commit().unwrap();
+    assert_eq!(&*mapped, image.as_slice());
+    let files = blob_files(dir.path());
+    assert_eq!(files.len(), 1);
+    assert!(
+        files[0].ends_with(&format!(
+            "{:08x}-{}.blob",
+            crc32fast::hash(&image),
+            image.len()
+        )),
+        "{files:?}"
+    );
+    let mut raft = backend.storage::<RaftState>("raft");
+    raft.persist(&[RaftPersist::Snapshot {
+        snapshot: SnapshotRecord {
+            index: 9,
+            term: 2,
+            data: mapped,
+        },
+        retain_log: true,
+    }])
+    .unwrap();
+    assert_eq!(
+        &*raft.load().unwrap().snapshot.unwrap().data,
+        image.as_slice()
+    );
+
+    // A fill that fails leaves nothing behind.
+    let failed = writer.stage(|_| Err::<(), _>("the encoder gave up"));
+    assert!(failed
+        .unwrap_err()
+        .to_string()
+        .contains("the encoder gave up"));
+    assert_eq!(blob_files(dir.path()).len(), 1);
+}

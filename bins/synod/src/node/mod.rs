@@ -192,8 +192,12 @@ fn refuse_other_backend(
     }
 }
 
+/// Streams the store's image into a blob file, then commits it (see [`SnapshotWriter`]).
 fn write_with(writer: BlobWriter) -> SnapshotWriter {
-    Arc::new(move |data: &[u8]| writer.write(data))
+    Arc::new(move |kv: &synod_kv::KvStore| {
+        let staged = writer.stage(|mut out| kv.write_snapshot(&mut out))?;
+        Ok(Box::new(move || staged.commit()) as synod_runtime::SnapshotCommit)
+    })
 }
 
 /// Where a protocol sends what the service must hear.
