@@ -640,6 +640,21 @@ fn s10_2_1_leader_sends_appendentries_before_its_own_write_and_counts_itself_onc
     };
     assert_eq!(ready.eager.iter().filter(|(_, m)| carrying(m)).count(), 2);
     assert!(!ready.messages.iter().any(|(_, m)| carrying(m)));
+    // A follower's acknowledgement, on the contrary, waits for its own write.
+    let (to, append) = ready.eager[0].clone();
+    let follower = net.nodes.get_mut(&to.node).unwrap();
+    follower.on_message(from(1), append);
+    let answer = follower.take_ready();
+    assert!(!answer.persist.is_empty());
+    assert!(
+        answer.eager.is_empty(),
+        "a follower acknowledged before its write"
+    );
+    assert!(matches!(
+        answer.messages.as_slice(),
+        [(_, RaftMessage::AppendEntriesResponse { success: true, .. })]
+    ));
+    let leader = net.nodes.get_mut(&1).unwrap();
     // ...and one follower's acknowledgement is no majority while that write is not durable.
     let ack = RaftMessage::AppendEntriesResponse {
         term: leader.term(),
