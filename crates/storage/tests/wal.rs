@@ -67,15 +67,20 @@ fn record_ends(path: &Path) -> Vec<usize> {
     ends
 }
 
-#[test]
-fn a_torn_last_record_is_dropped_and_the_log_goes_on_after_it() {
+/// A log of two records (entries 1–10, then 11–20), closed; its first segment's path.
+fn two_records() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(FIRST);
     let mut store = raft(dir.path());
     store.load().unwrap();
     store.persist(&[entries(1, 10, 100)]).unwrap();
     store.persist(&[entries(11, 20, 100)]).unwrap();
-    drop(store);
+    let path = dir.path().join(FIRST);
+    (dir, path)
+}
+
+#[test]
+fn a_torn_last_record_is_dropped_and_the_log_goes_on_after_it() {
+    let (dir, path) = two_records();
     // A crash in the middle of the second record: its second half never reached the disk.
     let ends = record_ends(&path);
     let (first_end, second_end) = (ends[0], ends[1]);
@@ -97,13 +102,7 @@ fn a_torn_last_record_is_dropped_and_the_log_goes_on_after_it() {
 
 #[test]
 fn a_damaged_record_before_the_end_is_refused_with_the_file_and_offset() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(FIRST);
-    let mut store = raft(dir.path());
-    store.load().unwrap();
-    store.persist(&[entries(1, 10, 100)]).unwrap();
-    store.persist(&[entries(11, 20, 100)]).unwrap();
-    drop(store);
+    let (dir, path) = two_records();
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[40] ^= 0x01; // inside the first record
     std::fs::write(&path, &bytes).unwrap();
