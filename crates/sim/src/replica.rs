@@ -61,6 +61,14 @@ pub struct Output {
     pub reads: Vec<(u64, Option<u64>)>,
 }
 
+impl Output {
+    /// Queues messages of the actor at `from`.
+    fn send<M: Into<Payload>>(&mut self, from: ActorAddr, messages: Vec<(ActorAddr, M)>) {
+        self.messages
+            .extend(messages.into_iter().map(|(to, m)| (from, to, m.into())));
+    }
+}
+
 /// The protocol cores of one live node.
 pub enum Replica {
     /// One Raft core.
@@ -214,12 +222,7 @@ impl Replica {
                     if ready.is_empty() {
                         break;
                     }
-                    out.messages.extend(
-                        ready
-                            .eager
-                            .into_iter()
-                            .map(|(to, m)| (from, to, Payload::Raft(m))),
-                    );
+                    out.send(from, ready.eager);
                     if crash_in_persist {
                         return true;
                     }
@@ -228,12 +231,7 @@ impl Replica {
                         raft.persisted();
                     }
                     out.raft_ops.extend(ready.persist);
-                    out.messages.extend(
-                        ready
-                            .messages
-                            .into_iter()
-                            .map(|(to, m)| (from, to, Payload::Raft(m))),
-                    );
+                    out.send(from, ready.messages);
                     out.snapshot = ready.snapshot.or(out.snapshot.take());
                     out.applied.extend(ready.applied);
                     out.reads.extend(ready.reads);
@@ -257,31 +255,16 @@ impl Replica {
                 let ready = proposer.take_ready();
                 out.reads.extend(ready.reads);
                 let from = ActorAddr::new(id, Role::Proposer);
-                out.messages.extend(
-                    ready
-                        .messages
-                        .into_iter()
-                        .map(|(to, m)| (from, to, Payload::Paxos(m))),
-                );
+                out.send(from, ready.messages);
                 let ready = acceptor.take_ready();
                 persist(acceptor_disk, &ready.persist);
                 out.acceptor_ops.extend(ready.persist);
                 let from = ActorAddr::new(id, Role::Acceptor);
-                out.messages.extend(
-                    ready
-                        .messages
-                        .into_iter()
-                        .map(|(to, m)| (from, to, Payload::Paxos(m))),
-                );
+                out.send(from, ready.messages);
                 let ready = learner.take_ready();
                 persist(learner_disk, &ready.persist);
                 let from = ActorAddr::new(id, Role::Learner);
-                out.messages.extend(
-                    ready
-                        .messages
-                        .into_iter()
-                        .map(|(to, m)| (from, to, Payload::Paxos(m))),
-                );
+                out.send(from, ready.messages);
                 out.snapshot = ready.snapshot.or(out.snapshot.take());
                 out.applied.extend(ready.applied);
             }

@@ -32,6 +32,24 @@ fn entries(from: u64, n: u64) -> Vec<Entry> {
         .collect()
 }
 
+/// Benchmarks persisting `n` new entries at a time into `store`.
+fn append(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    store: &mut dyn Storage<RaftState>,
+    n: u64,
+) {
+    let mut next = 1;
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            store
+                .persist(&[RaftPersist::Append(entries(next, n))])
+                .unwrap();
+            next += n;
+        })
+    });
+}
+
 fn commit(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let backend = RedbBackend::open(&dir.path().join("bench.redb")).unwrap();
@@ -39,29 +57,17 @@ fn commit(c: &mut Criterion) {
     let mut group = c.benchmark_group("durable persist");
     group.sample_size(30);
     for n in [1u64, 64] {
-        let mut store = wal.storage::<RaftState>(&format!("raft-{n}"));
-        store.load().unwrap();
-        let mut next = 1;
         group.throughput(Throughput::Elements(n));
-        group.bench_function(format!("log file, {n} entries"), |b| {
-            b.iter(|| {
-                store
-                    .persist(&[RaftPersist::Append(entries(next, n))])
-                    .unwrap();
-                next += n;
-            })
-        });
+        let mut log_file = wal.storage::<RaftState>(&format!("raft-{n}"));
+        log_file.load().unwrap();
+        append(
+            &mut group,
+            &format!("log file, {n} entries"),
+            &mut log_file,
+            n,
+        );
         let mut store = backend.storage::<RaftState>("raft");
-        let mut next = 1;
-        group.throughput(Throughput::Elements(n));
-        group.bench_function(format!("redb, {n} entries"), |b| {
-            b.iter(|| {
-                store
-                    .persist(&[RaftPersist::Append(entries(next, n))])
-                    .unwrap();
-                next += n;
-            })
-        });
+        append(&mut group, &format!("redb, {n} entries"), &mut store, n);
         // Start the next size from an empty log.
         store.persist(&[RaftPersist::TruncateFrom(1)]).unwrap();
         let bytes = vec![7u8; (n as usize) * 300];
