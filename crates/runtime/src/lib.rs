@@ -14,8 +14,9 @@
 //!   leader and waits for them to be applied locally. It snapshots the store when
 //!   `snapshot_policy` says so and, given a [`SnapshotWriter`], streams the snapshot into a file
 //!   and makes it durable on a blocking thread before handing it to the protocol.
-//! * A node runs its shells ([`Shell::start_on`]) and its service on threads of their own, so
-//!   neither a slow persist nor a large snapshot holds back the other or the network.
+//! * A node runs its shells ([`Shell::start_on`]) on its router's thread, so a message between
+//!   them wakes no other thread, and its service on a thread of its own, so a large snapshot
+//!   holds back neither the protocol's heartbeats nor the network.
 //! * [`http`] maps the REST API onto the service.
 
 pub mod admin;

@@ -8,7 +8,11 @@
 //!                                    └──► 3. service ◄── ApplyBatch (snapshot, entries)
 //! ```
 //!
-//! On start the shell registers itself with the router for its `(node, role)` address.
+//! On start the shell registers itself with the router for its `(node, role)` address. A node
+//! runs its shells on the router's thread: a message between them is a call on the same thread,
+//! not a wake-up of another (the costly part of a hop on a small machine). When a step has eager
+//! messages, the shell sends them and then steps aside, its mailbox paused, so the router and
+//! its connections put them on the wire before the thread blocks in the sync.
 //!
 //! If persisting fails (a full disk, an I/O error), the shell does not send the messages that
 //! depended on it and stops taking input: a replica whose memory is ahead of its disk must not
@@ -17,9 +21,10 @@
 //! same as a restart, so nothing that was not persisted is trusted — and goes on.
 
 use crate::msg::{ApplyBatch, Compact, GetStatus, Propose, Read, RoleChanged, Stop};
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Recipient};
+use actix::fut::wrap_future;
+use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Recipient};
 use std::time::Duration;
-use synod_core::{Core, DurableState, NotLeader, Status, Storage, StorageError};
+use synod_core::{Core, DurableState, NotLeader, Ready, Status, Storage, StorageError};
 use synod_messages::{ActorAddr, Envelope, Payload};
 use synod_network::{Deliver, Register, Router};
 
@@ -47,6 +52,15 @@ pub struct Shell<C: Core, S: DurableState<Op = C::Persist>> {
     failed: Option<(String, u32)>,
     /// A [`Flush`] is queued.
     drive_scheduled: bool,
+    /// A step whose eager messages left and whose persist waits for them to be on the wire.
+    parked: Option<Box<Ready<C::Message, C::Persist>>>,
+}
+
+/// Lets the tasks queued on this thread run before the caller goes on: the router, woken by
+/// the sends, then the connection it hands the frames to (each yield lets one round through).
+async fn let_others_run() {
+    tokio::task::yield_now().await;
+    tokio::task::yield_now().await;
 }
 
 /// Carry out the core's outputs (sent to itself).
@@ -82,6 +96,7 @@ where
             last_status: None,
             failed: None,
             drive_scheduled: false,
+            parked: None,
         })
     }
 
@@ -98,40 +113,66 @@ where
     }
 
     /// Carries out everything the core asked for, in the safe order.
-    fn drive(&mut self) {
-        loop {
-            let ready = self.core.take_ready();
+    fn drive(&mut self, ctx: &mut Context<Self>) {
+        while self.parked.is_none() {
+            let mut ready = self.core.take_ready();
             if ready.is_empty() {
                 break;
             }
-            self.send_all(ready.eager);
-            if !ready.persist.is_empty() {
-                let started = std::time::Instant::now();
-                let persisted = self.storage.persist(&ready.persist);
-                let took = started.elapsed();
-                if took >= SLOW_PERSIST {
-                    tracing::warn!(actor = %self.me, ms = took.as_millis() as u64, ops = ready.persist.len(), "slow persist: this actor did nothing else meanwhile");
-                }
-                if let Err(e) = persisted {
-                    tracing::error!(actor = %self.me, error = %e, "persist failed; this replica pauses and will recover from its durable state");
-                    self.failed = Some((e.to_string(), 0));
-                    self.report_status();
-                    return;
-                }
-                self.core.persisted();
+            let eager = std::mem::take(&mut ready.eager);
+            let park = !eager.is_empty() && !ready.persist.is_empty();
+            self.send_all(eager);
+            if park {
+                self.parked = Some(Box::new(ready));
+                // `wait` pauses the mailbox: nothing reaches the core between its step and
+                // the persist of that step.
+                ctx.wait(
+                    wrap_future(let_others_run()).map(|(), shell: &mut Self, ctx| {
+                        if let Some(ready) = shell.parked.take() {
+                            if shell.complete(*ready) {
+                                shell.drive(ctx);
+                            }
+                        }
+                    }),
+                );
+                return;
             }
-            self.send_all(ready.messages);
-            if ready.snapshot.is_some() || !ready.applied.is_empty() || !ready.reads.is_empty() {
-                if let Some(service) = &self.service {
-                    service.do_send(ApplyBatch {
-                        snapshot: ready.snapshot,
-                        entries: ready.applied,
-                        reads: ready.reads,
-                    });
-                }
+            if !self.complete(ready) {
+                return;
             }
         }
         self.report_status();
+    }
+
+    /// Persists a step, then sends its messages and hands over what it applied. False if the
+    /// persist failed (the shell is then paused).
+    fn complete(&mut self, ready: Ready<C::Message, C::Persist>) -> bool {
+        if !ready.persist.is_empty() {
+            let started = std::time::Instant::now();
+            let persisted = self.storage.persist(&ready.persist);
+            let took = started.elapsed();
+            if took >= SLOW_PERSIST {
+                tracing::warn!(actor = %self.me, ms = took.as_millis() as u64, ops = ready.persist.len(), "slow persist: this actor did nothing else meanwhile");
+            }
+            if let Err(e) = persisted {
+                tracing::error!(actor = %self.me, error = %e, "persist failed; this replica pauses and will recover from its durable state");
+                self.failed = Some((e.to_string(), 0));
+                self.report_status();
+                return false;
+            }
+            self.core.persisted();
+        }
+        self.send_all(ready.messages);
+        if ready.snapshot.is_some() || !ready.applied.is_empty() || !ready.reads.is_empty() {
+            if let Some(service) = &self.service {
+                service.do_send(ApplyBatch {
+                    snapshot: ready.snapshot,
+                    entries: ready.applied,
+                    reads: ready.reads,
+                });
+            }
+        }
+        true
     }
 
     fn send_all(&self, messages: Vec<(ActorAddr, C::Message)>) {
@@ -186,13 +227,13 @@ where
     }
 
     /// Rebuilds the core from what is durable, as a restart would.
-    fn try_recover(&mut self) {
+    fn try_recover(&mut self, ctx: &mut Context<Self>) {
         match self.storage.load() {
             Ok(state) => {
                 tracing::warn!(actor = %self.me, "storage readable again; rebuilding from the durable state");
                 self.core = (self.build)(state);
                 self.failed = None;
-                self.drive();
+                self.drive(ctx);
             }
             Err(e) => {
                 tracing::error!(actor = %self.me, error = %e, "storage still failing");
@@ -208,9 +249,9 @@ where
     C::Message: Into<Payload> + TryFrom<Payload>,
     S: DurableState<Op = C::Persist>,
 {
-    /// Starts the shell on `arbiter`'s thread, so that what blocks other actors of the node
-    /// (building a snapshot of a large store) does not hold back its ticks and heartbeats, and
-    /// its persists do not hold back them.
+    /// Starts the shell on `arbiter`'s thread: a node's router's, so that a message between
+    /// them wakes no other thread, and not its service's, so that building a snapshot of a
+    /// large store does not hold back the shell's ticks and heartbeats.
     pub fn start_on(self, arbiter: &actix::dev::ArbiterHandle) -> Addr<Self> {
         Self::start_in_arbiter(arbiter, move |_| self)
     }
@@ -237,11 +278,11 @@ where
             Some((_, ticks)) => {
                 *ticks += 1;
                 if *ticks >= RETRY_TICKS {
-                    shell.try_recover();
+                    shell.try_recover(ctx);
                 }
             }
         });
-        self.drive();
+        self.drive(ctx);
     }
 }
 
@@ -348,10 +389,10 @@ where
 {
     type Result = ();
 
-    fn handle(&mut self, _: Flush, _: &mut Context<Self>) {
+    fn handle(&mut self, _: Flush, ctx: &mut Context<Self>) {
         self.drive_scheduled = false;
         if self.failed.is_none() {
-            self.drive();
+            self.drive(ctx);
         }
     }
 }

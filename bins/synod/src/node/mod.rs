@@ -8,6 +8,10 @@
 //!
 //! The protocol modules only return where the service proposes and asks for status; the
 //! router, the service and the HTTP API are the same for every protocol.
+//!
+//! Threads: the router and the shells share the node's *network thread* (a message between
+//! them wakes no other thread); the service has its own (applying and snapshotting a large
+//! store must not hold back heartbeats); the HTTP server has its workers.
 
 mod paxos;
 mod raft;
@@ -49,7 +53,7 @@ pub struct NodeHandle {
     pub http: Option<(actix_web::dev::ServerHandle, SocketAddr)>,
     /// The protocol's actors and the service.
     actors: Vec<Recipient<Stop>>,
-    /// The threads the protocol's actors and the service run on.
+    /// The threads the router, the protocol's actors and the service run on.
     threads: Vec<Arbiter>,
 }
 
@@ -63,12 +67,12 @@ impl NodeHandle {
         for actor in self.actors {
             let _ = actor.send(Stop).await;
         }
+        let _ = self.router.send(synod_network::Shutdown).await;
         // Wait for the threads to end, so the storage is closed when this returns.
         for thread in self.threads {
             thread.stop();
             let _ = actix_rt::task::spawn_blocking(move || thread.join()).await;
         }
-        let _ = self.router.send(synod_network::Shutdown).await;
     }
 }
 
@@ -84,6 +88,9 @@ pub enum StartError {
     /// The node's stored state could not be opened or read.
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
+    /// The network thread ended before the router started.
+    #[error("the node's network thread stopped while its router was starting")]
+    NetworkThread,
     /// The HTTP listener could not bind.
     #[error("http listener on {addr}: {source}")]
     Http {
@@ -217,7 +224,14 @@ pub async fn start_node(
 ) -> Result<NodeHandle, StartError> {
     let me = cfg.node(id)?;
     let stores = Stores::open(cfg, id)?;
-    let router = start_router(cfg, id, transport, faults.clone()).await?;
+    let network_thread = Arbiter::new();
+    let router = match start_router(cfg, id, transport, faults.clone(), &network_thread).await {
+        Ok(router) => router,
+        Err(e) => {
+            network_thread.stop();
+            return Err(e);
+        }
+    };
 
     // The service's address comes first (the protocol reports to it); the service itself
     // starts on its own thread below.
@@ -228,7 +242,6 @@ pub async fn start_node(
         roles: service.clone().recipient(),
     };
     let seed = cfg.seed.unwrap_or_else(rand::random);
-    let protocol_thread = Arbiter::new();
     let started = match cfg.protocol {
         Protocol::Raft => raft::start(
             cfg,
@@ -237,7 +250,7 @@ pub async fn start_node(
             &router,
             &stores,
             inbox,
-            &protocol_thread.handle(),
+            &network_thread.handle(),
         ),
         Protocol::Paxos => paxos::start(
             cfg,
@@ -246,14 +259,14 @@ pub async fn start_node(
             &router,
             &stores,
             inbox,
-            &protocol_thread.handle(),
+            &network_thread.handle(),
         ),
     };
     let handles = match started {
         Ok(handles) => handles,
         Err(e) => {
-            protocol_thread.stop();
             let _ = router.send(synod_network::Shutdown).await;
+            network_thread.stop();
             return Err(e);
         }
     };
@@ -276,7 +289,7 @@ pub async fn start_node(
         .read_through(handles.read)
         .write_snapshots_with(stores.snapshot_writer(handles.snapshot_state));
     // Its own thread: applying and snapshotting a large store must not hold back the
-    // protocol's heartbeats (protocol thread) or the network (this thread).
+    // protocol's heartbeats or the network (the network thread).
     let service_thread = Arbiter::new();
     service_thread.spawn_fn(move || {
         Context::with_receiver(service_rx).run(service_actor);
@@ -299,15 +312,17 @@ pub async fn start_node(
         service,
         http,
         actors,
-        threads: vec![protocol_thread, service_thread],
+        threads: vec![network_thread, service_thread],
     })
 }
 
+/// Starts the node's router on `thread`.
 async fn start_router(
     cfg: &Config,
     id: NodeId,
     transport: Transport,
     faults: Faults,
+    thread: &Arbiter,
 ) -> Result<Addr<Router>, StartError> {
     let mut net = NetworkConfig::new(id, cfg.cluster_id.clone());
     net.max_frame = cfg.network.max_frame_bytes;
@@ -327,7 +342,11 @@ async fn start_router(
         }
         Transport::InProcess(hub) => Some(hub),
     };
-    Ok(Router::start(net, faults, hub).await?)
+    let (started, result) = tokio::sync::oneshot::channel();
+    thread.spawn(async move {
+        let _ = started.send(Router::start(net, faults, hub).await);
+    });
+    Ok(result.await.map_err(|_| StartError::NetworkThread)??)
 }
 
 fn start_http(
