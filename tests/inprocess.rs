@@ -283,3 +283,53 @@ async fn paxos_learner_only_node_serves_clients() {
         n.stop().await;
     }
 }
+
+for_each_protocol!(writes_that_arrive_while_snapshots_are_written_are_all_applied);
+
+/// Snapshots are written off the node's thread from the store as it is, while committed
+/// batches are held back and applied afterwards: none may be lost or applied twice.
+async fn writes_that_arrive_while_snapshots_are_written_are_all_applied(protocol: &str) {
+    let dir = std::env::temp_dir().join(format!(
+        "synod-inprocess-snap-{protocol}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let storage = format!("data_dir = {:?}\nsnapshot_entries = 10", dir.join("data"));
+    let (nodes, _faults) =
+        cluster_from(&common::config_toml_with(protocol, 3, 10, 5000, &storage)).await;
+    leader(&nodes, &[1, 2, 3]).await;
+    // Waves of concurrent writes through every node, so batches keep arriving while a
+    // snapshot is being written.
+    const WAVES: usize = 12;
+    const PER_WAVE: usize = 30;
+    for wave in 0..WAVES {
+        let writes = (0..PER_WAVE).map(|i| {
+            let key = format!("k{}", wave * PER_WAVE + i);
+            let value = format!("v{wave}");
+            let node = &nodes[i % nodes.len()];
+            async move { (put(node, &key, &value).await, key) }
+        });
+        for (result, key) in futures::future::join_all(writes).await {
+            assert_eq!(result, Ok(KvResult::Done), "put {key}");
+        }
+    }
+    let keys = WAVES * PER_WAVE;
+    for n in &nodes {
+        for wave in [0, WAVES / 2, WAVES - 1] {
+            let key = format!("k{}", wave * PER_WAVE + 7);
+            assert_eq!(
+                get(n, &key, Consistency::Linearizable).await,
+                Some(format!("v{wave}").into_bytes()),
+                "node {} key {key}",
+                n.id
+            );
+        }
+        let s = status(n).await;
+        assert_eq!(s.keys, keys, "node {}: keys", n.id);
+        assert!(s.snapshot_index > 0, "node {} never snapshotted", n.id);
+    }
+    for n in nodes {
+        n.stop().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

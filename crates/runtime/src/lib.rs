@@ -13,10 +13,11 @@
 //! * [`service::Service`] owns the KV state machine, answers clients, forwards commands to the
 //!   leader and waits for them to be applied locally. It snapshots the store when
 //!   `snapshot_policy` says so and, given a [`SnapshotWriter`], streams the snapshot into a file
-//!   and makes it durable on a blocking thread before handing it to the protocol.
-//! * A node runs its shells ([`Shell::start_on`]) on its router's thread, so a message between
-//!   them wakes no other thread, and its service on a thread of its own, so a large snapshot
-//!   holds back neither the protocol's heartbeats nor the network.
+//!   and makes it durable before handing it to the protocol.
+//! * A node runs its shells ([`Shell::start_on`]) and its service on its router's thread, so a
+//!   message between them wakes no other thread. The service writes snapshots on a blocking
+//!   thread from the store as it is (shared, not copied), holding back what it applies
+//!   meanwhile, so a large snapshot holds back neither the protocol's heartbeats nor the network.
 //! * [`http`] maps the REST API onto the service.
 
 pub mod admin;

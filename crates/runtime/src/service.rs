@@ -65,7 +65,8 @@ struct Pending {
 /// The service actor.
 pub struct Service {
     cfg: ServiceConfig,
-    kv: KvStore,
+    /// Shared only with a snapshot being written (see [`Self::held`]).
+    kv: Arc<KvStore>,
     router: Addr<Router>,
     protocol: Recipient<Propose>,
     status: Recipient<GetStatus>,
@@ -87,13 +88,16 @@ pub struct Service {
     read_index: Option<Recipient<Read>>,
     /// Writes snapshots to disk ahead of the protocol persisting them.
     snapshot_writer: Option<SnapshotWriter>,
+    /// While a snapshot is written off this thread from the store as it was, the batches
+    /// that arrive wait here, in order, and are applied once it is written.
+    held: Option<Vec<ApplyBatch>>,
 }
 
 /// Writes a snapshot of the store where the node's storage will look for it when the protocol
-/// persists that snapshot, in two steps: this streams the image into a file on the service's
-/// thread (no copy of the store in memory, no sync); the [`SnapshotCommit`] it returns makes the
-/// file durable, on a blocking thread, and gives the bytes to hand over (mapped from the file, so
-/// the image does not stay in memory).
+/// persists that snapshot, in two steps, both on a blocking thread: this streams the image into
+/// a file (no copy of the store in memory, no sync); the [`SnapshotCommit`] it returns makes the
+/// file durable and gives the bytes to hand over (mapped from the file, so the image does not
+/// stay in memory).
 pub type SnapshotWriter =
     Arc<dyn Fn(&KvStore) -> Result<SnapshotCommit, StorageError> + Send + Sync>;
 
@@ -125,7 +129,7 @@ impl Service {
     ) -> Self {
         Self {
             cfg,
-            kv: KvStore::new(),
+            kv: Arc::new(KvStore::new()),
             router,
             protocol,
             status,
@@ -140,6 +144,7 @@ impl Service {
             reads: Reads::default(),
             read_index: None,
             snapshot_writer: None,
+            held: None,
         }
     }
 
@@ -358,7 +363,7 @@ impl Service {
                     keys = kv.len(),
                     "installed a snapshot"
                 );
-                self.kv = kv;
+                self.kv = Arc::new(kv);
                 self.snapshot_index = snapshot.index;
                 self.log_bytes = 0;
             }
@@ -370,15 +375,19 @@ impl Service {
         }
     }
 
-    /// Snapshots the store when the [`SnapshotPolicy`] says so and tells the protocol it may
-    /// compact — after the snapshot is written to disk off this thread, when the node has a
-    /// [`SnapshotWriter`], so the protocol's persist only records it.
+    /// Snapshots the store when the [`SnapshotPolicy`] says so and, once the snapshot is on
+    /// disk, tells the protocol it may compact (the protocol's persist then only records it).
+    ///
+    /// The image is written on a blocking thread from the store as it is now, shared, not
+    /// copied: until it is written, applying waits (the batches are held), while everything
+    /// else of this thread — clients, the protocol's heartbeats on the same thread — goes on.
     fn maybe_snapshot(&mut self, ctx: &mut Context<Self>) {
         let since = self.kv.applied_index().saturating_sub(self.snapshot_index);
-        if !self
-            .cfg
-            .snapshot
-            .due(since, self.log_bytes, self.kv.len() as u64)
+        if self.held.is_some()
+            || !self
+                .cfg
+                .snapshot
+                .due(since, self.log_bytes, self.kv.len() as u64)
         {
             return;
         }
@@ -388,39 +397,68 @@ impl Service {
         // log is kept until the next one.
         self.snapshot_index = index;
         self.log_bytes = 0;
-        let Some(write) = self.snapshot_writer.clone() else {
-            match self.kv.snapshot() {
-                Ok(data) => self.hand_over(Snapshot {
-                    index,
-                    data: data.into(),
-                }),
-                Err(e) => {
-                    tracing::error!(node = self.cfg.node, error = %e, "cannot encode a snapshot")
-                }
-            }
-            return;
-        };
-        let commit = match write(&self.kv) {
-            Ok(commit) => commit,
-            Err(e) => {
-                tracing::error!(node = self.cfg.node, index, error = %e, "cannot write a snapshot; the log is kept until the next one");
-                return;
-            }
-        };
-        tracing::debug!(
-            node = self.cfg.node,
-            index,
-            ms = started.elapsed().as_millis() as u64,
-            "snapshot taken"
-        );
-        let job = actix_rt::task::spawn_blocking(commit);
-        ctx.spawn(wrap_future(job).map(move |written, service: &mut Self, _| {
+        self.held = Some(Vec::new());
+        let kv = Arc::clone(&self.kv);
+        let writer = self.snapshot_writer.clone();
+        let job = actix_rt::task::spawn_blocking(move || match writer {
+            Some(write) => write(&kv)
+                .and_then(|commit| commit())
+                .map_err(|e| e.to_string()),
+            None => kv
+                .snapshot()
+                .map(bytes::Bytes::from)
+                .map_err(|e| format!("cannot encode: {e}")),
+        });
+        ctx.spawn(wrap_future(job).map(move |written, service: &mut Self, ctx| {
             match written {
-                Ok(Ok(data)) => service.hand_over(Snapshot { index, data }),
+                Ok(Ok(data)) => {
+                    tracing::debug!(
+                        node = service.cfg.node,
+                        index,
+                        ms = started.elapsed().as_millis() as u64,
+                        "snapshot taken"
+                    );
+                    service.hand_over(Snapshot { index, data });
+                }
                 Ok(Err(e)) => tracing::error!(node = service.cfg.node, index, error = %e, "cannot write a snapshot; the log is kept until the next one"),
                 Err(e) => tracing::error!(node = service.cfg.node, error = %e, "the snapshot writer failed"),
             }
+            for batch in service.held.take().unwrap_or_default() {
+                service.on_batch(batch, ctx);
+            }
         }));
+    }
+
+    /// Applies what the protocol committed, answering the requests it settles — or holds it
+    /// while a snapshot is being written from the store.
+    fn on_batch(&mut self, batch: ApplyBatch, ctx: &mut Context<Self>) {
+        if let Some(held) = &mut self.held {
+            held.push(batch);
+            return;
+        }
+        if let Some(snapshot) = batch.snapshot {
+            self.install(&snapshot);
+        }
+        // Never a copy: only a snapshot job shares the store, and batches are held while it
+        // runs (it has dropped its reference before they are let through).
+        let kv = Arc::make_mut(&mut self.kv);
+        for applied in batch.entries {
+            let Some(command) = applied.command else {
+                kv.skip(applied.index);
+                continue;
+            };
+            self.log_bytes += log_bytes(&command);
+            let Some(result) = kv.apply(applied.index, &command) else {
+                continue;
+            };
+            if let Some(p) = self.pending.remove(&command.id) {
+                for w in p.waiters {
+                    let _ = w.send(Ok(result.clone()));
+                }
+            }
+        }
+        self.on_reads(batch.reads);
+        self.maybe_snapshot(ctx);
     }
 
     /// Tells the protocol's roles they may compact through `snapshot`.
@@ -569,26 +607,7 @@ impl Handler<ApplyBatch> for Service {
     type Result = ();
 
     fn handle(&mut self, batch: ApplyBatch, ctx: &mut Context<Self>) {
-        if let Some(snapshot) = batch.snapshot {
-            self.install(&snapshot);
-        }
-        for applied in batch.entries {
-            let Some(command) = applied.command else {
-                self.kv.skip(applied.index);
-                continue;
-            };
-            self.log_bytes += log_bytes(&command);
-            let Some(result) = self.kv.apply(applied.index, &command) else {
-                continue;
-            };
-            if let Some(p) = self.pending.remove(&command.id) {
-                for w in p.waiters {
-                    let _ = w.send(Ok(result.clone()));
-                }
-            }
-        }
-        self.on_reads(batch.reads);
-        self.maybe_snapshot(ctx);
+        self.on_batch(batch, ctx);
     }
 }
 

@@ -9,9 +9,9 @@
 //! The protocol modules only return where the service proposes and asks for status; the
 //! router, the service and the HTTP API are the same for every protocol.
 //!
-//! Threads: the router and the shells share the node's *network thread* (a message between
-//! them wakes no other thread); the service has its own (applying and snapshotting a large
-//! store must not hold back heartbeats); the HTTP server has its workers.
+//! Threads: the router, the shells and the service share the node's *network thread*, so a
+//! message between them wakes no other thread; the service writes snapshots on a blocking
+//! thread; the HTTP server has its workers.
 
 mod paxos;
 mod raft;
@@ -288,10 +288,9 @@ pub async fn start_node(
         .compact_to(handles.compact)
         .read_through(handles.read)
         .write_snapshots_with(stores.snapshot_writer(handles.snapshot_state));
-    // Its own thread: applying and snapshotting a large store must not hold back the
-    // protocol's heartbeats or the network (the network thread).
-    let service_thread = Arbiter::new();
-    service_thread.spawn_fn(move || {
+    // On the network thread too: it writes snapshots on a blocking thread, so nothing it does
+    // holds back the protocol's heartbeats for long.
+    network_thread.spawn_fn(move || {
         Context::with_receiver(service_rx).run(service_actor);
     });
     router.do_send(Register {
@@ -312,7 +311,7 @@ pub async fn start_node(
         service,
         http,
         actors,
-        threads: vec![network_thread, service_thread],
+        threads: vec![network_thread],
     })
 }
 
