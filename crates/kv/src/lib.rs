@@ -28,12 +28,12 @@ pub const DEDUP_WINDOW: u64 = 1_000_000;
 #[derive(Serialize, Deserialize)]
 struct Image {
     applied_index: u64,
-    data: Vec<(String, Vec<u8>)>,
+    data: Vec<(String, serde_bytes::ByteBuf)>,
     dedup: Vec<(u64, RequestId, KvResult)>,
 }
 
 /// [`Image`] by reference, to encode a snapshot without copying the store first (the same
-/// bytes: strings and byte slices encode as `String` and `Vec<u8>` do).
+/// bytes: strings and byte slices encode as `String` and byte buffers do).
 #[derive(Serialize)]
 struct ImageRef<'a> {
     applied_index: u64,
@@ -46,7 +46,11 @@ struct Entries<'a>(&'a Data);
 
 impl Serialize for Entries<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|(k, v)| (&**k, &**v)))
+        serializer.collect_seq(
+            self.0
+                .iter()
+                .map(|(k, v)| (&**k, serde_bytes::Bytes::new(v))),
+        )
     }
 }
 
@@ -162,7 +166,7 @@ impl KvStore {
             data: image
                 .data
                 .into_iter()
-                .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_slice()))
+                .map(|(k, v)| (k.into_boxed_str(), v.into_vec().into_boxed_slice()))
                 .collect(),
             dedup,
             applied_index: image.applied_index,

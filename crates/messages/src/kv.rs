@@ -20,6 +20,7 @@ pub enum KvOp {
         /// The key.
         key: String,
         /// The new value.
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
     },
     /// Read `key` (linearizable when it goes through the log).
@@ -38,8 +39,10 @@ pub enum KvOp {
         /// The key.
         key: String,
         /// The value the key must hold, `None` for absent.
+        #[serde(with = "serde_bytes")]
         expected: Option<Vec<u8>>,
         /// The value to store, `None` to delete.
+        #[serde(with = "serde_bytes")]
         value: Option<Vec<u8>>,
     },
 }
@@ -76,12 +79,13 @@ pub enum KvResult {
     /// A put or delete was applied.
     Done,
     /// The value read (`None` = absent).
-    Value(Option<Vec<u8>>),
+    Value(#[serde(with = "serde_bytes")] Option<Vec<u8>>),
     /// A compare-and-swap: whether it succeeded and the value found.
     Cas {
         /// Whether the swap happened.
         succeeded: bool,
         /// The value held before the command.
+        #[serde(with = "serde_bytes")]
         current: Option<Vec<u8>>,
     },
 }

@@ -139,6 +139,7 @@ pub enum PaxosMessage {
         /// Byte offset of this chunk.
         offset: u64,
         /// The bytes.
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
         /// True for the last chunk.
         done: bool,

@@ -117,6 +117,7 @@ pub enum RaftMessage {
         /// Byte offset of this chunk in the snapshot.
         offset: u64,
         /// Raw bytes of the chunk, starting at `offset`.
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
         /// True if this is the last chunk.
         done: bool,

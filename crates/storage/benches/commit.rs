@@ -1,7 +1,8 @@
 //! What one durable persist costs on this machine's disk: a record of the log-file backend and
 //! a redb transaction with `Durability::Immediate`, each holding 1 or 64 Raft log entries of
 //! 256-byte values, next to a bare write + fdatasync of as many bytes to a plain file. The 1-client latency of a write is
-//! bounded below by two of these (leader, then follower).
+//! bounded below by two of these (leader, then follower). Also: streaming a snapshot into its
+//! file.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -82,5 +83,26 @@ fn commit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, commit);
+/// What streaming a snapshot of a 100,000-key store (256-byte values) into its file costs:
+/// the encoding, the checksum and the writes, without the final sync.
+fn snapshot(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = WalBackend::open(&dir.path().join("wal")).unwrap();
+    let writer = wal.blob_writer("raft", "snapshot");
+    let mut kv = synod_kv::KvStore::new();
+    for (index, entry) in entries(1, 100_000).into_iter().enumerate() {
+        if let EntryPayload::Command(command) = entry.payload {
+            kv.apply(index as u64 + 1, &command);
+        }
+    }
+    let mut group = c.benchmark_group("snapshot");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(kv.len() as u64));
+    group.bench_function("stage 100,000 keys", |b| {
+        b.iter(|| writer.stage(|mut out| kv.write_snapshot(&mut out)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, commit, snapshot);
 criterion_main!(benches);

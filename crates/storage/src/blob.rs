@@ -187,24 +187,29 @@ impl BlobWriter {
             .dir
             .join(format!("{}.{}.staged-{n}.blob.tmp", self.state, self.key));
         let file = File::create(&tmp).map_err(|e| write_err(&tmp, e))?;
-        let mut out = Checksummed {
-            inner: std::io::BufWriter::with_capacity(1 << 20, file),
-            hasher: crc32fast::Hasher::new(),
-            len: 0,
-            unsynced: 0,
-        };
+        // Buffered in front of the checksum, so the checksum and the writes see 1 MiB chunks
+        // rather than the encoder's many small pieces.
+        let mut out = std::io::BufWriter::with_capacity(
+            1 << 20,
+            Checksummed {
+                file,
+                hasher: crc32fast::Hasher::new(),
+                len: 0,
+                unsynced: 0,
+            },
+        );
         let filled = fill(&mut out)
             .map_err(|e| write_err(&tmp, e))
-            .and_then(|()| out.inner.flush().map_err(|e| write_err(&tmp, e)));
-        if let Err(e) = filled {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        let (crc, len) = (out.hasher.finalize(), out.len);
-        let file = out
-            .inner
-            .into_inner()
-            .map_err(|e| write_err(&tmp, e.error()))?;
+            .and_then(|()| out.flush().map_err(|e| write_err(&tmp, e)));
+        let out =
+            match filled.and_then(|()| out.into_inner().map_err(|e| write_err(&tmp, e.error()))) {
+                Ok(out) => out,
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(e);
+                }
+            };
+        let (crc, len, file) = (out.hasher.finalize(), out.len, out.file);
         Ok(StagedBlob {
             writer: self.clone(),
             tmp,
@@ -277,7 +282,7 @@ const SYNC_EVERY: u64 = 16 << 20;
 /// A file writer that counts and checksums what passes through it and syncs every
 /// [`SYNC_EVERY`] bytes.
 struct Checksummed {
-    inner: std::io::BufWriter<File>,
+    file: File,
     hasher: crc32fast::Hasher,
     len: u64,
     unsynced: u64,
@@ -285,19 +290,18 @@ struct Checksummed {
 
 impl Write for Checksummed {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
+        let n = self.file.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.len += n as u64;
         self.unsynced += n as u64;
         if self.unsynced >= SYNC_EVERY {
-            self.inner.flush()?;
-            self.inner.get_ref().sync_data()?;
+            self.file.sync_data()?;
             self.unsynced = 0;
         }
         Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
+        self.file.flush()
     }
 }

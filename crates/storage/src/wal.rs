@@ -44,8 +44,8 @@ const SEGMENT_BYTES: u64 = 64 << 20;
 /// One row as a segment stores it (a blob as a reference to its file).
 #[derive(Debug, Serialize, Deserialize)]
 enum WalRow {
-    Meta(String, Vec<u8>),
-    Put(u64, Vec<u8>),
+    Meta(String, #[serde(with = "serde_bytes")] Vec<u8>),
+    Put(u64, #[serde(with = "serde_bytes")] Vec<u8>),
     RemoveFrom(u64),
     RemoveThrough(u64),
     Blob(String, BlobRef),
