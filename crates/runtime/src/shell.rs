@@ -249,9 +249,8 @@ where
     C::Message: Into<Payload> + TryFrom<Payload>,
     S: DurableState<Op = C::Persist>,
 {
-    /// Starts the shell on `arbiter`'s thread: a node's router's, so that a message between
-    /// them wakes no other thread, and not its service's, so that building a snapshot of a
-    /// large store does not hold back the shell's ticks and heartbeats.
+    /// Starts the shell on `arbiter`'s thread: a node's router's (and service's), so that a
+    /// message between them wakes no other thread.
     pub fn start_on(self, arbiter: &actix::dev::ArbiterHandle) -> Addr<Self> {
         Self::start_in_arbiter(arbiter, move |_| self)
     }
