@@ -31,6 +31,10 @@ bench-paxos nodes="3":
 bench-compare:
     scripts/bench-compare.sh
 
+# What a 5-node cluster keeps of the 3-node throughput: pairs of runs and their median.
+bench-scale protocol="raft":
+    scripts/bench-scale.sh {{protocol}}
+
 # 1-client put latency at the leader of a fresh cluster (raft or paxos), and the bound it is
 # measured against: a bare fdatasync (storage bench) and a loopback round trip (network bench).
 bench-latency protocol="raft":
