@@ -38,9 +38,7 @@ bench-scale protocol="raft":
 # 1-client put latency at the leader of a fresh cluster (raft or paxos), and the bound it is
 # measured against: a bare fdatasync (storage bench) and a loopback round trip (network bench).
 bench-latency protocol="raft":
-    BENCH_LEADER_ONLY=1 BENCH_ARGS="--clients 1 --duration 10s --value-size 256" scripts/bench.sh {{protocol}}
-    cargo bench -p synod-storage -- "file append"
-    cargo bench -p synod-network --bench loopback_rtt
+    scripts/bench-latency.sh {{protocol}}
 
 # Replay one of the seed's worked Paxos examples: paxos-example-1 or paxos-example-2.
 scenario name="paxos-example-2":
