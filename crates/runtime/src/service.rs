@@ -93,16 +93,11 @@ pub struct Service {
     held: Option<Vec<ApplyBatch>>,
 }
 
-/// Writes a snapshot of the store where the node's storage will look for it when the protocol
-/// persists that snapshot, in two steps, both on a blocking thread: this streams the image into
-/// a file (no copy of the store in memory, no sync); the [`SnapshotCommit`] it returns makes the
-/// file durable and gives the bytes to hand over (mapped from the file, so the image does not
-/// stay in memory).
-pub type SnapshotWriter =
-    Arc<dyn Fn(&KvStore) -> Result<SnapshotCommit, StorageError> + Send + Sync>;
-
-/// The second step of a [`SnapshotWriter`].
-pub type SnapshotCommit = Box<dyn FnOnce() -> Result<bytes::Bytes, StorageError> + Send>;
+/// Writes a snapshot of the store, on a blocking thread, where the node's storage will look for
+/// it when the protocol persists that snapshot: streams the image into a file (no copy of the
+/// store in memory), makes the file durable and gives the bytes to hand over (mapped from the
+/// file, so the image does not stay in memory).
+pub type SnapshotWriter = Arc<dyn Fn(&KvStore) -> Result<bytes::Bytes, StorageError> + Send + Sync>;
 
 /// Hand pending requests to the leader (sent to itself).
 #[derive(Message)]
@@ -401,9 +396,7 @@ impl Service {
         let kv = Arc::clone(&self.kv);
         let writer = self.snapshot_writer.clone();
         let job = actix_rt::task::spawn_blocking(move || match writer {
-            Some(write) => write(&kv)
-                .and_then(|commit| commit())
-                .map_err(|e| e.to_string()),
+            Some(write) => write(&kv).map_err(|e| e.to_string()),
             None => kv
                 .snapshot()
                 .map(bytes::Bytes::from)

@@ -52,8 +52,6 @@ pub struct Shell<C: Core, S: DurableState<Op = C::Persist>> {
     failed: Option<(String, u32)>,
     /// A [`Flush`] is queued.
     drive_scheduled: bool,
-    /// A step whose eager messages left and whose persist waits for them to be on the wire.
-    parked: Option<Box<Ready<C::Message, C::Persist>>>,
 }
 
 /// Lets the tasks queued on this thread run before the caller goes on: the router, woken by
@@ -96,7 +94,6 @@ where
             last_status: None,
             failed: None,
             drive_scheduled: false,
-            parked: None,
         })
     }
 
@@ -114,7 +111,7 @@ where
 
     /// Carries out everything the core asked for, in the safe order.
     fn drive(&mut self, ctx: &mut Context<Self>) {
-        while self.parked.is_none() {
+        loop {
             let mut ready = self.core.take_ready();
             if ready.is_empty() {
                 break;
@@ -123,15 +120,13 @@ where
             let park = !eager.is_empty() && !ready.persist.is_empty();
             self.send_all(eager);
             if park {
-                self.parked = Some(Box::new(ready));
-                // `wait` pauses the mailbox: nothing reaches the core between its step and
-                // the persist of that step.
+                // `wait` pauses the mailbox and the ticks: nothing reaches the core between
+                // its step and the persist of that step.
+                let ready = Box::new(ready);
                 ctx.wait(
-                    wrap_future(let_others_run()).map(|(), shell: &mut Self, ctx| {
-                        if let Some(ready) = shell.parked.take() {
-                            if shell.complete(*ready) {
-                                shell.drive(ctx);
-                            }
+                    wrap_future(let_others_run()).map(move |(), shell: &mut Self, ctx| {
+                        if shell.complete(*ready) {
+                            shell.drive(ctx);
                         }
                     }),
                 );

@@ -202,8 +202,9 @@ fn refuse_other_backend(
 /// Streams the store's image into a blob file, then commits it (see [`SnapshotWriter`]).
 fn write_with(writer: BlobWriter) -> SnapshotWriter {
     Arc::new(move |kv: &synod_kv::KvStore| {
-        let staged = writer.stage(|mut out| kv.write_snapshot(&mut out))?;
-        Ok(Box::new(move || staged.commit()) as synod_runtime::SnapshotCommit)
+        writer
+            .stage(|mut out| kv.write_snapshot(&mut out))?
+            .commit()
     })
 }
 
@@ -242,26 +243,19 @@ pub async fn start_node(
         roles: service.clone().recipient(),
     };
     let seed = cfg.seed.unwrap_or_else(rand::random);
-    let started = match cfg.protocol {
-        Protocol::Raft => raft::start(
-            cfg,
-            id,
-            seed,
-            &router,
-            &stores,
-            inbox,
-            &network_thread.handle(),
-        ),
-        Protocol::Paxos => paxos::start(
-            cfg,
-            id,
-            seed,
-            &router,
-            &stores,
-            inbox,
-            &network_thread.handle(),
-        ),
+    let start_protocol = match cfg.protocol {
+        Protocol::Raft => raft::start,
+        Protocol::Paxos => paxos::start,
     };
+    let started = start_protocol(
+        cfg,
+        id,
+        seed,
+        &router,
+        &stores,
+        inbox,
+        &network_thread.handle(),
+    );
     let handles = match started {
         Ok(handles) => handles,
         Err(e) => {
