@@ -32,6 +32,6 @@ pub use msg::{
     ApplyBatch, ClientError, ClientRequest, Compact, Consistency, GetNodeStatus, GetStatus,
     NodeStatus, Propose, Read, RoleChanged, Stop,
 };
-pub use service::{Service, ServiceConfig, SnapshotWriter};
+pub use service::{Service, ServiceConfig, SnapshotCommit, SnapshotWriter};
 pub use shell::Shell;
 pub use snapshot_policy::SnapshotPolicy;

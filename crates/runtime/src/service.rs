@@ -88,16 +88,23 @@ pub struct Service {
     read_index: Option<Recipient<Read>>,
     /// Writes snapshots to disk ahead of the protocol persisting them.
     snapshot_writer: Option<SnapshotWriter>,
-    /// While a snapshot is written off this thread from the store as it was, the batches
-    /// that arrive wait here, in order, and are applied once it is written.
+    /// While a snapshot's image is streamed off this thread from the store as it was, the
+    /// batches that arrive wait here, in order, and are applied once it is streamed.
     held: Option<Vec<ApplyBatch>>,
+    /// A snapshot is being written (streamed, then made durable) and not yet handed over.
+    snapshotting: bool,
 }
 
-/// Writes a snapshot of the store, on a blocking thread, where the node's storage will look for
-/// it when the protocol persists that snapshot: streams the image into a file (no copy of the
-/// store in memory), makes the file durable and gives the bytes to hand over (mapped from the
-/// file, so the image does not stay in memory).
-pub type SnapshotWriter = Arc<dyn Fn(&KvStore) -> Result<bytes::Bytes, StorageError> + Send + Sync>;
+/// Writes a snapshot of the store where the node's storage will look for it when the protocol
+/// persists that snapshot, in two steps, each on a blocking thread: this streams the image into
+/// a file (no copy of the store in memory, no sync); the [`SnapshotCommit`] it returns makes the
+/// file durable and gives the bytes to hand over (mapped from the file, so the image does not
+/// stay in memory). The store is needed for the first step only.
+pub type SnapshotWriter =
+    Arc<dyn Fn(&KvStore) -> Result<SnapshotCommit, StorageError> + Send + Sync>;
+
+/// The second step of a [`SnapshotWriter`].
+pub type SnapshotCommit = Box<dyn FnOnce() -> Result<bytes::Bytes, StorageError> + Send>;
 
 /// Hand pending requests to the leader (sent to itself).
 #[derive(Message)]
@@ -140,6 +147,7 @@ impl Service {
             read_index: None,
             snapshot_writer: None,
             held: None,
+            snapshotting: false,
         }
     }
 
@@ -373,12 +381,13 @@ impl Service {
     /// Snapshots the store when the [`SnapshotPolicy`] says so and, once the snapshot is on
     /// disk, tells the protocol it may compact (the protocol's persist then only records it).
     ///
-    /// The image is written on a blocking thread from the store as it is now, shared, not
-    /// copied: until it is written, applying waits (the batches are held), while everything
+    /// The image is streamed on a blocking thread from the store as it is now, shared, not
+    /// copied: until it is streamed, applying waits (the batches are held), while everything
     /// else of this thread — clients, the protocol's heartbeats on the same thread — goes on.
+    /// Making the file durable, the second step, needs the store no more: applying resumes.
     fn maybe_snapshot(&mut self, ctx: &mut Context<Self>) {
         let since = self.kv.applied_index().saturating_sub(self.snapshot_index);
-        if self.held.is_some()
+        if self.snapshotting
             || !self
                 .cfg
                 .snapshot
@@ -392,34 +401,54 @@ impl Service {
         // log is kept until the next one.
         self.snapshot_index = index;
         self.log_bytes = 0;
+        self.snapshotting = true;
         self.held = Some(Vec::new());
         let kv = Arc::clone(&self.kv);
         let writer = self.snapshot_writer.clone();
-        let job = actix_rt::task::spawn_blocking(move || match writer {
-            Some(write) => write(&kv).map_err(|e| e.to_string()),
+        let stream = actix_rt::task::spawn_blocking(move || match writer {
+            Some(write) => write(&kv),
             None => kv
                 .snapshot()
-                .map(bytes::Bytes::from)
-                .map_err(|e| format!("cannot encode: {e}")),
+                .map(|image| Box::new(move || Ok(image.into())) as SnapshotCommit)
+                .map_err(|e| StorageError::Write(format!("cannot encode a snapshot: {e}"))),
         });
-        ctx.spawn(wrap_future(job).map(move |written, service: &mut Self, ctx| {
-            match written {
-                Ok(Ok(data)) => {
-                    tracing::debug!(
-                        node = service.cfg.node,
-                        index,
-                        ms = started.elapsed().as_millis() as u64,
-                        "snapshot taken"
-                    );
-                    service.hand_over(Snapshot { index, data });
+        ctx.spawn(
+            wrap_future(stream).map(move |streamed, service: &mut Self, ctx| {
+                // The blocking thread dropped its share of the store when it returned.
+                for batch in service.held.take().unwrap_or_default() {
+                    service.on_batch(batch, ctx);
                 }
-                Ok(Err(e)) => tracing::error!(node = service.cfg.node, index, error = %e, "cannot write a snapshot; the log is kept until the next one"),
-                Err(e) => tracing::error!(node = service.cfg.node, error = %e, "the snapshot writer failed"),
-            }
-            for batch in service.held.take().unwrap_or_default() {
-                service.on_batch(batch, ctx);
-            }
-        }));
+                let commit = match streamed {
+                    Ok(Ok(commit)) => commit,
+                    Ok(Err(e)) => return service.snapshot_failed(index, &e),
+                    Err(e) => return service.snapshot_failed(index, &e),
+                };
+                let committed = actix_rt::task::spawn_blocking(commit);
+                ctx.spawn(
+                    wrap_future(committed).map(move |committed, service: &mut Self, _| {
+                        match committed {
+                            Ok(Ok(data)) => {
+                                service.snapshotting = false;
+                                tracing::debug!(
+                                    node = service.cfg.node,
+                                    index,
+                                    ms = started.elapsed().as_millis() as u64,
+                                    "snapshot taken"
+                                );
+                                service.hand_over(Snapshot { index, data });
+                            }
+                            Ok(Err(e)) => service.snapshot_failed(index, &e),
+                            Err(e) => service.snapshot_failed(index, &e),
+                        }
+                    }),
+                );
+            }),
+        );
+    }
+
+    fn snapshot_failed(&mut self, index: u64, error: &dyn std::fmt::Display) {
+        self.snapshotting = false;
+        tracing::error!(node = self.cfg.node, index, %error, "cannot write a snapshot; the log is kept until the next one");
     }
 
     /// Applies what the protocol committed, answering the requests it settles — or holds it

@@ -202,9 +202,8 @@ fn refuse_other_backend(
 /// Streams the store's image into a blob file, then commits it (see [`SnapshotWriter`]).
 fn write_with(writer: BlobWriter) -> SnapshotWriter {
     Arc::new(move |kv: &synod_kv::KvStore| {
-        writer
-            .stage(|mut out| kv.write_snapshot(&mut out))?
-            .commit()
+        let staged = writer.stage(|mut out| kv.write_snapshot(&mut out))?;
+        Ok(Box::new(move || staged.commit()) as synod_runtime::SnapshotCommit)
     })
 }
 
