@@ -1,5 +1,6 @@
 //! What the clients saw: operations with their invocation time, answer and answer time.
 
+use serde::{Deserialize, Serialize};
 use synod_messages::{KvOp, KvResult};
 
 /// Identifies the client that issued an operation (only used in reports).
@@ -11,7 +12,7 @@ pub type ClientId = u64;
 /// Two operations are ordered in real time only when one returned strictly before the other was
 /// called (`a.ret < b.call`); equal times count as overlapping. A `ret` smaller than `call` is
 /// treated as equal to `call`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operation {
     /// Who issued it.
     pub client: ClientId,
@@ -24,7 +25,7 @@ pub struct Operation {
 }
 
 /// How an operation ended, as far as the client knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     /// Answered with this result at time `ret`.
     Ok {
@@ -82,7 +83,9 @@ impl Operation {
 }
 
 /// A set of operations on the store, in any order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// It serializes (e.g. to JSON) so that a failing test can keep it for a later look.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct History {
     ops: Vec<Operation>,
 }

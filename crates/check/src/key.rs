@@ -8,6 +8,7 @@
 
 use crate::history::{Operation, Outcome};
 use crate::model::{Interner, Step};
+use crate::prune;
 use crate::render;
 use crate::search::{self, Found, Op};
 use crate::verdict::Violation;
@@ -73,7 +74,9 @@ fn counts(o: &Operation) -> bool {
 
 /// The operations of a prefix, ready to search, with where each came from.
 struct Prefix {
-    /// Index in the checked operations of each searched operation.
+    /// Index in the checked operations of every operation of the prefix, as reported.
+    window: Vec<usize>,
+    /// Index in the checked operations of each searched operation (those the prefix needs).
     sources: Vec<usize>,
     ops: Vec<Op>,
 }
@@ -83,6 +86,7 @@ impl Prefix {
     fn at(checked: &[&Operation], t: u64) -> Self {
         let mut values = Interner::default();
         let mut prefix = Prefix {
+            window: Vec::new(),
             sources: Vec::new(),
             ops: Vec::new(),
         };
@@ -104,7 +108,15 @@ impl Prefix {
                 ret,
             });
         }
-        prefix
+        let (sources, ops) = prune::prune(&prefix.ops)
+            .into_iter()
+            .map(|(j, op)| (prefix.sources[j], op))
+            .unzip();
+        Prefix {
+            window: prefix.sources,
+            sources,
+            ops,
+        }
     }
 }
 
@@ -116,7 +128,7 @@ fn violation(
     prefix: &Prefix,
     longest: &[usize],
 ) -> Violation {
-    let ops: Vec<Operation> = prefix.sources.iter().map(|&i| checked[i].clone()).collect();
+    let ops: Vec<Operation> = prefix.window.iter().map(|&i| checked[i].clone()).collect();
     let breakers: Vec<String> = checked
         .iter()
         .filter(|o| o.ret().map(|r| r.max(o.call)) == Some(t))

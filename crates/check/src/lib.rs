@@ -4,9 +4,9 @@
 //!   History: ops with call time, answer, return time
 //!       │ drop failed ops and unanswered reads
 //!       ▼
-//!   split by key ─┬─► "a": ops ─► search ─┐
-//!                 ├─► "b": ops ─► search ─┼─► Verdict (first failing key)
-//!                 └─► ...                 ┘
+//!   split by key ─┬─► "a": ops ─► prune ─► search ─┐
+//!                 ├─► "b": ops ─► prune ─► search ─┼─► Verdict (first failing key)
+//!                 └─► ...                          ┘
 //!
 //!   search:  Wing–Gong/Lowe DFS over call/return events, memo of
 //!            (linearized set, register value), at most a state cap
@@ -21,7 +21,10 @@
 //! Timing: operation `a` precedes `b` in real time only when `a.ret < b.call`; equal times
 //! overlap. An operation with [`Outcome::Unknown`] is treated as returning at +infinity: a
 //! write may take effect once at any time after its call, or never; a read is dropped.
-//! [`Outcome::Failed`] operations never happened and are dropped.
+//! [`Outcome::Failed`] operations never happened and are dropped. Before searching, unknown
+//! writes whose value nothing later reports are left out, and an unknown write that alone
+//! writes a value some answer reports is taken to have returned by that answer (`prune.rs`):
+//! neither changes the verdict, both keep the search small when many writes time out.
 //!
 //! The search is exponential in the worst case (many overlapping operations), so each key's
 //! search stops after [`DEFAULT_STATE_LIMIT`] distinct states (or the limit given to
@@ -44,6 +47,7 @@ mod events;
 mod history;
 mod key;
 mod model;
+mod prune;
 mod render;
 mod search;
 mod verdict;

@@ -28,6 +28,20 @@ impl Verdict {
     }
 }
 
+/// `linearizable`, the violation, or which key was left undecided.
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Linearizable => write!(f, "linearizable"),
+            Verdict::NotLinearizable(v) => write!(f, "{v}"),
+            Verdict::Unknown { key, explored } => write!(
+                f,
+                "undecided: the search for key {key:?} gave up after {explored} states"
+            ),
+        }
+    }
+}
+
 /// Evidence that one key's history is not linearizable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
