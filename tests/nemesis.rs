@@ -22,7 +22,8 @@ const KEYS: [&str; 3] = ["x", "y", "z"];
 const DEEP_SEARCH: u64 = 10_000_000;
 
 /// Sends `op` to node `url` and turns the answer into an outcome: 2xx/404/409 are results,
-/// 503 means "not executed", anything else (timeouts, 504, broken connections) is unknown.
+/// 503 and a refused connection (a killed node) mean "not executed", anything else (timeouts,
+/// 504, broken connections) is unknown.
 fn execute(agent: &ureq::Agent, url: &str, op: &KvOp) -> Outcome {
     let key = op.key();
     let response = match op {
@@ -42,6 +43,10 @@ fn execute(agent: &ureq::Agent, url: &str, op: &KvOp) -> Outcome {
     let (code, body) = match response {
         Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
         Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        // The TCP connection was never made: the request was not sent.
+        Err(ureq::Error::Transport(t)) if t.kind() == ureq::ErrorKind::ConnectionFailed => {
+            return Outcome::Failed
+        }
         Err(_) => return Outcome::Unknown,
     };
     let result = match (op, code) {
@@ -70,8 +75,12 @@ fn nemesis(protocol: &str) {
     let mut cluster = Cluster::start_full(protocol, 3, "", "[admin]\nenabled = true");
     cluster.leader(&[1, 2, 3]);
     let start = Instant::now();
+    let wall_start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
     let micros = || start.elapsed().as_micros() as u64;
-    let history = Mutex::new(Vec::<Operation>::new());
+    // Each operation, and the node (1-based) it was sent to.
+    let history = Mutex::new(Vec::<(Operation, usize)>::new());
     let stop = AtomicBool::new(false);
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(4))
@@ -103,7 +112,8 @@ fn nemesis(protocol: &str) {
                         },
                         _ => KvOp::Delete { key },
                     };
-                    let url = &http[rng.gen_range(0..http.len())];
+                    let node = rng.gen_range(0..http.len());
+                    let url = &http[node];
                     let call = micros();
                     let outcome = match execute(agent, url, &op) {
                         Outcome::Ok { result, .. } => Outcome::Ok {
@@ -112,12 +122,15 @@ fn nemesis(protocol: &str) {
                         },
                         other => other,
                     };
-                    history.lock().unwrap().push(Operation {
-                        client,
-                        op,
-                        call,
-                        outcome,
-                    });
+                    history.lock().unwrap().push((
+                        Operation {
+                            client,
+                            op,
+                            call,
+                            outcome,
+                        },
+                        node + 1,
+                    ));
                 }
             });
         }
@@ -168,7 +181,8 @@ fn nemesis(protocol: &str) {
     // Settle, then read every key: an acknowledged write that vanished would make these reads
     // inconsistent with the history.
     cluster.leader(&[1, 2, 3]);
-    let mut ops = history.into_inner().unwrap();
+    let (mut ops, mut nodes): (Vec<Operation>, Vec<usize>) =
+        history.into_inner().unwrap().into_iter().unzip();
     for (i, key) in KEYS.iter().enumerate() {
         let op = KvOp::Get {
             key: key.to_string(),
@@ -191,6 +205,7 @@ fn nemesis(protocol: &str) {
             call,
             outcome,
         });
+        nodes.push(i % 3 + 1);
     }
     let answered = ops
         .iter()
@@ -216,10 +231,7 @@ fn nemesis(protocol: &str) {
         answered > 100,
         "the cluster answered only {answered} operations"
     );
-    let mut history = History::new();
-    for op in ops {
-        history.push(op);
-    }
+    let history: History = ops.into_iter().collect();
     // A loaded machine makes histories with more overlapping operations, whose search may
     // outgrow the default limit: such a history is searched again, deeper, before the test
     // gives up on it (an undecided history is still a failure, never a pass).
@@ -230,9 +242,25 @@ fn nemesis(protocol: &str) {
         }
         decided => decided,
     };
-    match verdict {
-        Verdict::Linearizable => {}
-        other => panic!("{protocol}: the history is not linearizable:\n{other:?}"),
+    if verdict != Verdict::Linearizable {
+        // Keep the history next to the node logs, for `synod-check`'s `recheck` example.
+        let saved = cluster.dir.join("history.json");
+        let json = serde_json::to_string(&history).unwrap_or_default();
+        let _ = std::fs::write(&saved, json);
+        let sent_to: String = std::iter::once(format!("start_unix_micros {wall_start}\n"))
+            .chain(
+                history
+                    .ops()
+                    .iter()
+                    .zip(&nodes)
+                    .map(|(o, n)| format!("{} {} node {n}: {o}\n", o.call, o.client)),
+            )
+            .collect();
+        let _ = std::fs::write(cluster.dir.join("sent-to.txt"), sent_to);
+        panic!(
+            "{protocol}: the history is not linearizable (history kept in {}):\n{verdict}",
+            saved.display()
+        );
     }
 }
 

@@ -78,7 +78,10 @@ impl Cluster {
             .args(["node", "--config"])
             .arg(&self.config)
             .args(["--id", &id.to_string()])
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("NODE_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
