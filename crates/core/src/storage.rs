@@ -18,7 +18,8 @@ pub trait DurableState: Default + Clone + Send + 'static {
 }
 
 /// The durable state of a role that keeps none (a Paxos proposer: a restarted proposer can
-/// never reuse a ballot, because a majority promised it already).
+/// never lead again with a ballot it led with, because a majority promised it already and
+/// acceptors refuse a `Prepare` that is not above their promise).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Stateless;
 

@@ -1,9 +1,12 @@
 //! The acceptor ("general"): votes on proposals.
 //!
 //! It remembers the highest ballot it promised and, per slot, the value it accepted with its
-//! ballot. `Prepare(b)` with `b` at least the promise is answered `Promise` with the values
+//! ballot. `Prepare(b)` with `b` above the promise is answered `Promise` with the values
 //! accepted from the asked slot on; `Accept(b, …)` with `b` at least the promise is stored and
-//! answered `Accepted`; anything lower is answered `Rejected` with the promise held. Both the
+//! answered `Accepted`; anything lower is answered `Rejected` with the promise held. A
+//! `Prepare` at the promised ballot itself is refused too: phase 1 runs once per ballot, so such
+//! a `Prepare` comes from a proposer that restarted and forgot it used that ballot, and leading
+//! with it again could put a second value in a slot under one ballot. Both the
 //! promise and the accepted values are persisted before the answer leaves (the shell's rule).
 //! Votes of slots up to `s` are forgotten when this node's learner reports `Snapshotted(s)`:
 //! its snapshot through `s` is durable by then; later promises say how far they were forgotten.
@@ -151,14 +154,12 @@ impl Core for Acceptor {
     fn on_message(&mut self, from: ActorAddr, msg: PaxosMessage) {
         match msg {
             PaxosMessage::Prepare { ballot, from_slot } => {
-                if ballot < self.state.promised {
+                if ballot <= self.state.promised {
                     let promised = self.state.promised;
                     self.reply(from, PaxosMessage::Rejected { ballot, promised });
                     return;
                 }
-                if ballot > self.state.promised {
-                    self.persist(AcceptorOp::Promise(ballot));
-                }
+                self.persist(AcceptorOp::Promise(ballot));
                 let compacted_through = self.state.compacted_through;
                 let accepted = self
                     .state
@@ -207,6 +208,11 @@ impl Core for Acceptor {
                     return;
                 }
                 let slots = entries.iter().map(|(s, _)| *s).collect();
+                // The Accept raises the promise. Stored on its own, it outlives compaction,
+                // which removes the accepted values whose ballots would otherwise recall it.
+                if ballot > self.state.promised {
+                    self.persist(AcceptorOp::Promise(ballot));
+                }
                 self.persist(AcceptorOp::Accept(ballot, entries));
                 self.reply(from, PaxosMessage::Accepted { ballot, slots });
             }
@@ -325,6 +331,78 @@ mod tests {
             PaxosMessage::Rejected { .. }
         ));
         assert!(!a.state().accepted.contains_key(&5));
+    }
+
+    /// What a backend would hold after `ops`, read back.
+    fn restored(ops: &[AcceptorOp]) -> AcceptorState {
+        let mut rows = Rows::default();
+        for op in ops {
+            for row in AcceptorState::rows(op).unwrap() {
+                match row {
+                    Row::Meta { key, value } => {
+                        rows.meta.insert(key.to_string(), value);
+                    }
+                    Row::Put { index, value } => {
+                        rows.log.retain(|(i, _)| *i != index);
+                        rows.log.push((index, value));
+                        rows.log.sort_by_key(|(i, _)| *i);
+                    }
+                    Row::RemoveFrom(i) => rows.log.retain(|(j, _)| *j < i),
+                    Row::RemoveThrough(i) => rows.log.retain(|(j, _)| *j > i),
+                    Row::Blob { key, data } => {
+                        rows.blobs.insert(key.to_string(), data);
+                    }
+                }
+            }
+        }
+        AcceptorState::from_rows(rows).unwrap()
+    }
+
+    #[test]
+    fn a_promise_raised_by_an_accept_survives_compaction_and_restart() {
+        // Promised (1, 2) in phase 1, then accepted slot 1 at (4, 3), a ballot it never
+        // promised (an Accept resent to every acceptor), then compacted slot 1.
+        let mut a = Acceptor::new(1, AcceptorState::default());
+        a.on_message(proposer(2), prepare(1, 2));
+        a.on_message(
+            proposer(3),
+            PaxosMessage::Accept {
+                ballot: Ballot::new(4, 3),
+                entries: vec![(1, Value::Noop)],
+            },
+        );
+        a.on_message(
+            ActorAddr::new(1, Role::Learner),
+            PaxosMessage::Snapshotted { slot: 1 },
+        );
+        let persisted = a.take_ready().persist;
+        let back = restored(&persisted);
+        assert_eq!(back, *a.state());
+        assert_eq!(
+            back.promised,
+            Ballot::new(4, 3),
+            "the promise must not go back"
+        );
+    }
+
+    #[test]
+    fn a_second_prepare_at_the_promised_ballot_is_refused() {
+        // A proposer that led with (2, 3), restarted and forgot its ballot must not lead with
+        // it again: its old Accepts at (2, 3) may still be on their way.
+        let mut a = Acceptor::new(1, AcceptorState::default());
+        a.on_message(proposer(3), prepare(2, 3));
+        assert!(matches!(
+            a.take_ready().messages[0].1,
+            PaxosMessage::Promise { .. }
+        ));
+        a.on_message(proposer(3), prepare(2, 3));
+        assert_eq!(
+            a.take_ready().messages[0].1,
+            PaxosMessage::Rejected {
+                ballot: Ballot::new(2, 3),
+                promised: Ballot::new(2, 3)
+            }
+        );
     }
 
     #[test]

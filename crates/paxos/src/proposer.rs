@@ -14,8 +14,9 @@
 //! value with the highest ballot among the promises (the seed's Example 1, step 8), holes get a
 //! no-op. Phase 2 Accepts go first to the acceptors that promised (the seed: "to the generals
 //! that answered"); an Accept not chosen after `resend_ticks` goes again to every acceptor. The
-//! proposer keeps no durable state: a restarted proposer cannot reuse a ballot, since a majority
-//! promised it already and will refuse it.
+//! proposer keeps no durable state: a restarted proposer cannot lead again with a ballot it
+//! led with before, since a majority promised that ballot already and acceptors refuse a
+//! `Prepare` that is not above their promise.
 
 use crate::config::PaxosConfig;
 use rand::rngs::StdRng;
@@ -114,6 +115,15 @@ impl Proposer {
     pub fn chosen_upto(&self) -> Slot {
         match &self.phase {
             Phase::Leading(l) => l.chosen_upto,
+            _ => self.learned_upto,
+        }
+    }
+
+    /// The highest slot known chosen here: as a leader, the highest it saw chosen (possibly
+    /// above a hole in its chosen prefix); otherwise the learned prefix.
+    pub(crate) fn highest_chosen(&self) -> Slot {
+        match &self.phase {
+            Phase::Leading(l) => l.chosen_above.last().copied().unwrap_or(l.chosen_upto),
             _ => self.learned_upto,
         }
     }

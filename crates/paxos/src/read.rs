@@ -2,7 +2,7 @@
 //! ReadIndex.
 //!
 //! ```text
-//!   read(id) ──► read point = max(chosen prefix, last slot recovered by phase 1)
+//!   read(id) ──► read point = max(last slot this leader saw chosen, last slot recovered)
 //!            ──► one ReadBarrier(ballot) round to every acceptor (shared by all reads of a step)
 //!            ──► a majority answers "no promise above your ballot" ──► (id, read point)
 //! ```
@@ -11,6 +11,12 @@
 //! to promise that leader's higher ballot first; that majority meets the barrier's majority,
 //! and that acceptor would have answered `Rejected`. So every value chosen before the read is
 //! this leader's (or was recovered by its phase 1) and lies at or below the read point.
+//!
+//! The read point counts every slot this leader saw chosen, not only its chosen prefix: while a
+//! recovered slot waits for its Accepted (a lost message), later slots can be chosen above it,
+//! and learners that had the recovered slot from the previous leader apply them at once. A
+//! read point at the prefix would let such a node acknowledge a write that a read elsewhere
+//! then misses (found by the nemesis; `tests/read_barrier.rs` keeps the interleaving).
 
 use crate::proposer::Proposer;
 use synod_messages::paxos::{Ballot, PaxosMessage};
@@ -19,7 +25,7 @@ use synod_messages::{ActorAddr, NodeId, Role};
 impl Proposer {
     /// Registers read `id`; its round goes out with the next `take_ready`.
     pub(crate) fn register_read(&mut self, id: u64) {
-        let index = self.chosen_upto().max(self.recovered_upto);
+        let index = self.highest_chosen().max(self.recovered_upto);
         self.reads.register(id, index);
     }
 

@@ -135,3 +135,67 @@ fn an_acceptor_answers_a_barrier_below_its_promise_with_rejected() {
         "a barrier writes nothing"
     );
 }
+
+/// The nemesis found this: a new leader recovers slots 5-6 (the old leader had them chosen and
+/// the learners have them), one recovery Accepted is lost, and a new write at slot 7 is chosen
+/// above the hole. A learner with 5-6 applies 7 and its node acknowledges the write, so a read
+/// that starts afterwards must wait for slot 7, not only for the recovered 6.
+#[test]
+fn the_read_point_covers_slots_chosen_above_a_recovery_hole() {
+    use synod_messages::paxos::{AcceptedValue, Value};
+    use synod_messages::{Command, KvOp, RequestId};
+    let mut p = Proposer::new(PaxosConfig::all_roles(1, vec![1, 2, 3]));
+    p.on_message(
+        ActorAddr::new(1, Role::Learner),
+        PaxosMessage::Progress { delivered_upto: 4 },
+    );
+    p.campaign();
+    let ballot = p.ballot();
+    let old = Ballot::new(0, 2);
+    for a in [1, 2] {
+        p.on_message(
+            ActorAddr::new(a, Role::Acceptor),
+            PaxosMessage::Promise {
+                ballot,
+                accepted: [5, 6]
+                    .map(|slot| AcceptedValue {
+                        slot,
+                        ballot: old,
+                        value: Value::Noop,
+                    })
+                    .to_vec(),
+                compacted_through: 0,
+            },
+        );
+    }
+    assert!(p.is_leader());
+    let accepted = |p: &mut Proposer, a, slots: Vec<u64>| {
+        p.on_message(
+            ActorAddr::new(a, Role::Acceptor),
+            PaxosMessage::Accepted { ballot, slots },
+        );
+    };
+    // Slot 5 is chosen again; acceptor 2's Accepted for slot 6 is lost.
+    accepted(&mut p, 1, vec![5, 6]);
+    accepted(&mut p, 2, vec![5]);
+    let put = Command {
+        id: RequestId { client: 9, seq: 1 },
+        op: KvOp::Put {
+            key: "x".into(),
+            value: b"new".to_vec(),
+        },
+    };
+    p.propose(vec![put]).unwrap();
+    accepted(&mut p, 1, vec![7]);
+    accepted(&mut p, 2, vec![7]);
+    p.take_ready();
+    p.read_index(1).unwrap();
+    barriers(&mut p);
+    for a in [1, 2] {
+        p.on_message(
+            ActorAddr::new(a, Role::Acceptor),
+            PaxosMessage::ReadBarrierAck { ballot, seq: 1 },
+        );
+    }
+    assert_eq!(p.take_ready().reads, vec![(1, Some(7))]);
+}
