@@ -50,16 +50,22 @@ pub(crate) struct Reads<W> {
     pub(crate) all: HashMap<u64, Read<W>>,
 }
 
-impl<W> Default for Reads<W> {
-    fn default() -> Self {
+impl<W> Reads<W> {
+    /// No reads yet; ids count up from a random point, so that a leader's late answer to a read
+    /// of this node's previous life (before a restart) names no read of this one: taken as an
+    /// answer to a new read, its older read point could serve a stale value.
+    pub(crate) fn new() -> Self {
+        Self::counting_from(rand::random::<u64>() >> 1)
+    }
+
+    /// No reads yet; the first id is `first + 1`.
+    pub(crate) fn counting_from(first: u64) -> Self {
         Self {
-            next: 0,
+            next: first,
             all: HashMap::new(),
         }
     }
-}
 
-impl<W> Reads<W> {
     /// Registers a read; returns its id.
     pub(crate) fn add(
         &mut self,
@@ -153,7 +159,7 @@ mod tests {
     #[test]
     fn a_read_is_served_only_once_its_read_point_is_applied() {
         let now = Instant::now();
-        let mut reads: Reads<u8> = Reads::default();
+        let mut reads: Reads<u8> = Reads::counting_from(0);
         let id = reads.add(
             "k".into(),
             Origin::Local,
@@ -172,9 +178,22 @@ mod tests {
     }
 
     #[test]
+    fn a_restarted_node_does_not_reuse_the_read_ids_of_its_previous_life() {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut before: Reads<u8> = Reads::new();
+        let old = before.add("k".into(), Origin::Local, deadline, vec![], State::Unsent);
+        let mut after: Reads<u8> = Reads::new();
+        let new = after.add("k".into(), Origin::Local, deadline, vec![], State::Unsent);
+        assert_ne!(old, new);
+        // The old life's answer finds nothing to confirm.
+        after.answer(old, Some(1));
+        assert_eq!(after.all[&new].state, State::Unsent);
+    }
+
+    #[test]
     fn an_unconfirmed_read_is_sent_again_and_expires() {
         let now = Instant::now();
-        let mut reads: Reads<u8> = Reads::default();
+        let mut reads: Reads<u8> = Reads::new();
         let id = reads.add(
             "k".into(),
             Origin::Local,

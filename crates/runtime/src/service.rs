@@ -143,7 +143,7 @@ impl Service {
             snapshot_index: 0,
             log_bytes: 0,
             submit_scheduled: false,
-            reads: Reads::default(),
+            reads: Reads::new(),
             read_index: None,
             snapshot_writer: None,
             held: None,
