@@ -22,8 +22,8 @@ const KEYS: [&str; 3] = ["x", "y", "z"];
 const DEEP_SEARCH: u64 = 10_000_000;
 
 /// Sends `op` to node `url` and turns the answer into an outcome: 2xx/404/409 are results,
-/// 503 and a refused connection (a killed node) mean "not executed", anything else (timeouts,
-/// 504, broken connections) is unknown.
+/// 503 means "not executed", and so does a refused connection (a killed node) for a put or a cas;
+/// anything else (timeouts, 504, broken connections) is unknown.
 fn execute(agent: &ureq::Agent, url: &str, op: &KvOp) -> Outcome {
     let key = op.key();
     let response = match op {
@@ -43,8 +43,14 @@ fn execute(agent: &ureq::Agent, url: &str, op: &KvOp) -> Outcome {
     let (code, body) = match response {
         Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
         Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-        // The TCP connection was never made: the request was not sent.
-        Err(ureq::Error::Transport(t)) if t.kind() == ureq::ErrorKind::ConnectionFailed => {
+        // The TCP connection was never made, so a request with a body was not sent. A get or
+        // delete may have been: ureq sends a bodiless idempotent request again on a new
+        // connection when a pooled one breaks before the answer, and that is the connection
+        // a killed node refuses (the nemesis once saw such a delete take effect).
+        Err(ureq::Error::Transport(t))
+            if t.kind() == ureq::ErrorKind::ConnectionFailed
+                && matches!(op, KvOp::Put { .. } | KvOp::Cas { .. }) =>
+        {
             return Outcome::Failed
         }
         Err(_) => return Outcome::Unknown,
