@@ -51,13 +51,17 @@ impl Raft {
         leader_id: NodeId,
         seq: u64,
     ) {
-        if term == self.hard.term && leader_id == from {
+        let confirmed = term == self.hard.term && leader_id == from;
+        if confirmed {
             self.become_follower(term, Some(leader_id));
             self.election_elapsed = 0;
         }
+        // A refusal confirms no round (rounds count from 1): answering a heartbeat of an older
+        // term with our term and its round could confirm a round of that node's restarted life
+        // in our term, which is numbered from 1 again.
         let reply = RaftMessage::ReadIndexHeartbeatResponse {
             term: self.hard.term,
-            seq,
+            seq: if confirmed { seq } else { 0 },
         };
         self.send(from, reply);
     }

@@ -115,3 +115,39 @@ fn s6_4_a_follower_of_a_newer_term_makes_the_old_leader_step_down() {
     assert!(!net.node(1).is_leader());
     assert_eq!(net.reads[&1], vec![(9, None)]);
 }
+
+#[test]
+fn s6_4_an_answer_to_a_heartbeat_of_an_earlier_life_confirms_no_round() {
+    let mut net = Net::new(3);
+    net.elect(1);
+    net.deliver_all();
+    // The old life runs five read rounds; the heartbeat of the fifth to node 3 is held back.
+    for id in 0..5 {
+        read(&mut net, 1, id);
+        if id < 4 {
+            net.deliver_all();
+        }
+    }
+    let stale = net
+        .drain()
+        .into_iter()
+        .find(|(_, to, m)| *to == 3 && matches!(m, RaftMessage::ReadIndexHeartbeat { seq: 5, .. }))
+        .unwrap();
+    // Restarted, it leads a newer term; its read rounds count from 1 again.
+    net.restart(1);
+    net.elect(1);
+    net.deliver_all();
+    net.cut.insert((1, 2));
+    net.cut.insert((2, 1));
+    read(&mut net, 1, 100);
+    net.queue
+        .retain(|(_, to, m)| !(*to == 3 && matches!(m, RaftMessage::ReadIndexHeartbeat { .. })));
+    // Only the old heartbeat reaches node 3 (in the new term), and its answer comes back.
+    net.queue.push_back(stale);
+    net.deliver_all();
+    assert!(
+        !net.reads[&1].iter().any(|(id, _)| *id == 100),
+        "released by an answer to the previous life: {:?}",
+        net.reads[&1]
+    );
+}

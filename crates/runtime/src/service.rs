@@ -62,6 +62,15 @@ struct Pending {
     sent: Option<(NodeId, Instant)>,
 }
 
+impl Pending {
+    /// Whether the command may have been (or may still be) executed, seen from node `me`: some
+    /// leader may have accepted it, or it is in this node's protocol's hands right now (the
+    /// protocol has not answered yet, so it may be proposing it).
+    fn maybe_executed(&self, me: NodeId) -> bool {
+        self.maybe_executed || self.sent.is_some_and(|(to, _)| to == me)
+    }
+}
+
 /// The service actor.
 pub struct Service {
     cfg: ServiceConfig,
@@ -330,7 +339,7 @@ impl Service {
             .collect();
         for id in expired {
             if let Some(p) = self.pending.remove(&id) {
-                let err = if p.maybe_executed {
+                let err = if p.maybe_executed(self.cfg.node) {
                     ClientError::Timeout
                 } else {
                     ClientError::NoLeader {
@@ -611,7 +620,9 @@ impl Handler<ClientRequest> for Service {
                         command: Command { id, op: req.op },
                         waiters: vec![tx],
                         deadline: Instant::now() + self.cfg.request_timeout,
-                        maybe_executed: false,
+                        // A request id chosen by the client may be a retry of an attempt
+                        // made elsewhere, which may still be executed: never "not executed".
+                        maybe_executed: req.id.is_some(),
                         sent: None,
                     },
                 );
@@ -690,5 +701,31 @@ impl Handler<GetNodeStatus> for Service {
                 })
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(sent: Option<NodeId>) -> Pending {
+        Pending {
+            command: Command {
+                id: RequestId { client: 1, seq: 1 },
+                op: KvOp::Delete { key: "k".into() },
+            },
+            waiters: Vec::new(),
+            deadline: Instant::now(),
+            maybe_executed: false,
+            sent: sent.map(|n| (n, Instant::now())),
+        }
+    }
+
+    #[test]
+    fn a_command_in_the_local_protocols_hands_may_be_executed() {
+        // Expiring before the local protocol answered must not say "not executed".
+        assert!(pending(Some(1)).maybe_executed(1));
+        // Never handed over, or refused (sent again cleared): definitely not executed here.
+        assert!(!pending(None).maybe_executed(1));
     }
 }

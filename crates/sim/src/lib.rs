@@ -18,6 +18,7 @@
 
 pub mod invariants;
 pub mod net;
+mod reads;
 pub mod replica;
 pub mod run;
 pub mod scenario;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use synod_check::{check, Outcome, Verdict};
 use synod_kv::KvStore;
-use synod_messages::{KvOp, KvResult, NodeId, RequestId};
+use synod_messages::{KvOp, KvResult, NodeId, Payload, RequestId};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -116,17 +116,20 @@ impl fmt::Display for Report {
     }
 }
 
-struct Node {
+pub(crate) struct Node {
     id: NodeId,
     disk: Disk,
-    replica: Option<Replica>,
-    kv: KvStore,
+    pub(crate) replica: Option<Replica>,
+    pub(crate) kv: KvStore,
     last_snapshot: u64,
     /// Client requests proposed here, by id: the client waiting.
     waiting: HashMap<RequestId, usize>,
-    /// ReadIndex reads asked here: read id → (client, request, key, read point once known).
-    reads: BTreeMap<u64, (usize, RequestId, String, Option<u64>)>,
-    next_read: u64,
+    /// Reads asked here: read id → (client, request, key, read point once known).
+    pub(crate) reads: BTreeMap<u64, (usize, RequestId, String, Option<u64>)>,
+    /// Read points asked of this node by other nodes: read id here → (asking node, its id).
+    pub(crate) remote_reads: BTreeMap<u64, (NodeId, u64)>,
+    /// The last read id used; not reset by a crash, as the real service's ids are not reused.
+    pub(crate) next_read: u64,
     /// The process is stopped (SIGSTOP) until this time.
     paused_until: u64,
     /// The process dies in the middle of its next persist.
@@ -139,15 +142,15 @@ struct Node {
 
 const TICK: u64 = 3;
 
-struct Sim {
+pub(crate) struct Sim {
     cfg: SimConfig,
-    rng: StdRng,
+    pub(crate) rng: StdRng,
     ids: Vec<NodeId>,
-    nodes: Vec<Node>,
-    net: Network,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) net: Network,
     work: Workload,
     invariants: Invariants,
-    now: u64,
+    pub(crate) now: u64,
     steps: u64,
     crashes: u64,
 }
@@ -169,6 +172,7 @@ pub fn run(cfg: &SimConfig) -> Report {
                 last_snapshot: 0,
                 waiting: HashMap::new(),
                 reads: BTreeMap::new(),
+                remote_reads: BTreeMap::new(),
                 next_read: 0,
                 paused_until: 0,
                 crash_in_persist: false,
@@ -265,6 +269,10 @@ impl Sim {
                         if paused_until > self.now {
                             // A paused process reads its socket when it wakes up.
                             self.net.requeue(m, paused_until);
+                        } else if let Payload::Service(msg) = m.payload {
+                            if self.nodes[i].replica.is_some() {
+                                self.on_service(i, m.from.node, msg)?;
+                            }
                         } else if let Some(replica) = &mut self.nodes[i].replica {
                             replica.deliver(m.from, m.to.role, m.payload);
                             self.after_step(i)?;
@@ -284,6 +292,12 @@ impl Sim {
         }
     }
 
+    /// Client `c` gets `result` for `request`, and thinks before its next operation.
+    pub(crate) fn answer(&mut self, c: usize, request: RequestId, result: KvResult) {
+        let think = think(&mut self.rng, self.work.clients[c].pinned.is_some());
+        self.work.answer(c, request, result, self.now, think);
+    }
+
     fn fail(&self, what: String) -> Failure {
         Failure {
             step: self.steps,
@@ -293,7 +307,7 @@ impl Sim {
     }
 
     /// Carries out what node `i` did: invariants, messages, applying, snapshots.
-    fn after_step(&mut self, i: usize) -> Result<(), Failure> {
+    pub(crate) fn after_step(&mut self, i: usize) -> Result<(), Failure> {
         loop {
             let mut out = Output::default();
             let node = &mut self.nodes[i];
@@ -327,8 +341,8 @@ impl Sim {
                     }
                 }
             }
-            let node = &mut self.nodes[i];
             for a in out.applied {
+                let node = &mut self.nodes[i];
                 let Some(command) = a.command else {
                     node.kv.skip(a.index);
                     continue;
@@ -337,38 +351,10 @@ impl Sim {
                     continue;
                 };
                 if let Some(c) = node.waiting.remove(&command.id) {
-                    let think = think(&mut self.rng, self.work.clients[c].pinned.is_some());
-                    self.work.answer(c, command.id, result, self.now, think);
+                    self.answer(c, command.id, result);
                 }
             }
-            let node = &mut self.nodes[i];
-            for (id, index) in out.reads {
-                match index {
-                    Some(index) => {
-                        if let Some(r) = node.reads.get_mut(&id) {
-                            r.3 = Some(index);
-                        }
-                    }
-                    None => {
-                        node.reads.remove(&id);
-                    }
-                }
-            }
-            let applied = node.kv.applied_index();
-            let ready: Vec<u64> = node
-                .reads
-                .iter()
-                .filter(|(_, r)| r.3.is_some_and(|i| i <= applied))
-                .map(|(id, _)| *id)
-                .collect();
-            for id in ready {
-                if let Some((c, request, key, _)) = node.reads.remove(&id) {
-                    let value = node.kv.get(&key).map(<[u8]>::to_vec);
-                    let think = think(&mut self.rng, self.work.clients[c].pinned.is_some());
-                    self.work
-                        .answer(c, request, KvResult::Value(value), self.now, think);
-                }
-            }
+            self.read_points(i, out.reads);
             let node = &mut self.nodes[i];
             if node.kv.applied_index() < node.last_snapshot + self.cfg.snapshot_every {
                 return Ok(());
@@ -391,6 +377,7 @@ impl Sim {
             self.crashes += 1;
             node.waiting.clear();
             node.reads.clear();
+            node.remote_reads.clear();
             node.kv = KvStore::new();
             node.last_snapshot = 0;
         }
@@ -551,6 +538,11 @@ impl Sim {
                     node.waiting.insert(p.command.id, c);
                 }
                 self.after_step(i)
+            }
+            Some(Some(leader)) if read => {
+                // A follower asks the leader for a read point and serves the read itself.
+                self.ask_leader(c, i, &p, leader);
+                Ok(())
             }
             Some(hint) => {
                 // Definitely not executed here.

@@ -54,3 +54,14 @@ fn a_refused_retry_leaves_the_first_attempt_outcome_unknown() {
 fn a_leader_elected_late_need_not_hold_entries_of_later_terms() {
     passes(Protocol::Raft, 415);
 }
+
+/// A new Paxos leader's read point was its chosen prefix, while later slots were chosen above a
+/// recovered slot still waiting for its Accepted; a follower that had the recovered slot from
+/// the previous leader applied them, and its node acknowledged a write that a read served by
+/// another follower, at the lower read point, then missed. Found by the nemesis; the simulator
+/// found it too once followers served reads with the leader's read point. Fixed in
+/// `crates/paxos/src/read.rs`.
+#[test]
+fn paxos_read_point_covers_slots_chosen_above_a_recovery_hole() {
+    passes(Protocol::Paxos, 4016);
+}
