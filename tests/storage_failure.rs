@@ -1,20 +1,23 @@
 //! A node whose disk fails (full, I/O error) answers its clients with an error, keeps serving
 //! reads of what it has, loses nothing acknowledged, and goes on once the disk works again.
 //! The failure is injected with a storage wrapper: this machine offers no small filesystem to
-//! fill for real.
+//! fill for real. A node handed a snapshot it cannot decode stops its state machine rather
+//! than apply the rest of the log on top of the wrong state.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use actix::{Actor, AsyncContext, Context};
+use actix::{Actor, Addr, AsyncContext, Context};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use synod_core::Snapshot;
 use synod_core::{DurableState, MemoryStorage, Storage, StorageError};
 use synod_messages::{ActorAddr, KvOp, KvResult, Role};
 use synod_network::{Faults, LocalHub, NetworkConfig, Register, Router};
 use synod_raft::{Raft, RaftConfig, RaftState};
 use synod_runtime::{
-    ClientError, ClientRequest, Consistency, GetNodeStatus, Service, ServiceConfig, Shell,
+    ApplyBatch, ClientError, ClientRequest, Consistency, GetNodeStatus, Service, ServiceConfig,
+    Shell,
 };
 
 /// Memory storage whose writes fail while `full` is set, as on a full disk.
@@ -70,10 +73,8 @@ fn put(key: &str, value: &str) -> KvOp {
     }
 }
 
-#[actix_rt::test]
-async fn a_full_disk_fails_writes_keeps_reads_and_recovers() {
-    let full = Arc::new(AtomicBool::new(false));
-    let store = MemoryStorage::<RaftState>::new();
+/// A one-node Raft cluster whose storage fails while `full` is set; returns its service.
+async fn single_node(full: Arc<AtomicBool>, store: MemoryStorage<RaftState>) -> Addr<Service> {
     let router = Router::start(
         NetworkConfig::new(1, "disk"),
         Faults::new(1),
@@ -120,6 +121,14 @@ async fn a_full_disk_fails_writes_keeps_reads_and_recovers() {
         role: Role::Service,
         recipient: service.clone().recipient(),
     });
+    service
+}
+
+#[actix_rt::test]
+async fn a_full_disk_fails_writes_keeps_reads_and_recovers() {
+    let full = Arc::new(AtomicBool::new(false));
+    let store = MemoryStorage::<RaftState>::new();
+    let service = single_node(full.clone(), store.clone()).await;
 
     wait_role(&service, "leader").await;
     assert_eq!(
@@ -159,5 +168,42 @@ async fn a_full_disk_fails_writes_keeps_reads_and_recovers() {
         )
         .await,
         Ok(KvResult::Value(Some(b"1".to_vec())))
+    );
+}
+
+#[actix_rt::test]
+async fn an_undecodable_snapshot_stops_the_state_machine_instead_of_diverging() {
+    let service = single_node(Arc::new(AtomicBool::new(false)), MemoryStorage::new()).await;
+    wait_role(&service, "leader").await;
+    assert_eq!(
+        request(&service, put("x", "1"), Consistency::Linearizable).await,
+        Ok(KvResult::Done)
+    );
+    service
+        .send(ApplyBatch {
+            snapshot: Some(Snapshot {
+                index: 1_000,
+                data: bytes::Bytes::from_static(b"not a snapshot"),
+            }),
+            entries: Vec::new(),
+            reads: Vec::new(),
+        })
+        .await
+        .unwrap();
+    for consistency in [Consistency::Linearizable, Consistency::Stale] {
+        let get = request(&service, KvOp::Get { key: "x".into() }, consistency).await;
+        assert!(
+            matches!(&get, Err(ClientError::Unavailable(why)) if why.contains("cannot be decoded")),
+            "{get:?}"
+        );
+    }
+    assert!(matches!(
+        request(&service, put("y", "2"), Consistency::Linearizable).await,
+        Err(ClientError::Unavailable(_))
+    ));
+    let status = service.send(GetNodeStatus).await.unwrap().unwrap();
+    assert_eq!(
+        status.applied_index, 2,
+        "nothing applied past the bad image"
     );
 }

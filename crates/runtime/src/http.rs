@@ -78,7 +78,9 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Client(ClientError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Client(ClientError::Timeout | ClientError::Interrupted(_)) => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
             ApiError::Client(ClientError::Storage) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Client(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -104,6 +106,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Client(ClientError::Unavailable(_)) => {
                 json!({"error": "unavailable", "detail": detail})
+            }
+            ApiError::Client(ClientError::Interrupted(_)) => {
+                json!({"error": "interrupted", "outcome": "unknown", "detail": detail})
             }
             ApiError::Internal(_) => json!({"error": "internal", "detail": detail}),
         };

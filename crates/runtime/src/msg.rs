@@ -77,9 +77,14 @@ pub enum ClientError {
     /// The command was sent but no outcome arrived in time: it may or may not have happened.
     #[error("timed out; the outcome is unknown")]
     Timeout,
-    /// The node cannot serve (it is shutting down, an actor is gone).
+    /// The node cannot serve (it is shutting down, an actor is gone); the request never
+    /// reached the service, so it was not executed.
     #[error("node unavailable: {0}")]
     Unavailable(String),
+    /// The node stopped (or its service went away) while the command was in its hands: it may
+    /// or may not have been executed.
+    #[error("interrupted: {0}; the outcome is unknown")]
+    Interrupted(String),
     /// This node's storage failed (full disk, I/O error) while the command was in its hands;
     /// the command may or may not have been executed.
     #[error("storage failed on this node (full disk or I/O error); the outcome is unknown")]

@@ -100,6 +100,9 @@ pub struct Service {
     /// While a snapshot's image is streamed off this thread from the store as it was, the
     /// batches that arrive wait here, in order, and are applied once it is streamed.
     held: Option<Vec<ApplyBatch>>,
+    /// Why the state machine stopped for good (a snapshot it cannot decode): nothing more is
+    /// applied or served.
+    stopped: Option<String>,
     /// A snapshot is being written (streamed, then made durable) and not yet handed over.
     snapshotting: bool,
 }
@@ -156,6 +159,7 @@ impl Service {
             read_index: None,
             snapshot_writer: None,
             held: None,
+            stopped: None,
             snapshotting: false,
         }
     }
@@ -381,8 +385,20 @@ impl Service {
             }
             Err(e) => {
                 // The image passed the storage and transport checksums, so this is a bug or a
-                // version mismatch; keep the current store and say so.
-                tracing::error!(node = self.cfg.node, index = snapshot.index, error = %e, "cannot decode a snapshot");
+                // version mismatch. Applying what follows on top of the old store would serve
+                // a state no other node has: stop applying and serving instead.
+                tracing::error!(node = self.cfg.node, index = snapshot.index, error = %e, "cannot decode a snapshot; this node's state machine stops");
+                self.stopped = Some(format!(
+                    "the state machine stopped: the snapshot at {} cannot be decoded ({e})",
+                    snapshot.index
+                ));
+                let interrupted = ClientError::Interrupted("the state machine stopped".into());
+                for (_, p) in self.pending.drain() {
+                    for w in p.waiters {
+                        let _ = w.send(Err(interrupted.clone()));
+                    }
+                }
+                self.reads.all.clear();
             }
         }
     }
@@ -467,8 +483,14 @@ impl Service {
             held.push(batch);
             return;
         }
+        if self.stopped.is_some() {
+            return;
+        }
         if let Some(snapshot) = batch.snapshot {
             self.install(&snapshot);
+            if self.stopped.is_some() {
+                return;
+            }
         }
         // Never a copy: only a snapshot job shares the store, and batches are held while it
         // runs (it has dropped its reference before they are let through).
@@ -583,6 +605,10 @@ impl Handler<ClientRequest> for Service {
     type Result = ResponseFuture<Result<KvResult, ClientError>>;
 
     fn handle(&mut self, req: ClientRequest, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(why) = &self.stopped {
+            let err = ClientError::Unavailable(why.clone());
+            return Box::pin(async move { Err(err) });
+        }
         if let (KvOp::Get { key }, Consistency::Stale) = (&req.op, req.consistency) {
             let value = self.kv.get(key).map(<[u8]>::to_vec);
             return Box::pin(async move { Ok(KvResult::Value(value)) });
@@ -599,8 +625,9 @@ impl Handler<ClientRequest> for Service {
             );
             self.schedule_submit(ctx);
             return Box::pin(async move {
-                rx.await
-                    .unwrap_or_else(|_| Err(ClientError::Unavailable("request dropped".into())))
+                rx.await.unwrap_or_else(|_| {
+                    Err(ClientError::Interrupted("the request was dropped".into()))
+                })
             });
         }
         let id = req.id.unwrap_or_else(|| {
@@ -631,7 +658,7 @@ impl Handler<ClientRequest> for Service {
         }
         Box::pin(async move {
             rx.await
-                .unwrap_or_else(|_| Err(ClientError::Unavailable("request dropped".into())))
+                .unwrap_or_else(|_| Err(ClientError::Interrupted("the request was dropped".into())))
         })
     }
 }
@@ -671,7 +698,7 @@ impl Handler<Stop> for Service {
     type Result = ();
 
     fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
-        self.fail_local(ClientError::Unavailable("the node is stopping".into()));
+        self.fail_local(ClientError::Interrupted("the node is stopping".into()));
         ctx.stop();
     }
 }
