@@ -95,6 +95,17 @@ impl Cluster {
         child.wait().unwrap();
     }
 
+    /// Sends node `id` a signal by name (`STOP`, `CONT`) with the system's `kill`.
+    pub fn signal(&self, id: usize, signal: &str) {
+        let child = self.children[id - 1].as_ref().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} of node {id} failed");
+    }
+
     pub fn status(&self, id: usize) -> Option<serde_json::Value> {
         let resp = ureq::get(&format!("{}/v1/status", self.http[id - 1]))
             .timeout(Duration::from_secs(2))

@@ -47,6 +47,8 @@ pub struct Shell<C: Core, S: DurableState<Op = C::Persist>> {
     service: Option<Recipient<ApplyBatch>>,
     watcher: Option<Recipient<RoleChanged>>,
     tick: Duration,
+    /// When the last tick was handed to the core.
+    last_tick: Option<std::time::Instant>,
     last_status: Option<Status>,
     /// Why and for how many ticks the storage has been failing.
     failed: Option<(String, u32)>,
@@ -91,6 +93,7 @@ where
             service: None,
             watcher: None,
             tick,
+            last_tick: None,
             last_status: None,
             failed: None,
             drive_scheduled: false,
@@ -266,6 +269,15 @@ where
         });
         ctx.run_interval(self.tick, |shell, ctx| match &mut shell.failed {
             None => {
+                // After the thread stood still (SIGSTOP, a stalled machine) the interval fires
+                // every missed tick at once; the core gets one, so that it reads the messages
+                // that arrived meanwhile before its timers run out (a follower would otherwise
+                // stand for election under a leader whose heartbeats wait in its mailbox).
+                let now = std::time::Instant::now();
+                if shell.last_tick.is_some_and(|t| now - t < shell.tick / 2) {
+                    return;
+                }
+                shell.last_tick = Some(now);
                 shell.core.on_tick();
                 shell.schedule_drive(ctx);
             }

@@ -1,0 +1,78 @@
+//! The shell's clock: a thread that stood still does not replay the ticks it missed.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use actix::Actor;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use synod_core::{Core, MemoryStorage, NotLeader, Ready, Stateless, Status};
+use synod_messages::raft::RaftMessage;
+use synod_messages::{ActorAddr, Command, Role};
+use synod_network::{Faults, LocalHub, NetworkConfig, Router};
+use synod_runtime::Shell;
+
+/// A core that only counts its ticks.
+struct Ticks(Arc<AtomicU64>);
+
+impl Core for Ticks {
+    type Message = RaftMessage;
+    type Persist = Infallible;
+
+    fn on_message(&mut self, _: ActorAddr, _: RaftMessage) {}
+    fn on_tick(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn propose(&mut self, _: Vec<Command>) -> Result<(), NotLeader> {
+        Err(NotLeader { leader: None })
+    }
+    fn take_ready(&mut self) -> Ready<RaftMessage, Infallible> {
+        Ready::default()
+    }
+    fn status(&self) -> Status {
+        Status {
+            protocol: "ticks",
+            role: "follower",
+            term: 0,
+            leader: None,
+            commit_index: 0,
+            last_index: 0,
+            ballot: None,
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn a_stalled_thread_gets_one_tick_not_every_missed_one() {
+    let router = Router::start(
+        NetworkConfig::new(1, "ticks"),
+        Faults::new(1),
+        Some(LocalHub::new()),
+    )
+    .await
+    .unwrap();
+    let count = Arc::new(AtomicU64::new(0));
+    let ticks = count.clone();
+    let _shell = Shell::recover(
+        ActorAddr::new(1, Role::Raft),
+        Box::new(MemoryStorage::<Stateless>::new()),
+        move |_| Ticks(ticks.clone()),
+        router,
+        Duration::from_millis(10),
+    )
+    .unwrap()
+    .start();
+    actix_rt::time::sleep(Duration::from_millis(100)).await;
+    let before = count.load(Ordering::SeqCst);
+    assert!(before >= 3, "the clock runs: {before} ticks");
+    // The thread stands still for 30 ticks' time (as under SIGSTOP), then runs again.
+    std::thread::sleep(Duration::from_millis(300));
+    actix_rt::time::sleep(Duration::from_millis(5)).await;
+    let after = count.load(Ordering::SeqCst);
+    assert!(
+        after - before <= 3,
+        "{} ticks were replayed at once after the stall",
+        after - before
+    );
+}
