@@ -93,6 +93,8 @@ pub struct RaftSection {
     pub max_batch: usize,
     /// Most AppendEntries in flight per follower.
     pub max_inflight: usize,
+    /// Ask for pre-votes before raising the term (dissertation §9.6).
+    pub pre_vote: bool,
 }
 
 impl Default for RaftSection {
@@ -104,6 +106,7 @@ impl Default for RaftSection {
             heartbeat_ticks: 2,
             max_batch: 512,
             max_inflight: 8,
+            pre_vote: true,
         }
     }
 }

@@ -133,6 +133,27 @@ pub enum RaftMessage {
         /// True once the follower installed the snapshot (or already had its entries).
         done: bool,
     },
+    /// PreVote (dissertation §9.6): "would you vote for me in `term`?", asked before a server
+    /// raises its own term. Changes nothing at the receiver.
+    PreVote {
+        /// The term the sender would stand in (its current term + 1).
+        term: Term,
+        /// The would-be candidate.
+        candidate_id: NodeId,
+        /// Index of the candidate's last log entry.
+        last_log_index: Index,
+        /// Term of the candidate's last log entry.
+        last_log_term: Term,
+    },
+    /// The answer to a PreVote.
+    PreVoteResponse {
+        /// The receiver's current term (never above the asked term when granted).
+        term: Term,
+        /// The term the PreVote asked about.
+        asked: Term,
+        /// True if the receiver would vote for the sender in `asked`.
+        granted: bool,
+    },
 }
 
 impl RaftMessage {
@@ -146,7 +167,9 @@ impl RaftMessage {
             | RaftMessage::InstallSnapshot { term, .. }
             | RaftMessage::ReadIndexHeartbeat { term, .. }
             | RaftMessage::ReadIndexHeartbeatResponse { term, .. }
-            | RaftMessage::InstallSnapshotResponse { term, .. } => *term,
+            | RaftMessage::InstallSnapshotResponse { term, .. }
+            | RaftMessage::PreVote { term, .. }
+            | RaftMessage::PreVoteResponse { term, .. } => *term,
         }
     }
 }

@@ -1,4 +1,12 @@
-//! Leader election (§5.2) with the election restriction (§5.4.1).
+//! Leader election (§5.2) with the election restriction (§5.4.1), and PreVote (dissertation
+//! §9.6) before it when configured.
+//!
+//! ```text
+//!   timeout ─► PreCandidate (term unchanged) ─ PreVote(term+1) ─► majority "would vote" ─┐
+//!      ▲            │ AppendEntries of a leader, or a higher term                        │
+//!      │            ▼                                                                    ▼
+//!   Follower ◄── step down ◄──────────────────────────────── Candidate (term+1) ─ RequestVote
+//! ```
 
 use crate::progress::Progress;
 use crate::raft::{Raft, RoleState};
@@ -38,6 +46,69 @@ impl Raft {
         let peers: Vec<NodeId> = self.cfg.peers().collect();
         for peer in peers {
             self.send(peer, msg.clone());
+        }
+    }
+
+    /// Election timeout elapsed with PreVote on: ask whether a majority would vote for us in
+    /// the next term, without raising ours.
+    pub(crate) fn pre_campaign(&mut self) {
+        if self.cfg.quorum() == 1 {
+            self.campaign();
+            return;
+        }
+        self.leader = None;
+        self.reset_election_timer();
+        self.role = RoleState::PreCandidate {
+            votes: BTreeSet::from([self.cfg.id]),
+        };
+        let msg = RaftMessage::PreVote {
+            term: self.hard.term + 1,
+            candidate_id: self.cfg.id,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        };
+        let peers: Vec<NodeId> = self.cfg.peers().collect();
+        for peer in peers {
+            self.send(peer, msg.clone());
+        }
+    }
+
+    /// PreVote receiver: would we vote for `candidate_id` in `term`? Yes if that term is above
+    /// ours, its log is at least as up-to-date as ours, and no leader was heard from within the
+    /// minimum election timeout (a working leader keeps its followers). Nothing changes here.
+    pub(crate) fn on_pre_vote(
+        &mut self,
+        from: NodeId,
+        term: Term,
+        candidate_id: NodeId,
+        last_log_index: Index,
+        last_log_term: Term,
+    ) {
+        let up_to_date =
+            (last_log_term, last_log_index) >= (self.log.last_term(), self.log.last_index());
+        let leader_alive = self.is_leader()
+            || (self.leader.is_some() && self.election_elapsed < self.cfg.election_ticks.0);
+        let granted = candidate_id == from && term > self.hard.term && up_to_date && !leader_alive;
+        let reply = RaftMessage::PreVoteResponse {
+            term: self.hard.term,
+            asked: term,
+            granted,
+        };
+        self.send(from, reply);
+    }
+
+    /// A pre-vote arrived; a majority starts the real election.
+    pub(crate) fn on_pre_vote_response(&mut self, from: NodeId, asked: Term, granted: bool) {
+        if !granted || asked != self.hard.term + 1 {
+            return;
+        }
+        let quorum = self.cfg.quorum();
+        let RoleState::PreCandidate { votes } = &mut self.role else {
+            return;
+        };
+        votes.insert(from);
+        if votes.len() >= quorum {
+            self.campaign();
         }
     }
 

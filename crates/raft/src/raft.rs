@@ -29,6 +29,11 @@ pub struct RaftConfig {
     pub seed: u64,
     /// Bytes per InstallSnapshot chunk.
     pub snapshot_chunk: usize,
+    /// PreVote (dissertation §9.6): a server whose election timeout elapses first asks whether
+    /// a majority would vote for it, and raises its term only if so; a server that heard from
+    /// a leader within the minimum election timeout says no. A server cut off alone then no
+    /// longer comes back with a higher term that deposes a working leader.
+    pub pre_vote: bool,
 }
 
 impl RaftConfig {
@@ -43,6 +48,7 @@ impl RaftConfig {
             max_inflight: 8,
             seed: 0,
             snapshot_chunk: 1 << 20,
+            pre_vote: true,
         }
     }
 
@@ -59,6 +65,10 @@ impl RaftConfig {
 #[derive(Debug)]
 pub(crate) enum RoleState {
     Follower,
+    /// Asking for pre-votes: the term has not been raised.
+    PreCandidate {
+        votes: BTreeSet<NodeId>,
+    },
     Candidate {
         votes: BTreeSet<NodeId>,
     },
@@ -254,6 +264,7 @@ impl Raft {
     fn role_name(&self) -> &'static str {
         match self.role {
             RoleState::Follower => "follower",
+            RoleState::PreCandidate { .. } => "pre-candidate",
             RoleState::Candidate { .. } => "candidate",
             RoleState::Leader { .. } => "leader",
         }
@@ -269,8 +280,9 @@ impl Core for Raft {
         if from == self.cfg.id || !self.cfg.voters.contains(&from) {
             return;
         }
-        // All servers: a higher term makes us a follower of that term (§5.1).
-        if msg.term() > self.hard.term {
+        // All servers: a higher term makes us a follower of that term (§5.1). A PreVote only
+        // names the term its sender would stand in: it changes nothing.
+        if msg.term() > self.hard.term && !matches!(msg, RaftMessage::PreVote { .. }) {
             let leader = match &msg {
                 RaftMessage::AppendEntries { leader_id, .. }
                 | RaftMessage::InstallSnapshot { leader_id, .. }
@@ -288,6 +300,15 @@ impl Core for Raft {
             } => self.on_request_vote(from, term, candidate_id, last_log_index, last_log_term),
             RaftMessage::RequestVoteResponse { term, vote_granted } => {
                 self.on_vote_response(from, term, vote_granted)
+            }
+            RaftMessage::PreVote {
+                term,
+                candidate_id,
+                last_log_index,
+                last_log_term,
+            } => self.on_pre_vote(from, term, candidate_id, last_log_index, last_log_term),
+            RaftMessage::PreVoteResponse { asked, granted, .. } => {
+                self.on_pre_vote_response(from, asked, granted)
             }
             RaftMessage::AppendEntries {
                 term,
@@ -357,7 +378,11 @@ impl Core for Raft {
         } else {
             self.election_elapsed += 1;
             if self.election_elapsed >= self.election_timeout {
-                self.campaign();
+                if self.cfg.pre_vote {
+                    self.pre_campaign();
+                } else {
+                    self.campaign();
+                }
             }
         }
     }

@@ -27,6 +27,7 @@ pub(crate) fn start(
     rc.heartbeat_ticks = r.heartbeat_ticks;
     rc.max_batch = r.max_batch;
     rc.max_inflight = r.max_inflight;
+    rc.pre_vote = r.pre_vote;
     rc.seed = seed;
     rc.snapshot_chunk = cfg.storage.snapshot_chunk_bytes;
     let shell = Shell::recover(

@@ -23,9 +23,11 @@ pub struct Net {
     pub reads: BTreeMap<NodeId, Vec<(u64, Option<u64>)>>,
 }
 
+/// The paper's Raft: elections without PreVote (`tests/pre_vote.rs` turns it on).
 pub fn config(id: NodeId, n: u64) -> RaftConfig {
     let mut cfg = RaftConfig::new(id, (1..=n).collect());
     cfg.seed = 7;
+    cfg.pre_vote = false;
     cfg
 }
 
