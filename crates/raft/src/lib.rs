@@ -8,13 +8,16 @@
 //!     │  └──── discovers leader ┘  └─ times out: new term │
 //!     └──────────────── discovers higher term ────────────┘
 //! ```
+//! With PreVote (the default, dissertation §9.6) a timeout first makes a PreCandidate that
+//! keeps its term and asks whether a majority would vote for it; only then does it stand.
 //!
 //! [`Raft`] is a deterministic state machine implementing [`synod_core::Core`]: RequestVote with
 //! the up-to-date check (§5.4.1), AppendEntries with the consistency check, conflict truncation and
 //! a fast back-off hint (§5.3), commitment only by counting entries of the current term (§5.4.2,
 //! Figure 8), a no-op entry on election (§8), heartbeats, randomized election timeouts in logical
-//! ticks from a seeded RNG, batched and pipelined replication, and check-quorum (a leader that
-//! has not heard from a majority for an election timeout steps down).
+//! ticks from a seeded RNG, batched and pipelined replication, check-quorum (a leader that
+//! has not heard from a majority for an election timeout steps down), PreVote, ReadIndex reads
+//! (§6.4) and snapshots with InstallSnapshot (§7).
 //!
 //! Files: [`log`] the in-memory log, [`state`] the durable state and its ops, [`progress`] the
 //! leader's view of each follower, `election` and `replication` the two halves of the protocol.
