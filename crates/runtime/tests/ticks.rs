@@ -65,14 +65,18 @@ async fn a_stalled_thread_gets_one_tick_not_every_missed_one() {
     .start();
     actix_rt::time::sleep(Duration::from_millis(100)).await;
     let before = count.load(Ordering::SeqCst);
-    assert!(before >= 3, "the clock runs: {before} ticks");
+    assert!(before >= 1, "the clock runs");
     // The thread stands still for 30 ticks' time (as under SIGSTOP), then runs again.
     std::thread::sleep(Duration::from_millis(300));
+    let resumed = std::time::Instant::now();
     actix_rt::time::sleep(Duration::from_millis(5)).await;
     let after = count.load(Ordering::SeqCst);
+    // One tick for the stall, and the ticks that fit in the time since (a loaded machine may
+    // have taken longer than 5 ms to come back here).
+    let allowed = 2 + resumed.elapsed().as_millis() as u64 / 10;
     assert!(
-        after - before <= 3,
-        "{} ticks were replayed at once after the stall",
+        after - before <= allowed,
+        "{} ticks after the stall, {allowed} allowed: missed ticks were replayed",
         after - before
     );
 }
