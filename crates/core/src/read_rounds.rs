@@ -36,6 +36,12 @@ impl ReadRounds {
         Some(self.seq)
     }
 
+    /// The last round started (0 before the first): a later confirmation of it is still a
+    /// confirmation of every read it carries.
+    pub fn last_round(&self) -> u64 {
+        self.seq
+    }
+
     /// `from` confirmed round `seq`. Returns the reads now confirmed by `quorum` answers
     /// (`counted_self` is 1 when the caller counts itself, as a Raft leader does).
     pub fn ack(

@@ -7,13 +7,15 @@
 //!  Follower ───────────────► Preparing          Leading ── phase 2 only, many slots at once
 //!     ▲  ▲   campaign()         │                  │
 //!     │  └── higher ballot ─────┘                  │
-//!     └──── higher ballot, or no progress for an election timeout
+//!     └──── higher ballot, no progress, or no majority heard for an election timeout
 //! ```
 //!
 //! Phase 1 covers every slot from the first one this node has not learned: each slot gets the
 //! value with the highest ballot among the promises (the seed's Example 1, step 8), holes get a
 //! no-op. Phase 2 Accepts go first to the acceptors that promised (the seed: "to the generals
-//! that answered"); an Accept not chosen after `resend_ticks` goes again to every acceptor. The
+//! that answered"); an Accept not chosen after `resend_ticks` goes again to every acceptor. A
+//! leader's heartbeat also goes to the acceptors as a read barrier: a leader that a majority of
+//! acceptors has not answered for an election timeout steps down (check-quorum). The
 //! proposer keeps no durable state: a restarted proposer cannot lead again with a ballot it
 //! led with before, since a majority promised that ballot already and acceptors refuse a
 //! `Prepare` that is not above their promise.
@@ -37,6 +39,9 @@ struct InFlight {
 #[derive(Debug)]
 struct Leadership {
     promised_by: BTreeSet<NodeId>,
+    /// Acceptors heard from (Promise, Accepted, ReadBarrierAck) since `checked_at`.
+    heard: BTreeSet<NodeId>,
+    checked_at: u64,
     next_slot: Slot,
     chosen_upto: Slot,
     chosen_above: BTreeSet<Slot>,
@@ -116,6 +121,33 @@ impl Proposer {
         match &self.phase {
             Phase::Leading(l) => l.chosen_upto,
             _ => self.learned_upto,
+        }
+    }
+
+    /// This node's learner delivered every slot through `slot`: they are chosen, whoever chose
+    /// them. A leader stops proposing them (a recovered slot whose acceptors compacted it would
+    /// otherwise be re-sent forever, never reaching a quorum) and counts them chosen.
+    fn known_chosen_through(&mut self, slot: Slot) {
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
+        if slot <= l.chosen_upto {
+            return;
+        }
+        l.pending.retain(|&s, _| s > slot);
+        l.chosen_above.retain(|&s| s > slot);
+        l.chosen_upto = slot;
+        while l.chosen_above.remove(&(l.chosen_upto + 1)) {
+            l.chosen_upto += 1;
+        }
+    }
+
+    /// The acceptors this leader heard from since its last quorum check (`None` unless it
+    /// leads).
+    pub(crate) fn heard_mut(&mut self) -> Option<&mut BTreeSet<NodeId>> {
+        match &mut self.phase {
+            Phase::Leading(l) => Some(&mut l.heard),
+            _ => None,
         }
     }
 
@@ -204,6 +236,7 @@ impl Proposer {
             }
             Phase::Leading(l) => {
                 l.promised_by.insert(from);
+                l.heard.insert(from);
             }
             Phase::Follower => {}
         }
@@ -254,6 +287,8 @@ impl Proposer {
         let promised_by: BTreeSet<NodeId> = promises.keys().copied().collect();
         self.recovered_upto = last;
         self.phase = Phase::Leading(Leadership {
+            heard: promised_by.clone(),
+            checked_at: self.now,
             promised_by: promised_by.clone(),
             next_slot: last + 1,
             chosen_upto: from_slot - 1,
@@ -285,6 +320,7 @@ impl Proposer {
         if ballot != self.ballot {
             return;
         }
+        l.heard.insert(from);
         let mut chosen = Vec::new();
         for slot in slots {
             let Some(p) = l.pending.get_mut(&slot) else {
@@ -348,6 +384,15 @@ impl Proposer {
         self.broadcast(&proposers, Role::Proposer, &msg);
         let learners = self.cfg.learners.clone();
         self.broadcast(&learners, Role::Learner, &msg);
+        // The acceptors answer a barrier even when no write is in flight: that is how an idle
+        // leader knows a majority still hears it (check-quorum in `tick_leader`). A later
+        // confirmation of the last read round is still a confirmation of its reads.
+        let barrier = PaxosMessage::ReadBarrier {
+            ballot: self.ballot,
+            seq: self.reads.last_round(),
+        };
+        let acceptors = self.cfg.acceptors.clone();
+        self.broadcast(&acceptors, Role::Acceptor, &barrier);
     }
 
     fn tick_leader(&mut self) {
@@ -367,6 +412,17 @@ impl Proposer {
             // No slot was chosen for a whole election timeout: no majority is listening.
             self.step_down(None);
             return;
+        }
+        if now - l.checked_at >= stall {
+            // Check-quorum: a leader no majority of acceptors answered for a whole election
+            // timeout steps down, so a leader cut off with nothing to write stops saying it
+            // leads (and its reads fail at once instead of waiting for their deadline).
+            if l.heard.len() < self.cfg.quorum() {
+                self.step_down(None);
+                return;
+            }
+            l.heard.clear();
+            l.checked_at = now;
         }
         let mut again = Vec::new();
         for (slot, p) in l.pending.iter_mut() {
@@ -401,6 +457,7 @@ impl Core for Proposer {
             }
             PaxosMessage::Progress { delivered_upto } if from.node == self.cfg.id => {
                 self.learned_upto = self.learned_upto.max(delivered_upto);
+                self.known_chosen_through(delivered_upto);
             }
             _ => {}
         }

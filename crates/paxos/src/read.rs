@@ -50,9 +50,13 @@ impl Proposer {
 
     /// An acceptor confirmed a round; releases every read a majority confirmed.
     pub(crate) fn on_barrier_ack(&mut self, from: NodeId, ballot: Ballot, seq: u64) {
-        if ballot != self.ballot || !self.is_leader() {
+        if ballot != self.ballot {
             return;
         }
+        let Some(heard) = self.heard_mut() else {
+            return;
+        };
+        heard.insert(from);
         let quorum = self.cfg.quorum();
         for (id, index) in self.reads.ack(from, seq, quorum, 0) {
             self.ready.reads.push((id, Some(index)));

@@ -8,8 +8,8 @@
 //!
 //! [`example_1`] and [`example_2`] run the steps in the seed's numbering and call `observe`
 //! after each one, with the step and the world; the tests assert each step there, and
-//! `synod scenario` prints them. Heartbeats between officers are not part of the seed's story
-//! and are never delivered; `Chosen` announcements reach the scribes (learners on the generals'
+//! `synod scenario` prints them. Heartbeats between officers (and the read barriers a leader's
+//! heartbeat sends the generals) are not part of the seed's story and are never delivered; `Chosen` announcements reach the scribes (learners on the generals'
 //! nodes) at once, so the trace can show what was learned.
 
 use crate::acceptor::{Acceptor, AcceptorState};
@@ -179,7 +179,9 @@ impl World {
         }
     }
 
-    /// Collects what an actor sent. Heartbeats are set aside; `Chosen` goes to the scribes.
+    /// Collects what an actor sent. Heartbeats, and the read barriers a leader's heartbeat
+    /// sends its generals (the stories have no reads), are set aside; `Chosen` goes to the
+    /// scribes.
     fn collect(&mut self, from: ActorAddr) {
         let messages = match from.role {
             Role::Proposer => self
@@ -197,7 +199,9 @@ impl World {
         };
         for (to, msg) in messages.unwrap_or_default() {
             match msg {
-                PaxosMessage::Heartbeat { .. } => {}
+                PaxosMessage::Heartbeat { .. }
+                | PaxosMessage::ReadBarrier { .. }
+                | PaxosMessage::ReadBarrierAck { .. } => {}
                 PaxosMessage::Chosen { .. } => {
                     if let Some(scribe) = self.scribes.get_mut(&to.node) {
                         scribe.on_message(from, msg.clone());
