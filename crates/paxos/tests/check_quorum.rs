@@ -67,5 +67,8 @@ fn an_idle_leader_cut_off_from_the_majority_steps_down() {
     let mut p = leader();
     // Only its own acceptor answers: one of three.
     tick(&mut p, 60, &[1]);
-    assert!(!p.is_leader(), "still leading after three election timeouts");
+    assert!(
+        !p.is_leader(),
+        "still leading after three election timeouts"
+    );
 }

@@ -136,7 +136,8 @@ fn an_acceptor_answers_a_barrier_below_its_promise_with_rejected() {
     );
 }
 
-/// The nemesis found this: a new leader recovers slots 5-6 (the old leader had them chosen and
+/// The nemesis found this (and the simulator, at Paxos seed 4016 of commit f34b6e0): a new
+/// leader recovers slots 5-6 (the old leader had them chosen and
 /// the learners have them), one recovery Accepted is lost, and a new write at slot 7 is chosen
 /// above the hole. A learner with 5-6 applies 7 and its node acknowledges the write, so a read
 /// that starts afterwards must wait for slot 7, not only for the recovered 6.

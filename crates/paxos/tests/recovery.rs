@@ -54,6 +54,9 @@ fn a_recovered_slot_the_learner_delivered_is_no_longer_proposed() {
     for _ in 0..12 {
         p.on_tick();
     }
-    assert!(!accepts(&mut p).contains(&1), "a delivered slot is not proposed again");
+    assert!(
+        !accepts(&mut p).contains(&1),
+        "a delivered slot is not proposed again"
+    );
     assert_eq!(p.status().commit_index, 1);
 }

@@ -55,13 +55,8 @@ fn a_leader_elected_late_need_not_hold_entries_of_later_terms() {
     passes(Protocol::Raft, 415);
 }
 
-/// A new Paxos leader's read point was its chosen prefix, while later slots were chosen above a
-/// recovered slot still waiting for its Accepted; a follower that had the recovered slot from
-/// the previous leader applied them, and its node acknowledged a write that a read served by
-/// another follower, at the lower read point, then missed. Found by the nemesis; the simulator
-/// found it too once followers served reads with the leader's read point. Fixed in
-/// `crates/paxos/src/read.rs`.
-#[test]
-fn paxos_read_point_covers_slots_chosen_above_a_recovery_hole() {
-    passes(Protocol::Paxos, 4016);
-}
+// Not kept here: the Paxos read point below a recovery hole (fixed in
+// `crates/paxos/src/read.rs`). The simulator found it at Paxos seed 4016 once followers served
+// reads (commit f34b6e0), but the Paxos leader's check-quorum changed that run and 50,000
+// seeds of the later simulator no longer reach the interleaving without the fix;
+// `crates/paxos/tests/read_barrier.rs` keeps the interleaving itself.
