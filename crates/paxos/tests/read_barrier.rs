@@ -2,30 +2,13 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod common;
+
+use common::leader;
 use synod_core::Core;
 use synod_messages::paxos::{Ballot, PaxosMessage};
 use synod_messages::{ActorAddr, Role};
 use synod_paxos::{PaxosConfig, Proposer};
-
-/// A leader of ballot 1.1 over acceptors 1-3, with nothing to recover.
-fn leader() -> Proposer {
-    let mut p = Proposer::new(PaxosConfig::all_roles(1, vec![1, 2, 3]));
-    p.campaign();
-    let ballot = p.ballot();
-    for a in [1, 2] {
-        p.on_message(
-            ActorAddr::new(a, Role::Acceptor),
-            PaxosMessage::Promise {
-                ballot,
-                accepted: Vec::new(),
-                compacted_through: 0,
-            },
-        );
-    }
-    assert!(p.is_leader());
-    p.take_ready();
-    p
-}
 
 fn barriers(p: &mut Proposer) -> Vec<(u64, u64)> {
     p.take_ready()

@@ -2,10 +2,13 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod common;
+
+use common::leader_recovering;
 use synod_core::Core;
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Value};
 use synod_messages::{ActorAddr, Role};
-use synod_paxos::{PaxosConfig, Proposer};
+use synod_paxos::Proposer;
 
 fn accepts(p: &mut Proposer) -> Vec<u64> {
     p.take_ready()
@@ -24,24 +27,11 @@ fn accepts(p: &mut Proposer) -> Vec<u64> {
 /// it from the previous leader) stops being re-sent once this node's learner delivered it.
 #[test]
 fn a_recovered_slot_the_learner_delivered_is_no_longer_proposed() {
-    let mut p = Proposer::new(PaxosConfig::all_roles(1, vec![1, 2, 3]));
-    p.campaign();
-    let ballot = p.ballot();
-    for a in [1, 2] {
-        p.on_message(
-            ActorAddr::new(a, Role::Acceptor),
-            PaxosMessage::Promise {
-                ballot,
-                accepted: vec![AcceptedValue {
-                    slot: 1,
-                    ballot: Ballot::new(0, 2),
-                    value: Value::Noop,
-                }],
-                compacted_through: 0,
-            },
-        );
-    }
-    assert!(p.is_leader());
+    let mut p = leader_recovering(vec![AcceptedValue {
+        slot: 1,
+        ballot: Ballot::new(0, 2),
+        value: Value::Noop,
+    }]);
     assert!(accepts(&mut p).contains(&1), "slot 1 is recovered");
     for _ in 0..6 {
         p.on_tick();

@@ -37,16 +37,18 @@ impl Raft {
             self.become_leader();
             return;
         }
-        let msg = RaftMessage::RequestVote {
+        self.send_to_peers(RaftMessage::RequestVote {
             term: self.hard.term,
             candidate_id: self.cfg.id,
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
-        };
-        let peers: Vec<NodeId> = self.cfg.peers().collect();
-        for peer in peers {
-            self.send(peer, msg.clone());
-        }
+        });
+    }
+
+    /// The election restriction (§5.4.1): a log ending at `(last_log_term, last_log_index)` is
+    /// at least as up-to-date as ours.
+    fn log_at_least_ours(&self, last_log_index: Index, last_log_term: Term) -> bool {
+        (last_log_term, last_log_index) >= (self.log.last_term(), self.log.last_index())
     }
 
     /// Election timeout elapsed with PreVote on: ask whether a majority would vote for us in
@@ -61,16 +63,12 @@ impl Raft {
         self.role = RoleState::PreCandidate {
             votes: BTreeSet::from([self.cfg.id]),
         };
-        let msg = RaftMessage::PreVote {
+        self.send_to_peers(RaftMessage::PreVote {
             term: self.hard.term + 1,
             candidate_id: self.cfg.id,
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
-        };
-        let peers: Vec<NodeId> = self.cfg.peers().collect();
-        for peer in peers {
-            self.send(peer, msg.clone());
-        }
+        });
     }
 
     /// PreVote receiver: would we vote for `candidate_id` in `term`? Yes if that term is above
@@ -84,8 +82,7 @@ impl Raft {
         last_log_index: Index,
         last_log_term: Term,
     ) {
-        let up_to_date =
-            (last_log_term, last_log_index) >= (self.log.last_term(), self.log.last_index());
+        let up_to_date = self.log_at_least_ours(last_log_index, last_log_term);
         let leader_alive = self.is_leader()
             || (self.leader.is_some() && self.election_elapsed < self.cfg.election_ticks.0);
         let granted = candidate_id == from && term > self.hard.term && up_to_date && !leader_alive;
@@ -123,8 +120,7 @@ impl Raft {
     ) {
         // 1. Reply false if term < currentTerm; 2. grant if votedFor is null or candidateId and
         // the candidate's log is at least as up-to-date as ours (§5.4.1).
-        let up_to_date =
-            (last_log_term, last_log_index) >= (self.log.last_term(), self.log.last_index());
+        let up_to_date = self.log_at_least_ours(last_log_index, last_log_term);
         let can_vote = self.hard.voted_for.is_none_or(|v| v == candidate_id);
         let grant = term == self.hard.term && candidate_id == from && can_vote && up_to_date;
         if grant {

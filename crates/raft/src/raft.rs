@@ -202,6 +202,14 @@ impl Raft {
             .push((ActorAddr::new(to, Role::Raft), msg));
     }
 
+    /// Sends `msg` to every other voter.
+    pub(crate) fn send_to_peers(&mut self, msg: RaftMessage) {
+        let peers: Vec<NodeId> = self.cfg.peers().collect();
+        for peer in peers {
+            self.send(peer, msg.clone());
+        }
+    }
+
     /// Sends without waiting for this step's persist: only for what depends on nothing it
     /// writes — a leader's AppendEntries, whose term was durable before it was elected and
     /// whose entries the leader counts as its own only once durable (§10.2.1).

@@ -32,15 +32,11 @@ impl Raft {
         let Some(seq) = self.reads.start_round() else {
             return;
         };
-        let msg = RaftMessage::ReadIndexHeartbeat {
+        self.send_to_peers(RaftMessage::ReadIndexHeartbeat {
             term: self.hard.term,
             leader_id: self.cfg.id,
             seq,
-        };
-        let peers: Vec<NodeId> = self.cfg.peers().collect();
-        for peer in peers {
-            self.send(peer, msg.clone());
-        }
+        });
     }
 
     /// Follower: the leader asks whether it still leads.
