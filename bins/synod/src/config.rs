@@ -105,7 +105,7 @@ impl Default for RaftSection {
             election_ticks_max: 20,
             heartbeat_ticks: 2,
             max_batch: 512,
-            max_inflight: 8,
+            max_inflight: 2,
             pre_vote: true,
         }
     }
