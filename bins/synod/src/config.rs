@@ -128,6 +128,8 @@ pub struct PaxosSection {
     pub resend_ticks: u32,
     /// Most slots in one Accept or Chosen message.
     pub max_batch: usize,
+    /// Most Accept rounds the leader has out; commands proposed meanwhile go in the next.
+    pub max_inflight: usize,
 }
 
 impl Default for PaxosSection {
@@ -139,6 +141,7 @@ impl Default for PaxosSection {
             heartbeat_ticks: 2,
             resend_ticks: 6,
             max_batch: 512,
+            max_inflight: 2,
         }
     }
 }
@@ -381,8 +384,11 @@ impl Config {
             p.election_ticks_min,
             p.election_ticks_max,
         )?;
-        if p.max_batch == 0 || p.resend_ticks == 0 {
-            return Err("`paxos.max_batch` and `paxos.resend_ticks` must be at least 1".into());
+        if p.max_batch == 0 || p.resend_ticks == 0 || p.max_inflight == 0 {
+            return Err(
+                "`paxos.max_batch`, `paxos.resend_ticks` and `paxos.max_inflight` must be at least 1"
+                    .into(),
+            );
         }
         self.validate_roles()?;
         if self.limits.max_value_bytes + 4096 > self.network.max_frame_bytes {
@@ -585,6 +591,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("election_ticks_max"), "{err}");
+        let paxos = GOOD.replace("\"raft\"", "\"paxos\"");
+        let err = Config::from_toml(&format!("{paxos}\n[paxos]\nmax_inflight = 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("paxos.max_inflight"), "{err}");
         let err = Config::from_toml(&GOOD.replace("127.0.0.1:7001", "nowhere"))
             .unwrap_err()
             .to_string();

@@ -21,6 +21,10 @@ pub struct PaxosConfig {
     pub resend_ticks: u32,
     /// Most slots in one Accept or Chosen message.
     pub max_batch: usize,
+    /// Most Accept rounds a leader has out before it waits: commands proposed meanwhile wait
+    /// and go out together in the next round once the oldest round is chosen (one sync per
+    /// acceptor for all of them, as Raft's `max_inflight`).
+    pub max_inflight: usize,
     /// Seed of the timeout RNG (mixed with `id`).
     pub seed: u64,
     /// Bytes per snapshot chunk sent to a lagging learner.
@@ -39,6 +43,7 @@ impl PaxosConfig {
             heartbeat_ticks: 2,
             resend_ticks: 6,
             max_batch: 512,
+            max_inflight: 2,
             seed: 0,
             snapshot_chunk: 1 << 20,
         }

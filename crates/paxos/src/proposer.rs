@@ -23,7 +23,7 @@
 use crate::config::PaxosConfig;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::convert::Infallible;
 use synod_core::{Core, NotLeader, Ready, Status};
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
@@ -46,7 +46,26 @@ struct Leadership {
     chosen_upto: Slot,
     chosen_above: BTreeSet<Slot>,
     pending: BTreeMap<Slot, InFlight>,
+    /// The slot ranges of the Accept rounds sent, oldest first, until every slot of the
+    /// oldest is chosen.
+    rounds: VecDeque<(Slot, Slot)>,
+    /// Commands proposed while `max_inflight` rounds were out: the next round.
+    waiting: Vec<Command>,
     last_progress: u64,
+}
+
+impl Leadership {
+    /// Forgets the rounds whose slots are all chosen, oldest first; true if fewer than `max`
+    /// are left.
+    fn has_room(&mut self, max: usize) -> bool {
+        while let Some(&(first, last)) = self.rounds.front() {
+            if self.pending.range(first..=last).next().is_some() {
+                break;
+            }
+            self.rounds.pop_front();
+        }
+        self.rounds.len() < max
+    }
 }
 
 #[derive(Debug)]
@@ -140,6 +159,7 @@ impl Proposer {
         while l.chosen_above.remove(&(l.chosen_upto + 1)) {
             l.chosen_upto += 1;
         }
+        self.send_waiting();
     }
 
     /// The acceptors this leader heard from since its last quorum check (`None` unless it
@@ -293,7 +313,12 @@ impl Proposer {
             next_slot: last + 1,
             chosen_upto: from_slot - 1,
             chosen_above: BTreeSet::new(),
+            rounds: (from_slot <= last)
+                .then_some((from_slot, last))
+                .into_iter()
+                .collect(),
             pending,
+            waiting: Vec::new(),
             last_progress: self.now,
         });
         self.leader = Some(self.cfg.id);
@@ -341,6 +366,7 @@ impl Proposer {
         while l.chosen_above.remove(&(l.chosen_upto + 1)) {
             l.chosen_upto += 1;
         }
+        self.send_waiting();
         let learners = self.cfg.learners.clone();
         for chunk in chosen.chunks(self.cfg.max_batch) {
             let msg = PaxosMessage::Chosen {
@@ -393,6 +419,39 @@ impl Proposer {
         };
         let acceptors = self.cfg.acceptors.clone();
         self.broadcast(&acceptors, Role::Acceptor, &barrier);
+    }
+
+    /// Sends the waiting commands as one Accept round, each in a slot of its own, if fewer
+    /// than `max_inflight` rounds are out.
+    fn send_waiting(&mut self) {
+        let now = self.now;
+        let max = self.cfg.max_inflight;
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
+        if l.waiting.is_empty() || !l.has_room(max) {
+            return;
+        }
+        let commands = std::mem::take(&mut l.waiting);
+        l.rounds
+            .push_back((l.next_slot, l.next_slot + commands.len() as Slot - 1));
+        let mut entries = Vec::with_capacity(commands.len());
+        for command in commands {
+            let slot = l.next_slot;
+            l.next_slot += 1;
+            let value = Value::Command(command);
+            entries.push((slot, value.clone()));
+            l.pending.insert(
+                slot,
+                InFlight {
+                    value,
+                    acks: BTreeSet::new(),
+                    sent_at: now,
+                },
+            );
+        }
+        let to: Vec<NodeId> = l.promised_by.iter().copied().collect();
+        self.send_accepts(to, entries);
     }
 
     fn tick_leader(&mut self) {
@@ -485,23 +544,8 @@ impl Core for Proposer {
         if l.pending.is_empty() {
             l.last_progress = now;
         }
-        let mut entries = Vec::with_capacity(commands.len());
-        for command in commands {
-            let slot = l.next_slot;
-            l.next_slot += 1;
-            let value = Value::Command(command);
-            entries.push((slot, value.clone()));
-            l.pending.insert(
-                slot,
-                InFlight {
-                    value,
-                    acks: BTreeSet::new(),
-                    sent_at: now,
-                },
-            );
-        }
-        let to: Vec<NodeId> = l.promised_by.iter().copied().collect();
-        self.send_accepts(to, entries);
+        l.waiting.extend(commands);
+        self.send_waiting();
         Ok(())
     }
 

@@ -34,6 +34,7 @@ pub(crate) fn start(
         heartbeat_ticks: p.heartbeat_ticks,
         resend_ticks: p.resend_ticks,
         max_batch: p.max_batch,
+        max_inflight: p.max_inflight,
         seed,
         snapshot_chunk: cfg.storage.snapshot_chunk_bytes,
     };
