@@ -7,7 +7,7 @@ mod harness;
 use harness::{cmd, config, Net};
 use synod_core::Core;
 use synod_messages::raft::{ConflictHint, Entry, EntryPayload, RaftMessage};
-use synod_messages::{ActorAddr, Role};
+use synod_messages::{ActorAddr, NodeId, Role};
 use synod_raft::{HardState, Raft, RaftPersist, RaftState};
 
 fn entries(terms: &[u64]) -> Vec<Entry> {
@@ -625,6 +625,58 @@ fn s5_3_followers_learn_the_commit_index_without_waiting_for_a_heartbeat() {
         assert_eq!(net.node(id).commit_index(), 2, "node {id}");
         assert_eq!(net.applied_commands(id), vec![cmd(1)], "node {id}");
     }
+}
+
+/// A follower with a batch in flight is not sent an empty AppendEntries for each commit (a
+/// message pair per follower per batch under load): the answer it owes brings it the commit.
+#[test]
+fn s5_3_a_follower_with_a_batch_in_flight_learns_the_commit_from_the_answer_to_it() {
+    let mut net = Net::new(3);
+    net.elect(1);
+    net.deliver_all();
+    net.propose(1, vec![cmd(1)]);
+    let deliver = |net: &mut Net, (f, t, m): (NodeId, NodeId, RaftMessage)| {
+        net.nodes.get_mut(&t).unwrap().on_message(from(f), m);
+        net.flush(t);
+    };
+    let (to3, to2): (Vec<_>, Vec<_>) = net.drain().into_iter().partition(|(_, t, _)| *t == 3);
+    for m in to2 {
+        deliver(&mut net, m);
+    }
+    for m in net.drain() {
+        deliver(&mut net, m); // node 2's answer: a majority has the entry
+    }
+    assert_eq!(net.node(1).commit_index(), 2);
+    let told = net.drain();
+    let commit_sent_to = |t: NodeId| {
+        told.iter().any(|(_, to, m)| {
+            *to == t
+                && matches!(
+                    m,
+                    RaftMessage::AppendEntries {
+                        leader_commit: 2,
+                        ..
+                    }
+                )
+        })
+    };
+    assert!(
+        commit_sent_to(2),
+        "a follower with nothing in flight is told at once"
+    );
+    assert!(
+        !commit_sent_to(3),
+        "node 3 owes an answer: no empty message for it"
+    );
+    for m in told {
+        deliver(&mut net, m);
+    }
+    for m in to3 {
+        deliver(&mut net, m);
+    }
+    net.deliver_all(); // node 3's answer, and what the leader sends back
+    assert_eq!(net.node(3).commit_index(), 2);
+    assert_eq!(net.applied_commands(3), vec![cmd(1)]);
 }
 
 // ---------------------------------------------------------------- dissertation §10.2.1
