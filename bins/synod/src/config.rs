@@ -128,7 +128,7 @@ pub struct PaxosSection {
     pub resend_ticks: u32,
     /// Most slots in one Accept or Chosen message.
     pub max_batch: usize,
-    /// Most Accept rounds the leader has out; commands proposed meanwhile go in the next.
+    /// Most unanswered Accept messages per acceptor; slots proposed meanwhile go in its next.
     pub max_inflight: usize,
 }
 

@@ -21,9 +21,9 @@ pub struct PaxosConfig {
     pub resend_ticks: u32,
     /// Most slots in one Accept or Chosen message.
     pub max_batch: usize,
-    /// Most Accept rounds a leader has out before it waits: commands proposed meanwhile wait
-    /// and go out together in the next round once the oldest round is chosen (one sync per
-    /// acceptor for all of them, as Raft's `max_inflight`).
+    /// Most unanswered Accept messages per acceptor (as Raft's `max_inflight`): slots proposed
+    /// meanwhile go to it together in its next Accept (one sync there for all of them), and
+    /// slots chosen meanwhile by the others are not sent to it.
     pub max_inflight: usize,
     /// Seed of the timeout RNG (mixed with `id`).
     pub seed: u64,

@@ -29,6 +29,7 @@ pub mod learner;
 pub mod proposer;
 mod read;
 pub mod scenario;
+mod window;
 
 pub use acceptor::{Acceptor, AcceptorOp, AcceptorState};
 pub use config::PaxosConfig;

@@ -21,9 +21,10 @@
 //! `Prepare` that is not above their promise.
 
 use crate::config::PaxosConfig;
+use crate::window::Window;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use synod_core::{Core, NotLeader, Ready, Status};
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
@@ -46,26 +47,9 @@ struct Leadership {
     chosen_upto: Slot,
     chosen_above: BTreeSet<Slot>,
     pending: BTreeMap<Slot, InFlight>,
-    /// The slot ranges of the Accept rounds sent, oldest first, until every slot of the
-    /// oldest is chosen.
-    rounds: VecDeque<(Slot, Slot)>,
-    /// Commands proposed while `max_inflight` rounds were out: the next round.
-    waiting: Vec<Command>,
+    /// The Accept messages out to each acceptor that promised.
+    windows: BTreeMap<NodeId, Window>,
     last_progress: u64,
-}
-
-impl Leadership {
-    /// Forgets the rounds whose slots are all chosen, oldest first; true if fewer than `max`
-    /// are left.
-    fn has_room(&mut self, max: usize) -> bool {
-        while let Some(&(first, last)) = self.rounds.front() {
-            if self.pending.range(first..=last).next().is_some() {
-                break;
-            }
-            self.rounds.pop_front();
-        }
-        self.rounds.len() < max
-    }
 }
 
 #[derive(Debug)]
@@ -159,7 +143,6 @@ impl Proposer {
         while l.chosen_above.remove(&(l.chosen_upto + 1)) {
             l.chosen_upto += 1;
         }
-        self.send_waiting();
     }
 
     /// The acceptors this leader heard from since its last quorum check (`None` unless it
@@ -257,6 +240,9 @@ impl Proposer {
             Phase::Leading(l) => {
                 l.promised_by.insert(from);
                 l.heard.insert(from);
+                let first = l.pending.keys().next().copied().unwrap_or(l.next_slot);
+                l.windows.entry(from).or_insert_with(|| Window::new(first));
+                self.feed(from);
             }
             Phase::Follower => {}
         }
@@ -302,27 +288,24 @@ impl Proposer {
             })
             .collect();
         tracing::debug!(node = self.cfg.id, ballot = %self.ballot, recovered = pending.len(), "phase 1 done: leading");
-        let entries: Vec<(Slot, Value)> =
-            pending.iter().map(|(s, p)| (*s, p.value.clone())).collect();
         let promised_by: BTreeSet<NodeId> = promises.keys().copied().collect();
         self.recovered_upto = last;
         self.phase = Phase::Leading(Leadership {
             heard: promised_by.clone(),
             checked_at: self.now,
-            promised_by: promised_by.clone(),
             next_slot: last + 1,
             chosen_upto: from_slot - 1,
             chosen_above: BTreeSet::new(),
-            rounds: (from_slot <= last)
-                .then_some((from_slot, last))
-                .into_iter()
+            windows: promised_by
+                .iter()
+                .map(|&a| (a, Window::new(from_slot)))
                 .collect(),
+            promised_by,
             pending,
-            waiting: Vec::new(),
             last_progress: self.now,
         });
         self.leader = Some(self.cfg.id);
-        self.send_accepts(promised_by.into_iter().collect(), entries);
+        self.feed_all();
         self.heartbeat();
     }
 
@@ -346,6 +329,9 @@ impl Proposer {
             return;
         }
         l.heard.insert(from);
+        if let (Some(w), Some(&top)) = (l.windows.get_mut(&from), slots.iter().max()) {
+            w.answered(top);
+        }
         let mut chosen = Vec::new();
         for slot in slots {
             let Some(p) = l.pending.get_mut(&slot) else {
@@ -360,13 +346,14 @@ impl Proposer {
             }
         }
         if chosen.is_empty() {
+            self.feed(from);
             return;
         }
         l.last_progress = now;
         while l.chosen_above.remove(&(l.chosen_upto + 1)) {
             l.chosen_upto += 1;
         }
-        self.send_waiting();
+        self.feed(from);
         let learners = self.cfg.learners.clone();
         for chunk in chosen.chunks(self.cfg.max_batch) {
             let msg = PaxosMessage::Chosen {
@@ -421,39 +408,6 @@ impl Proposer {
         self.broadcast(&acceptors, Role::Acceptor, &barrier);
     }
 
-    /// Sends the waiting commands as one Accept round, each in a slot of its own, if fewer
-    /// than `max_inflight` rounds are out.
-    fn send_waiting(&mut self) {
-        let now = self.now;
-        let max = self.cfg.max_inflight;
-        let Phase::Leading(l) = &mut self.phase else {
-            return;
-        };
-        if l.waiting.is_empty() || !l.has_room(max) {
-            return;
-        }
-        let commands = std::mem::take(&mut l.waiting);
-        l.rounds
-            .push_back((l.next_slot, l.next_slot + commands.len() as Slot - 1));
-        let mut entries = Vec::with_capacity(commands.len());
-        for command in commands {
-            let slot = l.next_slot;
-            l.next_slot += 1;
-            let value = Value::Command(command);
-            entries.push((slot, value.clone()));
-            l.pending.insert(
-                slot,
-                InFlight {
-                    value,
-                    acks: BTreeSet::new(),
-                    sent_at: now,
-                },
-            );
-        }
-        let to: Vec<NodeId> = l.promised_by.iter().copied().collect();
-        self.send_accepts(to, entries);
-    }
-
     fn tick_leader(&mut self) {
         self.heartbeat_elapsed += 1;
         if self.heartbeat_elapsed >= self.cfg.heartbeat_ticks {
@@ -483,6 +437,9 @@ impl Proposer {
             l.heard.clear();
             l.checked_at = now;
         }
+        for w in l.windows.values_mut() {
+            w.expire(now, resend);
+        }
         let mut again = Vec::new();
         for (slot, p) in l.pending.iter_mut() {
             if now - p.sent_at >= resend {
@@ -493,6 +450,51 @@ impl Proposer {
         if !again.is_empty() {
             let acceptors = self.cfg.acceptors.clone();
             self.send_accepts(acceptors, again);
+        }
+        self.feed_all();
+    }
+
+    /// Sends acceptor `to` the pending slots it was not sent yet, while its window has room.
+    fn feed(&mut self, to: NodeId) {
+        let (max, batch, now, ballot) = (
+            self.cfg.max_inflight,
+            self.cfg.max_batch,
+            self.now,
+            self.ballot,
+        );
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
+        let Some(w) = l.windows.get_mut(&to) else {
+            return;
+        };
+        let mut messages = Vec::new();
+        while w.has_room(max) {
+            let entries: Vec<(Slot, Value)> = l
+                .pending
+                .range(w.next()..)
+                .take(batch)
+                .map(|(s, p)| (*s, p.value.clone()))
+                .collect();
+            let Some(last) = entries.last().map(|(s, _)| *s) else {
+                break;
+            };
+            w.sent(last, now);
+            messages.push(PaxosMessage::Accept { ballot, entries });
+        }
+        for msg in messages {
+            self.send(to, Role::Acceptor, msg);
+        }
+    }
+
+    /// [`Self::feed`] every acceptor that promised.
+    fn feed_all(&mut self) {
+        let Phase::Leading(l) = &self.phase else {
+            return;
+        };
+        let acceptors: Vec<NodeId> = l.windows.keys().copied().collect();
+        for a in acceptors {
+            self.feed(a);
         }
     }
 }
@@ -544,8 +546,19 @@ impl Core for Proposer {
         if l.pending.is_empty() {
             l.last_progress = now;
         }
-        l.waiting.extend(commands);
-        self.send_waiting();
+        for command in commands {
+            let slot = l.next_slot;
+            l.next_slot += 1;
+            l.pending.insert(
+                slot,
+                InFlight {
+                    value: Value::Command(command),
+                    acks: BTreeSet::new(),
+                    sent_at: now,
+                },
+            );
+        }
+        self.feed_all();
         Ok(())
     }
 

@@ -1,14 +1,15 @@
-//! The leader's window of Accept rounds (`max_inflight`): commands proposed while it is full
-//! wait, and go out together in one round once the oldest round is chosen.
+//! The leader's window per acceptor (`max_inflight`, default 2): slots proposed while it is
+//! full go out together in the acceptor's next Accept; slots chosen meanwhile are not sent.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
 
 use common::leader;
+use std::collections::BTreeMap;
 use synod_core::Core;
-use synod_messages::paxos::{PaxosMessage, Slot};
-use synod_messages::{ActorAddr, Command, KvOp, RequestId, Role};
+use synod_messages::paxos::{Ballot, PaxosMessage, Slot};
+use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
 use synod_paxos::Proposer;
 
 fn put(seq: u64) -> Command {
@@ -21,19 +22,32 @@ fn put(seq: u64) -> Command {
     }
 }
 
-/// The slots of each Accept sent to acceptor 2, one list per message.
-fn accept_rounds(p: &mut Proposer) -> Vec<Vec<Slot>> {
-    p.take_ready()
-        .messages
-        .into_iter()
-        .filter(|(to, _)| *to == ActorAddr::new(2, Role::Acceptor))
-        .filter_map(|(_, m)| match m {
-            PaxosMessage::Accept { entries, .. } => {
-                Some(entries.into_iter().map(|(s, _)| s).collect())
-            }
-            _ => None,
-        })
-        .collect()
+/// The slots of each Accept sent, per acceptor, one list per message.
+fn accepts(p: &mut Proposer) -> BTreeMap<NodeId, Vec<Vec<Slot>>> {
+    let mut sent: BTreeMap<NodeId, Vec<Vec<Slot>>> = BTreeMap::new();
+    for (to, m) in p.take_ready().messages {
+        if let PaxosMessage::Accept { entries, .. } = m {
+            let slots = entries.into_iter().map(|(s, _)| s).collect();
+            sent.entry(to.node).or_default().push(slots);
+        }
+    }
+    sent
+}
+
+/// A leader that every acceptor (1, 2 and 3) promised, its outputs so far taken.
+fn leader_of_three() -> Proposer {
+    let mut p = leader();
+    let ballot = p.ballot();
+    p.on_message(
+        ActorAddr::new(3, Role::Acceptor),
+        PaxosMessage::Promise {
+            ballot,
+            accepted: Vec::new(),
+            compacted_through: 0,
+        },
+    );
+    p.take_ready();
+    p
 }
 
 fn accepted(p: &mut Proposer, from: u64, slots: Vec<Slot>) {
@@ -45,70 +59,99 @@ fn accepted(p: &mut Proposer, from: u64, slots: Vec<Slot>) {
 }
 
 #[test]
-fn a_leader_keeps_at_most_max_inflight_rounds_out_and_sends_the_waiting_ones_together() {
-    let mut p = leader();
+fn an_acceptor_has_at_most_max_inflight_accepts_out_and_gets_the_rest_in_one() {
+    let mut p = leader_of_three();
     p.propose(vec![put(1)]).unwrap();
     p.propose(vec![put(2)]).unwrap();
-    assert_eq!(accept_rounds(&mut p), vec![vec![1], vec![2]]);
+    let sent = accepts(&mut p);
+    for a in 1..=3 {
+        assert_eq!(sent[&a], vec![vec![1], vec![2]], "acceptor {a}");
+    }
     p.propose(vec![put(3)]).unwrap();
     p.propose(vec![put(4), put(5)]).unwrap();
     assert!(
-        accept_rounds(&mut p).is_empty(),
-        "two rounds are out (the default max_inflight): the rest waits"
+        accepts(&mut p).is_empty(),
+        "two Accepts out to every acceptor: the rest waits"
     );
-    accepted(&mut p, 1, vec![2]);
-    accepted(&mut p, 3, vec![2]);
-    assert!(
-        accept_rounds(&mut p).is_empty(),
-        "the newer round chosen first frees nothing: the oldest is still out"
-    );
-    accepted(&mut p, 1, vec![1]);
-    accepted(&mut p, 3, vec![1]);
+    accepted(&mut p, 2, vec![1]);
     assert_eq!(
-        accept_rounds(&mut p),
-        vec![vec![3, 4, 5]],
-        "once the oldest is chosen, everything waiting goes in one round"
+        accepts(&mut p),
+        BTreeMap::from([(2, vec![vec![3, 4, 5]])]),
+        "acceptor 2 answered one: it gets everything waiting in one message, the others nothing"
     );
-    assert_eq!(p.status().commit_index, 2);
 }
 
 #[test]
-fn slots_this_nodes_learner_delivered_free_the_window_too() {
-    let mut p = leader();
-    p.propose(vec![put(1)]).unwrap();
-    p.propose(vec![put(2)]).unwrap();
-    p.propose(vec![put(3)]).unwrap();
-    assert_eq!(accept_rounds(&mut p), vec![vec![1], vec![2]]);
-    // The acceptors' Accepted were lost; the learner learned slots 1 and 2 from elsewhere.
-    p.on_message(
-        ActorAddr::new(1, Role::Learner),
-        PaxosMessage::Progress { delivered_upto: 2 },
-    );
-    assert_eq!(accept_rounds(&mut p), vec![vec![3]]);
-}
-
-#[test]
-fn waiting_commands_are_not_sent_by_a_leader_that_stepped_down() {
-    let mut p = leader();
+fn slots_chosen_without_an_acceptor_are_not_sent_to_it() {
+    let mut p = leader_of_three();
     for seq in 1..=3 {
         p.propose(vec![put(seq)]).unwrap();
     }
-    assert_eq!(accept_rounds(&mut p), vec![vec![1], vec![2]]);
-    let higher = synod_messages::paxos::Ballot::new(p.ballot().round + 1, 3);
+    accepts(&mut p);
+    // Acceptors 1 and 3 answer everything; acceptor 2 is slow.
+    for a in [1, 3] {
+        accepted(&mut p, a, vec![1]);
+        accepted(&mut p, a, vec![2]);
+    }
+    for a in [1, 3] {
+        accepted(&mut p, a, vec![3]);
+    }
+    assert_eq!(p.status().commit_index, 3);
+    accepts(&mut p);
+    p.propose(vec![put(4)]).unwrap();
+    assert_eq!(
+        accepts(&mut p),
+        BTreeMap::from([(1, vec![vec![4]]), (3, vec![vec![4]])])
+    );
+    accepted(&mut p, 2, vec![1]);
+    assert_eq!(
+        accepts(&mut p),
+        BTreeMap::from([(2, vec![vec![4]])]),
+        "slot 3 was chosen while acceptor 2 was busy: it only gets slot 4"
+    );
+}
+
+#[test]
+fn an_accept_never_answered_frees_its_place_after_resend_ticks() {
+    let mut p = leader_of_three();
+    p.propose(vec![put(1)]).unwrap();
+    p.propose(vec![put(2)]).unwrap();
+    accepts(&mut p); // the Accepts to acceptor 2 are lost
+    for a in [1, 3] {
+        accepted(&mut p, a, vec![1]);
+        accepted(&mut p, a, vec![2]);
+    }
+    for _ in 0..6 {
+        p.on_tick();
+    }
+    accepts(&mut p);
+    p.propose(vec![put(3)]).unwrap();
+    let sent = accepts(&mut p);
+    assert_eq!(
+        sent.get(&2),
+        Some(&vec![vec![3]]),
+        "acceptor 2's window is open again: {sent:?}"
+    );
+}
+
+#[test]
+fn a_leader_that_stepped_down_sends_no_accepts() {
+    let mut p = leader_of_three();
+    for seq in 1..=3 {
+        p.propose(vec![put(seq)]).unwrap();
+    }
+    accepts(&mut p);
     let ballot = p.ballot();
     p.on_message(
         ActorAddr::new(2, Role::Acceptor),
         PaxosMessage::Rejected {
             ballot,
-            promised: higher,
+            promised: Ballot::new(ballot.round + 1, 3),
         },
     );
     assert!(!p.is_leader());
     accepted(&mut p, 1, vec![1]);
     accepted(&mut p, 3, vec![1]);
-    assert!(
-        accept_rounds(&mut p).is_empty(),
-        "a follower proposes nothing: the service learns the outcome by its deadline"
-    );
+    assert!(accepts(&mut p).is_empty());
     assert!(p.propose(vec![put(4)]).is_err());
 }
