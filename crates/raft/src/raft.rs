@@ -92,8 +92,12 @@ pub struct Raft {
     /// The local log is durable up to here: a leader counts itself in a majority only up to
     /// this index, since it writes its entries while they are being replicated (§10.2.1).
     pub(crate) durable_index: Index,
-    /// The last index of the log when the last `Ready` was taken: durable once it is persisted.
+    /// The last index handed to storage when the last `Ready` was taken: durable once it is
+    /// persisted.
     syncing_index: Index,
+    /// A leader's entries from here on are in its log but not yet handed to storage: they go
+    /// with the next step that sends entries to a follower (see [`Raft::take_ready`]).
+    held_from: Option<Index>,
     /// The latest snapshot, sent to followers whose entries were compacted away.
     pub(crate) snapshot: Option<SnapshotRecord>,
     /// A snapshot being received from the leader: (index, term, bytes so far).
@@ -139,6 +143,7 @@ impl Raft {
             applied_index: base_index,
             durable_index,
             syncing_index: durable_index,
+            held_from: None,
             snapshot: None,
             incoming: None,
             reads: synod_core::ReadRounds::default(),
@@ -230,11 +235,21 @@ impl Raft {
         self.ready.persist.push(RaftPersist::Append(entries));
     }
 
+    /// Hands the leader's held entries to storage.
+    fn release_held(&mut self) {
+        if let Some(from) = self.held_from.take() {
+            let entries = self.log.slice(from, usize::MAX).to_vec();
+            self.ready.persist.push(RaftPersist::Append(entries));
+        }
+    }
+
     /// Moves to `term` (if higher) as a follower of `leader`.
     pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
         if self.is_leader() {
             self.fail_reads();
         }
+        // Before whatever this step does to the log next (a truncation, say), in that order.
+        self.release_held();
         if term > self.hard.term {
             self.hard = HardState {
                 term,
@@ -385,6 +400,7 @@ impl Core for Raft {
 
     fn on_tick(&mut self) {
         if self.is_leader() {
+            self.release_held();
             self.tick_leader();
         } else {
             self.election_elapsed += 1;
@@ -406,7 +422,7 @@ impl Core for Raft {
         }
         let term = self.hard.term;
         let first = self.log.last_index() + 1;
-        let entries = commands
+        let entries: Vec<Entry> = commands
             .into_iter()
             .zip(first..)
             .map(|(command, index)| Entry {
@@ -415,7 +431,12 @@ impl Core for Raft {
                 payload: EntryPayload::Command(command),
             })
             .collect();
-        self.append_local(entries);
+        // Not written yet: with every follower's pipeline full, the entries wait for the next
+        // AppendEntries to carry them, and then share its step's one sync with everything
+        // proposed meanwhile. Nothing depends on them before: the leader counts itself in a
+        // majority only for durable entries, and no follower has them.
+        self.log.append(&entries);
+        self.held_from.get_or_insert(first);
         self.replicate();
         Ok(())
     }
@@ -437,7 +458,15 @@ impl Core for Raft {
     fn take_ready(&mut self) -> Ready<RaftMessage, RaftPersist> {
         self.start_read_round();
         self.announce_commit();
-        self.syncing_index = self.log.last_index();
+        let carries_entries = self.ready.eager.iter().any(
+            |(_, m)| matches!(m, RaftMessage::AppendEntries { entries, .. } if !entries.is_empty()),
+        );
+        if carries_entries || self.cfg.voters.len() == 1 || !self.is_leader() {
+            self.release_held();
+        }
+        self.syncing_index = self
+            .held_from
+            .map_or(self.log.last_index(), |from| from - 1);
         std::mem::take(&mut self.ready)
     }
 

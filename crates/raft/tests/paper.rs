@@ -733,3 +733,95 @@ fn s10_2_1_leader_sends_appendentries_before_its_own_write_and_counts_itself_onc
     let applied = leader.take_ready().applied;
     assert_eq!(applied.last().map(|a| a.index), Some(index));
 }
+
+/// Leader with both followers' pipelines full (two batches each, none answered), its outputs
+/// taken: the no-op at 1, commands 1 and 2 at 2 and 3.
+fn leader_with_full_pipelines() -> Net {
+    let mut net = Net::new(3);
+    net.elect(1);
+    net.deliver_all();
+    net.propose(1, vec![cmd(1)]);
+    net.propose(1, vec![cmd(2)]);
+    net.drain();
+    net
+}
+
+fn appended(persist: &[RaftPersist]) -> Vec<Vec<u64>> {
+    persist
+        .iter()
+        .filter_map(|op| match op {
+            RaftPersist::Append(entries) => Some(entries.iter().map(|e| e.index).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn s10_2_1_a_leader_writes_entries_no_follower_can_take_yet_with_the_next_batch_that_carries_them()
+{
+    let mut net = leader_with_full_pipelines();
+    let leader = net.nodes.get_mut(&1).unwrap();
+    leader.propose(vec![cmd(3)]).unwrap();
+    leader.propose(vec![cmd(4)]).unwrap();
+    let held = leader.take_ready();
+    assert!(held.eager.is_empty(), "both pipelines are full");
+    assert!(
+        held.persist.is_empty(),
+        "no sync for entries nobody can take yet"
+    );
+    let term = leader.term();
+    let ack = |match_index| RaftMessage::AppendEntriesResponse {
+        term,
+        success: true,
+        match_index,
+        conflict: None,
+    };
+    leader.on_message(from(2), ack(2));
+    let ready = leader.take_ready();
+    let to2: Vec<Vec<u64>> = ready
+        .eager
+        .iter()
+        .filter_map(|(to, m)| match m {
+            RaftMessage::AppendEntries { entries, .. } if to.node == 2 => {
+                Some(entries.iter().map(|e| e.index).collect())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(to2, vec![vec![4, 5]], "one batch with both");
+    assert_eq!(
+        appended(&ready.persist),
+        vec![vec![4, 5]],
+        "one write with both"
+    );
+    leader.persisted();
+    leader.on_message(from(2), ack(3));
+    leader.on_message(from(2), ack(5));
+    assert_eq!(leader.commit_index(), 5);
+}
+
+#[test]
+fn s10_2_1_a_leader_that_steps_down_writes_its_held_entries_before_anything_else() {
+    let mut net = leader_with_full_pipelines();
+    let leader = net.nodes.get_mut(&1).unwrap();
+    leader.propose(vec![cmd(3)]).unwrap();
+    assert!(leader.take_ready().persist.is_empty());
+    let term = leader.term();
+    leader.on_message(
+        from(3),
+        RaftMessage::AppendEntriesResponse {
+            term: term + 1,
+            success: false,
+            match_index: 0,
+            conflict: None,
+        },
+    );
+    assert!(!leader.is_leader());
+    let ready = leader.take_ready();
+    assert_eq!(appended(&ready.persist), vec![vec![4]]);
+    assert!(
+        matches!(ready.persist.first(), Some(RaftPersist::Append(_))),
+        "the held entries first: {:?}",
+        ready.persist
+    );
+}
