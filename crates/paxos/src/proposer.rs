@@ -242,7 +242,7 @@ impl Proposer {
                 l.heard.insert(from);
                 let first = l.pending.keys().next().copied().unwrap_or(l.next_slot);
                 l.windows.entry(from).or_insert_with(|| Window::new(first));
-                self.feed(from);
+                self.feed_after_answer(from);
             }
             Phase::Follower => {}
         }
@@ -346,14 +346,14 @@ impl Proposer {
             }
         }
         if chosen.is_empty() {
-            self.feed(from);
+            self.feed_after_answer(from);
             return;
         }
         l.last_progress = now;
         while l.chosen_above.remove(&(l.chosen_upto + 1)) {
             l.chosen_upto += 1;
         }
-        self.feed(from);
+        self.feed_after_answer(from);
         let learners = self.cfg.learners.clone();
         for chunk in chosen.chunks(self.cfg.max_batch) {
             let msg = PaxosMessage::Chosen {
@@ -452,10 +452,15 @@ impl Proposer {
             self.send_accepts(acceptors, again);
         }
         self.feed_all();
+        // A tick also feeds this node's acceptor on its own, should the others' windows stay
+        // full (their Accepts lost): what it was not sent does not wait for them.
+        let me = self.cfg.id;
+        self.feed(me);
     }
 
     /// Sends acceptor `to` the pending slots it was not sent yet, while its window has room.
-    fn feed(&mut self, to: NodeId) {
+    /// True if it sent any.
+    fn feed(&mut self, to: NodeId) -> bool {
         let (max, batch, now, ballot) = (
             self.cfg.max_inflight,
             self.cfg.max_batch,
@@ -463,10 +468,10 @@ impl Proposer {
             self.ballot,
         );
         let Phase::Leading(l) = &mut self.phase else {
-            return;
+            return false;
         };
         let Some(w) = l.windows.get_mut(&to) else {
-            return;
+            return false;
         };
         let mut messages = Vec::new();
         while w.has_room(max) {
@@ -482,19 +487,47 @@ impl Proposer {
             w.sent(last, now);
             messages.push(PaxosMessage::Accept { ballot, entries });
         }
+        let sent = !messages.is_empty();
         for msg in messages {
             self.send(to, Role::Acceptor, msg);
         }
+        sent
     }
 
-    /// [`Self::feed`] every acceptor that promised.
+    /// Whether this node's acceptor is the only one this leader feeds.
+    fn feeds_itself_only(&self) -> bool {
+        match &self.phase {
+            Phase::Leading(l) => l.windows.keys().all(|&a| a == self.cfg.id),
+            _ => false,
+        }
+    }
+
+    /// Feeds acceptor `to` after it answered (or promised). This node's own acceptor is fed
+    /// along with the others, not on its own answers: it then writes the slots while they are
+    /// on their way to another acceptor, in parallel with it, and not each burst of proposals
+    /// by itself (as a Raft leader holds its entries).
+    fn feed_after_answer(&mut self, to: NodeId) {
+        let me = self.cfg.id;
+        let sent = to != me && self.feed(to);
+        if sent || self.feeds_itself_only() {
+            self.feed(me);
+        }
+    }
+
+    /// [`Self::feed`] every acceptor that promised, this node's own one last and only if
+    /// another was sent something (see [`Self::feed_after_answer`]).
     fn feed_all(&mut self) {
         let Phase::Leading(l) = &self.phase else {
             return;
         };
-        let acceptors: Vec<NodeId> = l.windows.keys().copied().collect();
-        for a in acceptors {
-            self.feed(a);
+        let me = self.cfg.id;
+        let others: Vec<NodeId> = l.windows.keys().copied().filter(|&a| a != me).collect();
+        let mut sent = false;
+        for a in others {
+            sent |= self.feed(a);
+        }
+        if sent || self.feeds_itself_only() {
+            self.feed(me);
         }
     }
 }

@@ -23,14 +23,17 @@ fn sent(w: &World, from: ActorAddr) -> Vec<(u64, PaxosMessage)> {
         .collect()
 }
 
+/// The Accepts officer `k` sent, by general (the order they left in is not part of the seed).
 fn accepts_to(w: &World, k: u64) -> Vec<(u64, Ballot, Option<u64>)> {
-    sent(w, officer(k))
+    let mut accepts: Vec<_> = sent(w, officer(k))
         .into_iter()
         .filter_map(|(g, m)| match m {
             PaxosMessage::Accept { ballot, entries } => Some((g, ballot, time_of(&entries[0].1))),
             _ => None,
         })
-        .collect()
+        .collect();
+    accepts.sort();
+    accepts
 }
 
 fn prepares_to(w: &World, k: u64) -> Vec<(u64, Ballot)> {

@@ -155,3 +155,24 @@ fn a_leader_that_stepped_down_sends_no_accepts() {
     assert!(accepts(&mut p).is_empty());
     assert!(p.propose(vec![put(4)]).is_err());
 }
+
+#[test]
+fn the_leaders_own_acceptor_is_fed_along_with_another_not_on_its_own_answers() {
+    let mut p = leader_of_three();
+    p.propose(vec![put(1)]).unwrap();
+    p.propose(vec![put(2)]).unwrap();
+    accepts(&mut p);
+    accepted(&mut p, 1, vec![1]);
+    accepted(&mut p, 1, vec![2]);
+    p.propose(vec![put(3)]).unwrap();
+    assert!(
+        accepts(&mut p).is_empty(),
+        "the other acceptors' windows are full: this node's acceptor (1) waits with them"
+    );
+    accepted(&mut p, 2, vec![1]);
+    assert_eq!(
+        accepts(&mut p),
+        BTreeMap::from([(1, vec![vec![3]]), (2, vec![vec![3]])]),
+        "slot 3 leaves for acceptor 2, and this node's acceptor writes it meanwhile"
+    );
+}
