@@ -15,7 +15,8 @@
 //! * [`Proposer`]: one of them is the distinguished proposer (the leader). It runs phase 1 once
 //!   for every slot not known to be chosen, re-proposes the highest-ballot value found for each
 //!   slot and fills holes with no-ops, then runs only phase 2 while it leads, pipelining many
-//!   slots (one command per slot, many slots per Accept). Followers detect a silent leader with
+//!   slots (one command per slot, many slots per Accept) through a small window per acceptor
+//!   (`window`). Followers detect a silent leader with
 //!   randomized timeouts in logical ticks; a proposer that sees a higher ballot steps down.
 //! * [`Learner`] collects chosen values and delivers them in slot order; a lagging learner asks
 //!   the others for what it missed. It persists only snapshots (chosen values stay recoverable

@@ -15,7 +15,9 @@
 //! the up-to-date check (§5.4.1), AppendEntries with the consistency check, conflict truncation and
 //! a fast back-off hint (§5.3), commitment only by counting entries of the current term (§5.4.2,
 //! Figure 8), a no-op entry on election (§8), heartbeats, randomized election timeouts in logical
-//! ticks from a seeded RNG, batched and pipelined replication, check-quorum (a leader that
+//! ticks from a seeded RNG, batched and pipelined replication (a window of `max_inflight`
+//! batches per follower; the leader writes its own entries as they leave, §10.2.1, holding
+//! those no follower can take yet), check-quorum (a leader that
 //! has not heard from a majority for an election timeout steps down), PreVote, ReadIndex reads
 //! (§6.4) and snapshots with InstallSnapshot (§7).
 //!
