@@ -329,7 +329,12 @@ impl Proposer {
             return;
         }
         l.heard.insert(from);
-        if let (Some(w), Some(&top)) = (l.windows.get_mut(&from), slots.iter().max()) {
+        // An acceptor that missed phase 1 (down then) and answers a resent Accept gets a
+        // window: it may be needed for a majority, and resends alone come every
+        // `resend_ticks`.
+        let first = l.pending.keys().next().copied().unwrap_or(l.next_slot);
+        let w = l.windows.entry(from).or_insert_with(|| Window::new(first));
+        if let Some(&top) = slots.iter().max() {
             w.answered(top);
         }
         let mut chosen = Vec::new();
@@ -475,11 +480,16 @@ impl Proposer {
         };
         let mut messages = Vec::new();
         while w.has_room(max) {
+            // The resend timer of a slot runs from when it left, not from when it was proposed:
+            // slots that waited for a window are not broadcast past the windows.
             let entries: Vec<(Slot, Value)> = l
                 .pending
-                .range(w.next()..)
+                .range_mut(w.next()..)
                 .take(batch)
-                .map(|(s, p)| (*s, p.value.clone()))
+                .map(|(s, p)| {
+                    p.sent_at = now;
+                    (*s, p.value.clone())
+                })
                 .collect();
             let Some(last) = entries.last().map(|(s, _)| *s) else {
                 break;
@@ -509,9 +519,23 @@ impl Proposer {
     fn feed_after_answer(&mut self, to: NodeId) {
         let me = self.cfg.id;
         let sent = to != me && self.feed(to);
-        if sent || self.feeds_itself_only() {
+        if sent || self.feeds_itself_only() || (to == me && self.own_acceptor_behind()) {
             self.feed(me);
         }
+    }
+
+    /// Whether another acceptor was sent slots this node's acceptor was not (its window was
+    /// full then): they must not wait for the next tick once it answers.
+    fn own_acceptor_behind(&self) -> bool {
+        let Phase::Leading(l) = &self.phase else {
+            return false;
+        };
+        let Some(mine) = l.windows.get(&self.cfg.id) else {
+            return false;
+        };
+        l.windows
+            .iter()
+            .any(|(&a, w)| a != self.cfg.id && w.next() > mine.next())
     }
 
     /// [`Self::feed`] every acceptor that promised, this node's own one last and only if

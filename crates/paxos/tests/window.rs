@@ -176,3 +176,77 @@ fn the_leaders_own_acceptor_is_fed_along_with_another_not_on_its_own_answers() {
         "slot 3 leaves for acceptor 2, and this node's acceptor writes it meanwhile"
     );
 }
+
+/// Review finding: this node's acceptor, its window full when a slot left for another one,
+/// got that slot only at the next tick after it answered (acceptor 3 down: one write waited
+/// ~50 ms for the majority of 1 and 2).
+#[test]
+fn the_leaders_own_acceptor_gets_what_it_missed_as_soon_as_it_answers() {
+    let mut p = leader_of_three();
+    p.propose(vec![put(1)]).unwrap();
+    p.propose(vec![put(2)]).unwrap();
+    accepts(&mut p);
+    accepted(&mut p, 2, vec![1]);
+    accepted(&mut p, 2, vec![2]);
+    p.propose(vec![put(3)]).unwrap();
+    assert_eq!(accepts(&mut p), BTreeMap::from([(2, vec![vec![3]])]));
+    accepted(&mut p, 1, vec![1]);
+    assert_eq!(
+        accepts(&mut p).get(&1),
+        Some(&vec![vec![3]]),
+        "slot 3 goes to this node's acceptor as soon as its window has room"
+    );
+}
+
+/// Review finding: an acceptor down during phase 1 never got a window, so once it was needed
+/// for a majority every write waited for the resend (`resend_ticks`).
+#[test]
+fn an_acceptor_that_missed_phase_1_gets_a_window_once_it_answers() {
+    let mut p = leader(); // acceptors 1 and 2 promised; 3 did not
+    p.propose(vec![put(1)]).unwrap();
+    assert!(!accepts(&mut p).contains_key(&3));
+    accepted(&mut p, 3, vec![1]); // it answered a resent Accept
+    accepts(&mut p);
+    p.propose(vec![put(2)]).unwrap();
+    assert!(
+        accepts(&mut p)
+            .get(&3)
+            .is_some_and(|sent| sent.iter().flatten().any(|&s| s == 2)),
+        "acceptor 3 is fed like the others"
+    );
+}
+
+/// Review finding: a slot's resend timer ran from its proposal, so slots that waited for a
+/// window were broadcast to every acceptor as soon as they left.
+#[test]
+fn a_slot_that_waited_for_a_window_is_not_resent_as_soon_as_it_leaves() {
+    let mut p = leader_of_three();
+    for seq in 1..=3 {
+        p.propose(vec![put(seq)]).unwrap();
+    }
+    accepts(&mut p);
+    for _ in 0..5 {
+        p.on_tick();
+    }
+    accepts(&mut p);
+    for a in 1..=3 {
+        accepted(&mut p, a, vec![1]);
+    }
+    let sent = accepts(&mut p);
+    assert_eq!(
+        sent.get(&2),
+        Some(&vec![vec![3]]),
+        "slot 3 leaves at tick 5"
+    );
+    p.on_tick(); // tick 6: slot 2 (sent at 0) is due again, slot 3 (sent at 5) is not
+    let again = accepts(&mut p);
+    let resent: Vec<Slot> = again
+        .get(&2)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .collect();
+    assert!(resent.contains(&2), "{again:?}");
+    assert!(!resent.contains(&3), "{again:?}");
+}

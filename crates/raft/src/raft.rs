@@ -420,6 +420,9 @@ impl Core for Raft {
                 leader: self.leader,
             });
         }
+        if commands.is_empty() {
+            return Ok(());
+        }
         let term = self.hard.term;
         let first = self.log.last_index() + 1;
         let entries: Vec<Entry> = commands

@@ -825,3 +825,20 @@ fn s10_2_1_a_leader_that_steps_down_writes_its_held_entries_before_anything_else
         ready.persist
     );
 }
+
+/// Review finding: an empty proposal left the leader holding nothing, written at the next tick
+/// as an empty append: a sync for nothing.
+#[test]
+fn an_empty_proposal_costs_no_write() {
+    let mut net = Net::new(3);
+    net.elect(1);
+    net.deliver_all();
+    let leader = net.nodes.get_mut(&1).unwrap();
+    leader.propose(Vec::new()).unwrap();
+    leader.take_ready();
+    leader.on_tick();
+    assert_eq!(
+        appended(&leader.take_ready().persist),
+        Vec::<Vec<u64>>::new()
+    );
+}
