@@ -52,6 +52,19 @@ struct Leadership {
     last_progress: u64,
 }
 
+impl Leadership {
+    /// Acceptor `a`'s window, opened at the first slot not chosen if it has none yet.
+    fn window(&mut self, a: NodeId) -> &mut Window {
+        let first = self
+            .pending
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(self.next_slot);
+        self.windows.entry(a).or_insert_with(|| Window::new(first))
+    }
+}
+
 #[derive(Debug)]
 enum Phase {
     Follower,
@@ -240,8 +253,7 @@ impl Proposer {
             Phase::Leading(l) => {
                 l.promised_by.insert(from);
                 l.heard.insert(from);
-                let first = l.pending.keys().next().copied().unwrap_or(l.next_slot);
-                l.windows.entry(from).or_insert_with(|| Window::new(first));
+                l.window(from);
                 self.feed_after_answer(from);
             }
             Phase::Follower => {}
@@ -332,8 +344,7 @@ impl Proposer {
         // An acceptor that missed phase 1 (down then) and answers a resent Accept gets a
         // window: it may be needed for a majority, and resends alone come every
         // `resend_ticks`.
-        let first = l.pending.keys().next().copied().unwrap_or(l.next_slot);
-        let w = l.windows.entry(from).or_insert_with(|| Window::new(first));
+        let w = l.window(from);
         if let Some(&top) = slots.iter().max() {
             w.answered(top);
         }
@@ -519,7 +530,13 @@ impl Proposer {
     fn feed_after_answer(&mut self, to: NodeId) {
         let me = self.cfg.id;
         let sent = to != me && self.feed(to);
-        if sent || self.feeds_itself_only() || (to == me && self.own_acceptor_behind()) {
+        self.feed_own(sent || (to == me && self.own_acceptor_behind()));
+    }
+
+    /// Feeds this node's acceptor if `due` or if it is the only one.
+    fn feed_own(&mut self, due: bool) {
+        if due || self.feeds_itself_only() {
+            let me = self.cfg.id;
             self.feed(me);
         }
     }
@@ -550,9 +567,7 @@ impl Proposer {
         for a in others {
             sent |= self.feed(a);
         }
-        if sent || self.feeds_itself_only() {
-            self.feed(me);
-        }
+        self.feed_own(sent);
     }
 }
 

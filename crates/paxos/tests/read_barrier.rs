@@ -137,28 +137,15 @@ fn the_read_point_covers_slots_chosen_above_a_recovery_hole() {
     let ballot = p.ballot();
     let old = Ballot::new(0, 2);
     for a in [1, 2] {
-        p.on_message(
-            ActorAddr::new(a, Role::Acceptor),
-            PaxosMessage::Promise {
-                ballot,
-                accepted: [5, 6]
-                    .map(|slot| AcceptedValue {
-                        slot,
-                        ballot: old,
-                        value: Value::Noop,
-                    })
-                    .to_vec(),
-                compacted_through: 0,
-            },
-        );
+        let votes = [5, 6].map(|slot| AcceptedValue {
+            slot,
+            ballot: old,
+            value: Value::Noop,
+        });
+        common::promise(&mut p, a, votes.to_vec());
     }
     assert!(p.is_leader());
-    let accepted = |p: &mut Proposer, a, slots: Vec<u64>| {
-        p.on_message(
-            ActorAddr::new(a, Role::Acceptor),
-            PaxosMessage::Accepted { ballot, slots },
-        );
-    };
+    let accepted = common::accepted;
     // Slot 5 is chosen again; acceptor 2's Accepted for slot 6 is lost.
     accepted(&mut p, 1, vec![5, 6]);
     accepted(&mut p, 2, vec![5]);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::leader;
+use common::{accepted, leader, leader_of_three};
 use std::collections::BTreeMap;
 use synod_core::Core;
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot};
@@ -32,30 +32,6 @@ fn accepts(p: &mut Proposer) -> BTreeMap<NodeId, Vec<Vec<Slot>>> {
         }
     }
     sent
-}
-
-/// A leader that every acceptor (1, 2 and 3) promised, its outputs so far taken.
-fn leader_of_three() -> Proposer {
-    let mut p = leader();
-    let ballot = p.ballot();
-    p.on_message(
-        ActorAddr::new(3, Role::Acceptor),
-        PaxosMessage::Promise {
-            ballot,
-            accepted: Vec::new(),
-            compacted_through: 0,
-        },
-    );
-    p.take_ready();
-    p
-}
-
-fn accepted(p: &mut Proposer, from: u64, slots: Vec<Slot>) {
-    let ballot = p.ballot();
-    p.on_message(
-        ActorAddr::new(from, Role::Acceptor),
-        PaxosMessage::Accepted { ballot, slots },
-    );
 }
 
 #[test]

@@ -96,7 +96,8 @@ pub struct Raft {
     /// persisted.
     syncing_index: Index,
     /// A leader's entries from here on are in its log but not yet handed to storage: they go
-    /// with the next step that sends entries to a follower (see [`Raft::take_ready`]).
+    /// when an AppendEntries carries entries (`send_append`), at a tick, or when it is no
+    /// longer leader.
     held_from: Option<Index>,
     /// The latest snapshot, sent to followers whose entries were compacted away.
     pub(crate) snapshot: Option<SnapshotRecord>,
@@ -236,7 +237,7 @@ impl Raft {
     }
 
     /// Hands the leader's held entries to storage.
-    fn release_held(&mut self) {
+    pub(crate) fn release_held(&mut self) {
         if let Some(from) = self.held_from.take() {
             let entries = self.log.slice(from, usize::MAX).to_vec();
             self.ready.persist.push(RaftPersist::Append(entries));
@@ -461,10 +462,7 @@ impl Core for Raft {
     fn take_ready(&mut self) -> Ready<RaftMessage, RaftPersist> {
         self.start_read_round();
         self.announce_commit();
-        let carries_entries = self.ready.eager.iter().any(
-            |(_, m)| matches!(m, RaftMessage::AppendEntries { entries, .. } if !entries.is_empty()),
-        );
-        if carries_entries || self.cfg.voters.len() == 1 || !self.is_leader() {
+        if self.cfg.voters.len() == 1 || !self.is_leader() {
             self.release_held();
         }
         self.syncing_index = self

@@ -120,6 +120,7 @@ impl Raft {
             return;
         };
         let entries: Vec<Entry> = self.log.slice(prev + 1, count).to_vec();
+        let carries_entries = !entries.is_empty();
         if let Some(last_sent) = entries.last().map(|e| e.index) {
             p.inflight.push_back(last_sent);
             p.next_index = last_sent + 1;
@@ -136,6 +137,10 @@ impl Raft {
             entries,
             leader_commit: self.commit_index,
         };
+        if carries_entries {
+            // Entries leave: the leader writes them, and all it held with them (§10.2.1).
+            self.release_held();
+        }
         self.send_eager(peer, msg);
     }
 

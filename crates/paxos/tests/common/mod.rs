@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test file uses its own part
 
 use synod_core::Core;
-use synod_messages::paxos::{AcceptedValue, PaxosMessage};
+use synod_messages::paxos::{AcceptedValue, PaxosMessage, Slot};
 use synod_messages::{ActorAddr, Role};
 use synod_paxos::{PaxosConfig, Proposer};
 
@@ -12,16 +12,8 @@ use synod_paxos::{PaxosConfig, Proposer};
 pub fn leader_recovering(accepted: Vec<AcceptedValue>) -> Proposer {
     let mut p = Proposer::new(PaxosConfig::all_roles(1, vec![1, 2, 3]));
     p.campaign();
-    let ballot = p.ballot();
     for a in [1, 2] {
-        p.on_message(
-            ActorAddr::new(a, Role::Acceptor),
-            PaxosMessage::Promise {
-                ballot,
-                accepted: accepted.clone(),
-                compacted_through: 0,
-            },
-        );
+        promise(&mut p, a, accepted.clone());
     }
     assert!(p.is_leader());
     p
@@ -32,4 +24,34 @@ pub fn leader() -> Proposer {
     let mut p = leader_recovering(Vec::new());
     p.take_ready();
     p
+}
+
+/// A leader that every acceptor (1, 2 and 3) promised, its outputs so far taken.
+pub fn leader_of_three() -> Proposer {
+    let mut p = leader();
+    promise(&mut p, 3, Vec::new());
+    p.take_ready();
+    p
+}
+
+/// Acceptor `from` promises `p`'s ballot, reporting `accepted`.
+pub fn promise(p: &mut Proposer, from: u64, accepted: Vec<AcceptedValue>) {
+    let ballot = p.ballot();
+    p.on_message(
+        ActorAddr::new(from, Role::Acceptor),
+        PaxosMessage::Promise {
+            ballot,
+            accepted,
+            compacted_through: 0,
+        },
+    );
+}
+
+/// Acceptor `from` accepted `slots` in `p`'s ballot.
+pub fn accepted(p: &mut Proposer, from: u64, slots: Vec<Slot>) {
+    let ballot = p.ballot();
+    p.on_message(
+        ActorAddr::new(from, Role::Acceptor),
+        PaxosMessage::Accepted { ballot, slots },
+    );
 }
