@@ -105,7 +105,7 @@ impl Default for RaftSection {
             election_ticks_max: 20,
             heartbeat_ticks: 2,
             max_batch: 512,
-            max_inflight: 2,
+            max_inflight: 1,
             pre_vote: true,
         }
     }
@@ -141,7 +141,7 @@ impl Default for PaxosSection {
             heartbeat_ticks: 2,
             resend_ticks: 6,
             max_batch: 512,
-            max_inflight: 2,
+            max_inflight: 1,
         }
     }
 }

@@ -43,7 +43,7 @@ impl PaxosConfig {
             heartbeat_ticks: 2,
             resend_ticks: 6,
             max_batch: 512,
-            max_inflight: 2,
+            max_inflight: 1,
             seed: 0,
             snapshot_chunk: 1 << 20,
         }

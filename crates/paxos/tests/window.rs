@@ -1,16 +1,17 @@
-//! The leader's window per acceptor (`max_inflight`, default 2): slots proposed while it is
-//! full go out together in the acceptor's next Accept; slots chosen meanwhile are not sent.
+//! The leader's window per acceptor (`max_inflight`): slots proposed while it is full go out
+//! together in the acceptor's next Accept; slots chosen meanwhile are not sent. Most tests
+//! use a window of 2, a pipeline, which has more to get wrong than the default of 1.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
 
-use common::{accepted, leader, leader_of_three};
+use common::{accepted, config, leader_of_three, leader_of_three_with, leader_with};
 use std::collections::BTreeMap;
 use synod_core::Core;
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot};
 use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
-use synod_paxos::Proposer;
+use synod_paxos::{PaxosConfig, Proposer};
 
 fn put(seq: u64) -> Command {
     Command {
@@ -20,6 +21,13 @@ fn put(seq: u64) -> Command {
             value: b"v".to_vec(),
         },
     }
+}
+
+/// A window of two Accepts per acceptor.
+fn pipelined() -> PaxosConfig {
+    let mut cfg = config();
+    cfg.max_inflight = 2;
+    cfg
 }
 
 /// The slots of each Accept sent, per acceptor, one list per message.
@@ -35,8 +43,30 @@ fn accepts(p: &mut Proposer) -> BTreeMap<NodeId, Vec<Vec<Slot>>> {
 }
 
 #[test]
-fn an_acceptor_has_at_most_max_inflight_accepts_out_and_gets_the_rest_in_one() {
+fn by_default_an_acceptor_gets_what_was_proposed_while_it_wrote_in_its_next_accept() {
     let mut p = leader_of_three();
+    p.propose(vec![put(1)]).unwrap();
+    let sent = accepts(&mut p);
+    for a in 1..=3 {
+        assert_eq!(sent[&a], vec![vec![1]], "acceptor {a}");
+    }
+    p.propose(vec![put(2)]).unwrap();
+    p.propose(vec![put(3)]).unwrap();
+    assert!(
+        accepts(&mut p).is_empty(),
+        "one Accept out to every acceptor: the rest waits"
+    );
+    accepted(&mut p, 2, vec![1]);
+    assert_eq!(
+        accepts(&mut p),
+        BTreeMap::from([(2, vec![vec![2, 3]])]),
+        "acceptor 2 answered: slots 2 and 3 go to it in one Accept"
+    );
+}
+
+#[test]
+fn an_acceptor_has_at_most_max_inflight_accepts_out_and_gets_the_rest_in_one() {
+    let mut p = leader_of_three_with(pipelined());
     p.propose(vec![put(1)]).unwrap();
     p.propose(vec![put(2)]).unwrap();
     let sent = accepts(&mut p);
@@ -59,7 +89,7 @@ fn an_acceptor_has_at_most_max_inflight_accepts_out_and_gets_the_rest_in_one() {
 
 #[test]
 fn slots_chosen_without_an_acceptor_are_not_sent_to_it() {
-    let mut p = leader_of_three();
+    let mut p = leader_of_three_with(pipelined());
     for seq in 1..=3 {
         p.propose(vec![put(seq)]).unwrap();
     }
@@ -89,7 +119,7 @@ fn slots_chosen_without_an_acceptor_are_not_sent_to_it() {
 
 #[test]
 fn an_accept_never_answered_frees_its_place_after_resend_ticks() {
-    let mut p = leader_of_three();
+    let mut p = leader_of_three_with(pipelined());
     p.propose(vec![put(1)]).unwrap();
     p.propose(vec![put(2)]).unwrap();
     accepts(&mut p); // the Accepts to acceptor 2 are lost
@@ -112,7 +142,7 @@ fn an_accept_never_answered_frees_its_place_after_resend_ticks() {
 
 #[test]
 fn a_leader_that_stepped_down_sends_no_accepts() {
-    let mut p = leader_of_three();
+    let mut p = leader_of_three_with(pipelined());
     for seq in 1..=3 {
         p.propose(vec![put(seq)]).unwrap();
     }
@@ -134,7 +164,7 @@ fn a_leader_that_stepped_down_sends_no_accepts() {
 
 #[test]
 fn the_leaders_own_acceptor_is_fed_along_with_another_not_on_its_own_answers() {
-    let mut p = leader_of_three();
+    let mut p = leader_of_three_with(pipelined());
     p.propose(vec![put(1)]).unwrap();
     p.propose(vec![put(2)]).unwrap();
     accepts(&mut p);
@@ -158,7 +188,7 @@ fn the_leaders_own_acceptor_is_fed_along_with_another_not_on_its_own_answers() {
 /// ~50 ms for the majority of 1 and 2).
 #[test]
 fn the_leaders_own_acceptor_gets_what_it_missed_as_soon_as_it_answers() {
-    let mut p = leader_of_three();
+    let mut p = leader_of_three_with(pipelined());
     p.propose(vec![put(1)]).unwrap();
     p.propose(vec![put(2)]).unwrap();
     accepts(&mut p);
@@ -178,7 +208,7 @@ fn the_leaders_own_acceptor_gets_what_it_missed_as_soon_as_it_answers() {
 /// for a majority every write waited for the resend (`resend_ticks`).
 #[test]
 fn an_acceptor_that_missed_phase_1_gets_a_window_once_it_answers() {
-    let mut p = leader(); // acceptors 1 and 2 promised; 3 did not
+    let mut p = leader_with(pipelined()); // acceptors 1 and 2 promised; 3 did not
     p.propose(vec![put(1)]).unwrap();
     assert!(!accepts(&mut p).contains_key(&3));
     accepted(&mut p, 3, vec![1]); // it answered a resent Accept
@@ -196,7 +226,7 @@ fn an_acceptor_that_missed_phase_1_gets_a_window_once_it_answers() {
 /// window were broadcast to every acceptor as soon as they left.
 #[test]
 fn a_slot_that_waited_for_a_window_is_not_resent_as_soon_as_it_leaves() {
-    let mut p = leader_of_three();
+    let mut p = leader_of_three_with(pipelined());
     for seq in 1..=3 {
         p.propose(vec![put(seq)]).unwrap();
     }

@@ -15,11 +15,11 @@
 //! the up-to-date check (§5.4.1), AppendEntries with the consistency check, conflict truncation and
 //! a fast back-off hint (§5.3), commitment only by counting entries of the current term (§5.4.2,
 //! Figure 8), a no-op entry on election (§8), heartbeats, randomized election timeouts in logical
-//! ticks from a seeded RNG, batched and pipelined replication (a window of `max_inflight`
-//! batches per follower; the leader writes its own entries as they leave, §10.2.1, holding
-//! those no follower can take yet), check-quorum (a leader that
-//! has not heard from a majority for an election timeout steps down), PreVote, ReadIndex reads
-//! (§6.4) and snapshots with InstallSnapshot (§7).
+//! ticks from a seeded RNG, batched replication, pipelined up to `max_inflight` batches per
+//! follower (1 by default; the leader writes its own entries as they leave, §10.2.1, holding
+//! those no follower can take yet), check-quorum (a leader that has not heard from a majority
+//! for an election timeout steps down), PreVote, ReadIndex reads (§6.4) and snapshots with
+//! InstallSnapshot (§7).
 //!
 //! Files: [`log`] the in-memory log, [`state`] the durable state and its ops, [`progress`] the
 //! leader's view of each follower, `election` and `replication` the two halves of the protocol.

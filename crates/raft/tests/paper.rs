@@ -351,38 +351,36 @@ fn s5_3_fast_back_off_skips_a_whole_conflicting_term() {
 
 #[test]
 fn s5_3_replication_batches_proposals_and_pipelines_bounded_by_max_inflight() {
-    let mut net = Net::new(3);
-    let window = config(1, 3).max_inflight;
-    assert!(
-        window >= 2,
-        "the test needs a pipeline: max_inflight {window}"
-    );
-    net.elect(1);
-    net.deliver_all();
-    net.propose(1, (1..=10).map(cmd).collect());
-    let batch = net.drain();
-    assert_eq!(
-        batch.len(),
-        2,
-        "one AppendEntries per follower for 10 commands"
-    );
-    for (_, _, m) in &batch {
-        let RaftMessage::AppendEntries { entries, .. } = m else {
-            panic!("{m:?}")
-        };
-        assert_eq!(entries.len(), 10);
+    // The default window (no pipeline) and a pipeline of three.
+    for window in [config(1, 3).max_inflight, 3] {
+        let mut net = net_with_window(3, window);
+        net.elect(1);
+        net.deliver_all();
+        net.propose(1, (1..=10).map(cmd).collect());
+        let batch = net.drain();
+        assert_eq!(
+            batch.len(),
+            2,
+            "one AppendEntries per follower for 10 commands"
+        );
+        for (_, _, m) in &batch {
+            let RaftMessage::AppendEntries { entries, .. } = m else {
+                panic!("{m:?}")
+            };
+            assert_eq!(entries.len(), 10);
+        }
+        // Pipelining: further proposals go out before the first batch is acknowledged...
+        for seq in 11..=20 {
+            net.propose(1, vec![cmd(seq)]);
+        }
+        let to2 = net.drain().into_iter().filter(|(_, t, _)| *t == 2).count();
+        // ...but no more than max_inflight batches are unacknowledged per follower.
+        assert_eq!(
+            to2,
+            window - 1,
+            "{window} in flight at most: 1 earlier + the rest"
+        );
     }
-    // Pipelining: further proposals go out before the first batch is acknowledged...
-    for seq in 11..=20 {
-        net.propose(1, vec![cmd(seq)]);
-    }
-    let to2 = net.drain().into_iter().filter(|(_, t, _)| *t == 2).count();
-    // ...but no more than max_inflight batches are unacknowledged per follower.
-    assert_eq!(
-        to2,
-        window - 1,
-        "{window} in flight at most: 1 earlier + the rest"
-    );
 }
 
 #[test]
@@ -734,10 +732,23 @@ fn s10_2_1_leader_sends_appendentries_before_its_own_write_and_counts_itself_onc
     assert_eq!(applied.last().map(|a| a.index), Some(index));
 }
 
-/// Leader with both followers' pipelines full (two batches each, none answered), its outputs
-/// taken: the no-op at 1, commands 1 and 2 at 2 and 3.
+/// `n` fresh nodes whose leaders keep up to `window` batches in flight per follower.
+fn net_with_window(n: u64, window: usize) -> Net {
+    Net::with_states(
+        (1..=n)
+            .map(|id| {
+                let mut cfg = config(id, n);
+                cfg.max_inflight = window;
+                (cfg, RaftState::default())
+            })
+            .collect(),
+    )
+}
+
+/// Leader with both followers' pipelines of two full (two batches each, none answered), its
+/// outputs taken: the no-op at 1, commands 1 and 2 at 2 and 3.
 fn leader_with_full_pipelines() -> Net {
-    let mut net = Net::new(3);
+    let mut net = net_with_window(3, 2);
     net.elect(1);
     net.deliver_all();
     net.propose(1, vec![cmd(1)]);

@@ -84,12 +84,18 @@ pub enum Replica {
     },
 }
 
+/// The leader's window per follower or acceptor, 1 (the default) to 4 by seed: every node
+/// of a run has the same, and runs of many seeds try each.
+fn window(seed: u64) -> usize {
+    1 + (seed % 4) as usize
+}
+
 /// Timing shared by every node, in ticks.
 pub fn raft_config(id: NodeId, nodes: &[NodeId], seed: u64) -> RaftConfig {
     let mut cfg = RaftConfig::new(id, nodes.to_vec());
     cfg.seed = seed;
     cfg.max_batch = 16;
-    cfg.max_inflight = 4;
+    cfg.max_inflight = window(seed);
     cfg.snapshot_chunk = 256;
     cfg
 }
@@ -99,6 +105,7 @@ pub fn paxos_config(id: NodeId, nodes: &[NodeId], seed: u64) -> PaxosConfig {
     let mut cfg = PaxosConfig::all_roles(id, nodes.to_vec());
     cfg.seed = seed;
     cfg.max_batch = 16;
+    cfg.max_inflight = window(seed);
     cfg.snapshot_chunk = 256;
     cfg
 }

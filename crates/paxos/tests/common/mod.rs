@@ -7,10 +7,20 @@ use synod_messages::paxos::{AcceptedValue, PaxosMessage, Slot};
 use synod_messages::{ActorAddr, Role};
 use synod_paxos::{PaxosConfig, Proposer};
 
+/// Proposer 1's configuration: every node 1-3 plays every role, with the default settings.
+pub fn config() -> PaxosConfig {
+    PaxosConfig::all_roles(1, vec![1, 2, 3])
+}
+
 /// Proposer 1 of acceptors 1-3 after a phase 1 that acceptors 1 and 2 answered, each
 /// reporting `accepted`; its outputs so far (the recovery Accepts, the heartbeat) are not taken.
 pub fn leader_recovering(accepted: Vec<AcceptedValue>) -> Proposer {
-    let mut p = Proposer::new(PaxosConfig::all_roles(1, vec![1, 2, 3]));
+    leader_recovering_with(config(), accepted)
+}
+
+/// [`leader_recovering`] with configuration `cfg`.
+pub fn leader_recovering_with(cfg: PaxosConfig, accepted: Vec<AcceptedValue>) -> Proposer {
+    let mut p = Proposer::new(cfg);
     p.campaign();
     for a in [1, 2] {
         promise(&mut p, a, accepted.clone());
@@ -21,14 +31,24 @@ pub fn leader_recovering(accepted: Vec<AcceptedValue>) -> Proposer {
 
 /// A leader with nothing to recover, its outputs so far taken.
 pub fn leader() -> Proposer {
-    let mut p = leader_recovering(Vec::new());
+    leader_with(config())
+}
+
+/// [`leader`] with configuration `cfg`.
+pub fn leader_with(cfg: PaxosConfig) -> Proposer {
+    let mut p = leader_recovering_with(cfg, Vec::new());
     p.take_ready();
     p
 }
 
 /// A leader that every acceptor (1, 2 and 3) promised, its outputs so far taken.
 pub fn leader_of_three() -> Proposer {
-    let mut p = leader();
+    leader_of_three_with(config())
+}
+
+/// [`leader_of_three`] with configuration `cfg`.
+pub fn leader_of_three_with(cfg: PaxosConfig) -> Proposer {
+    let mut p = leader_with(cfg);
     promise(&mut p, 3, Vec::new());
     p.take_ready();
     p
