@@ -49,7 +49,16 @@ struct Leadership {
     pending: BTreeMap<Slot, InFlight>,
     /// The Accept messages out to each acceptor that promised.
     windows: BTreeMap<NodeId, Window>,
+    /// Read barriers sent to each acceptor, and how many of them it answered.
+    barriers: BTreeMap<NodeId, Barriers>,
     last_progress: u64,
+}
+
+/// Read barriers sent to one acceptor and answered by it (see [`Window`]).
+#[derive(Debug, Default, Clone, Copy)]
+struct Barriers {
+    sent: u64,
+    answered: u64,
 }
 
 impl Leadership {
@@ -314,6 +323,7 @@ impl Proposer {
                 .collect(),
             promised_by,
             pending,
+            barriers: BTreeMap::new(),
             last_progress: self.now,
         });
         self.leader = Some(self.cfg.id);
@@ -416,12 +426,39 @@ impl Proposer {
         // The acceptors answer a barrier even when no write is in flight: that is how an idle
         // leader knows a majority still hears it (check-quorum in `tick_leader`). A later
         // confirmation of the last read round is still a confirmation of its reads.
-        let barrier = PaxosMessage::ReadBarrier {
+        self.send_barrier(self.reads.last_round());
+    }
+
+    /// Sends every acceptor a read barrier of round `seq`.
+    pub(crate) fn send_barrier(&mut self, seq: u64) {
+        let msg = PaxosMessage::ReadBarrier {
             ballot: self.ballot,
-            seq: self.reads.last_round(),
+            seq,
         };
         let acceptors = self.cfg.acceptors.clone();
-        self.broadcast(&acceptors, Role::Acceptor, &barrier);
+        self.broadcast(&acceptors, Role::Acceptor, &msg);
+        if let Phase::Leading(l) = &mut self.phase {
+            for a in acceptors {
+                l.barriers.entry(a).or_default().sent += 1;
+            }
+        }
+    }
+
+    /// Acceptor `from` answered a read barrier of this leader: the Accepts sent to it before
+    /// that barrier and still unanswered were lost, and their places in its window are free.
+    pub(crate) fn on_barrier_answered(&mut self, from: NodeId) {
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
+        let b = l.barriers.entry(from).or_default();
+        b.answered += 1;
+        let answered = b.answered;
+        if l.windows
+            .get_mut(&from)
+            .is_some_and(|w| w.barriers_answered(answered))
+        {
+            self.feed_after_answer(from);
+        }
     }
 
     fn tick_leader(&mut self) {
@@ -505,7 +542,7 @@ impl Proposer {
             let Some(last) = entries.last().map(|(s, _)| *s) else {
                 break;
             };
-            w.sent(last, now);
+            w.sent(last, now, l.barriers.get(&to).map_or(0, |b| b.sent));
             messages.push(PaxosMessage::Accept { ballot, entries });
         }
         let sent = !messages.is_empty();

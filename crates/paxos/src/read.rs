@@ -19,8 +19,8 @@
 //! then misses (found by the nemesis; `tests/read_barrier.rs` keeps the interleaving).
 
 use crate::proposer::Proposer;
-use synod_messages::paxos::{Ballot, PaxosMessage};
-use synod_messages::{ActorAddr, NodeId, Role};
+use synod_messages::paxos::Ballot;
+use synod_messages::NodeId;
 
 impl Proposer {
     /// Registers read `id`; its round goes out with the next `take_ready`.
@@ -37,15 +37,7 @@ impl Proposer {
         let Some(seq) = self.reads.start_round() else {
             return;
         };
-        let msg = PaxosMessage::ReadBarrier {
-            ballot: self.ballot,
-            seq,
-        };
-        for &acceptor in &self.cfg.acceptors {
-            self.ready
-                .messages
-                .push((ActorAddr::new(acceptor, Role::Acceptor), msg.clone()));
-        }
+        self.send_barrier(seq);
     }
 
     /// An acceptor confirmed a round; releases every read a majority confirmed.
@@ -61,6 +53,7 @@ impl Proposer {
         for (id, index) in self.reads.ack(from, seq, quorum, 0) {
             self.ready.reads.push((id, Some(index)));
         }
+        self.on_barrier_answered(from);
     }
 
     /// The leader steps down: its pending reads cannot be confirmed.

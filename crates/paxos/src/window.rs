@@ -8,6 +8,10 @@
 //!   acceptor 2:     [41-43 in flight][44-45 in flight]   next = 46 (window full)
 //!   acceptor 3:     [44-45 in flight]                    next = 46 → sends 46-47 now
 //! ```
+//!
+//! An acceptor answers in order what reaches it in order, so once it answers a read barrier
+//! sent after an Accept, that Accept will never be answered (lost, or all its slots compacted
+//! there): its place is freed then, not `resend_ticks` later.
 
 use std::collections::VecDeque;
 use synod_messages::paxos::Slot;
@@ -17,8 +21,19 @@ use synod_messages::paxos::Slot;
 pub(crate) struct Window {
     /// The first slot not yet sent.
     next: Slot,
-    /// The last slot of each unanswered message and the tick it left, oldest first.
-    inflight: VecDeque<(Slot, u64)>,
+    /// The unanswered messages, oldest first.
+    inflight: VecDeque<Sent>,
+}
+
+/// One unanswered Accept message.
+#[derive(Debug)]
+struct Sent {
+    /// Its last slot.
+    last: Slot,
+    /// The tick it left.
+    at: u64,
+    /// How many read barriers had been sent to the acceptor before it.
+    barriers_before: u64,
 }
 
 impl Window {
@@ -40,29 +55,44 @@ impl Window {
         self.inflight.len() < max
     }
 
-    /// A message carrying slots up to `last` left at tick `now`.
-    pub(crate) fn sent(&mut self, last: Slot, now: u64) {
-        self.inflight.push_back((last, now));
+    /// A message carrying slots up to `last` left at tick `now`, after `barriers` read
+    /// barriers to the same acceptor.
+    pub(crate) fn sent(&mut self, last: Slot, now: u64, barriers: u64) {
+        self.inflight.push_back(Sent {
+            last,
+            at: now,
+            barriers_before: barriers,
+        });
         self.next = self.next.max(last + 1);
     }
 
     /// The acceptor accepted slots up to `top`: the messages it answered are done (it
     /// answers in order).
     pub(crate) fn answered(&mut self, top: Slot) {
-        while self.inflight.front().is_some_and(|&(last, _)| last <= top) {
+        while self.inflight.front().is_some_and(|m| m.last <= top) {
             self.inflight.pop_front();
         }
     }
 
-    /// Forgets messages unanswered for `ticks` by `now`: lost, or every slot in them was
-    /// compacted there (the acceptor then does not answer). Slots of theirs still pending are
-    /// sent again by the leader's resend.
-    pub(crate) fn expire(&mut self, now: u64, ticks: u64) {
+    /// The acceptor answered its first `answered` read barriers: messages sent before the
+    /// last of them and still unanswered never will be. True if that freed a place.
+    pub(crate) fn barriers_answered(&mut self, answered: u64) -> bool {
+        let before = self.inflight.len();
         while self
             .inflight
             .front()
-            .is_some_and(|&(_, at)| now - at >= ticks)
+            .is_some_and(|m| m.barriers_before < answered)
         {
+            self.inflight.pop_front();
+        }
+        self.inflight.len() < before
+    }
+
+    /// Forgets messages unanswered for `ticks` by `now`: lost, or every slot in them was
+    /// compacted there (the acceptor then does not answer), and no barrier answered since told
+    /// so. Slots of theirs still pending are sent again by the leader's resend.
+    pub(crate) fn expire(&mut self, now: u64, ticks: u64) {
+        while self.inflight.front().is_some_and(|m| now - m.at >= ticks) {
             self.inflight.pop_front();
         }
     }
