@@ -539,10 +539,10 @@ impl Proposer {
                     (*s, p.value.clone())
                 })
                 .collect();
-            let Some(last) = entries.last().map(|(s, _)| *s) else {
+            let (Some(&(first, _)), Some(&(last, _))) = (entries.first(), entries.last()) else {
                 break;
             };
-            w.sent(last, now, l.barriers.get(&to).map_or(0, |b| b.sent));
+            w.sent(first, last, now, l.barriers.get(&to).map_or(0, |b| b.sent));
             messages.push(PaxosMessage::Accept { ballot, entries });
         }
         let sent = !messages.is_empty();

@@ -11,7 +11,8 @@
 //!
 //! An acceptor answers in order what reaches it in order, so once it answers a read barrier
 //! sent after an Accept, that Accept will never be answered (lost, or all its slots compacted
-//! there): its place is freed then, not `resend_ticks` later.
+//! there): its place is freed then, not `resend_ticks` later, and its slots not chosen yet go
+//! to that acceptor again with its next Accept.
 
 use std::collections::VecDeque;
 use synod_messages::paxos::Slot;
@@ -28,6 +29,8 @@ pub(crate) struct Window {
 /// One unanswered Accept message.
 #[derive(Debug)]
 struct Sent {
+    /// Its first slot.
+    first: Slot,
     /// Its last slot.
     last: Slot,
     /// The tick it left.
@@ -55,10 +58,11 @@ impl Window {
         self.inflight.len() < max
     }
 
-    /// A message carrying slots up to `last` left at tick `now`, after `barriers` read
+    /// A message carrying slots `first..=last` left at tick `now`, after `barriers` read
     /// barriers to the same acceptor.
-    pub(crate) fn sent(&mut self, last: Slot, now: u64, barriers: u64) {
+    pub(crate) fn sent(&mut self, first: Slot, last: Slot, now: u64, barriers: u64) {
         self.inflight.push_back(Sent {
+            first,
             last,
             at: now,
             barriers_before: barriers,
@@ -75,17 +79,15 @@ impl Window {
     }
 
     /// The acceptor answered its first `answered` read barriers: messages sent before the
-    /// last of them and still unanswered never will be. True if that freed a place.
+    /// last of them and still unanswered never will be, and what they carried is to be sent
+    /// again (the caller sends only the slots still pending). True if that freed a place.
     pub(crate) fn barriers_answered(&mut self, answered: u64) -> bool {
-        let before = self.inflight.len();
-        while self
-            .inflight
-            .front()
-            .is_some_and(|m| m.barriers_before < answered)
-        {
-            self.inflight.pop_front();
+        let mut freed = false;
+        while let Some(m) = self.inflight.pop_front_if(|m| m.barriers_before < answered) {
+            self.next = self.next.min(m.first);
+            freed = true;
         }
-        self.inflight.len() < before
+        freed
     }
 
     /// Forgets messages unanswered for `ticks` by `now`: lost, or every slot in them was

@@ -292,3 +292,26 @@ fn an_accept_lost_on_its_way_frees_its_place_once_a_later_barrier_is_answered() 
         "acceptor 2's window is open again at once"
     );
 }
+
+#[test]
+fn the_slots_of_a_lost_accept_not_chosen_yet_go_again_once_a_later_barrier_is_answered() {
+    let mut p = leader_of_three();
+    p.propose(vec![put(1)]).unwrap();
+    accepts(&mut p); // the Accepts to acceptors 2 and 3 are lost
+    accepted(&mut p, 1, vec![1]);
+    p.propose(vec![put(2)]).unwrap();
+    accepts(&mut p);
+    p.on_tick();
+    p.on_tick(); // the next heartbeat: a barrier sent after the Accept
+    accepts(&mut p);
+    barrier_ack(&mut p, 2);
+    barrier_ack(&mut p, 2);
+    assert_eq!(
+        accepts(&mut p).get(&2),
+        Some(&vec![vec![1, 2]]),
+        "slot 1, not chosen, goes to acceptor 2 again, with slot 2 proposed meanwhile"
+    );
+    accepted(&mut p, 2, vec![1, 2]);
+    accepted(&mut p, 1, vec![2]); // this node's acceptor had slot 2 along with acceptor 2
+    assert_eq!(p.status().commit_index, 2);
+}
