@@ -83,8 +83,14 @@ impl Window {
     /// again (the caller sends only the slots still pending). True if that freed a place.
     pub(crate) fn barriers_answered(&mut self, answered: u64) -> bool {
         let mut freed = false;
-        while let Some(m) = self.inflight.pop_front_if(|m| m.barriers_before < answered) {
-            self.next = self.next.min(m.first);
+        while let Some(first) = self
+            .inflight
+            .front()
+            .filter(|m| m.barriers_before < answered)
+            .map(|m| m.first)
+        {
+            self.inflight.pop_front();
+            self.next = self.next.min(first);
             freed = true;
         }
         freed
