@@ -36,6 +36,14 @@ impl ReadRounds {
         Some(self.seq)
     }
 
+    /// Starts a round whether or not reads wait for it (a Paxos leader's heartbeat): every
+    /// barrier then has its own number, and reads registered before it are carried by it.
+    pub fn next_round(&mut self) -> u64 {
+        self.due = false;
+        self.seq += 1;
+        self.seq
+    }
+
     /// The last round started (0 before the first): a later confirmation of it is still a
     /// confirmation of every read it carries.
     pub fn last_round(&self) -> u64 {
@@ -91,5 +99,15 @@ mod tests {
         assert_eq!(r.ack(8, 2, 2, 1), vec![(3, 12)], "the caller counts itself");
         r.register(4, 13);
         assert_eq!(r.fail(), vec![4]);
+    }
+
+    #[test]
+    fn a_round_started_for_its_own_sake_carries_the_reads_registered_before_it() {
+        let mut r = ReadRounds::default();
+        assert_eq!(r.next_round(), 1, "no read waits: a round all the same");
+        r.register(1, 10);
+        assert_eq!(r.next_round(), 2);
+        assert_eq!(r.start_round(), None, "read 1 goes with round 2");
+        assert_eq!(r.ack(7, 2, 1, 0), vec![(1, 10)]);
     }
 }

@@ -34,7 +34,10 @@ use synod_messages::{ActorAddr, Command, NodeId, Role};
 struct InFlight {
     value: Value,
     acks: BTreeSet<NodeId>,
+    /// When it first left for an acceptor (or was last resent to all), for the resend timer.
     sent_at: u64,
+    /// Whether it left for an acceptor yet.
+    sent: bool,
 }
 
 #[derive(Debug)]
@@ -49,16 +52,9 @@ struct Leadership {
     pending: BTreeMap<Slot, InFlight>,
     /// The Accept messages out to each acceptor that promised.
     windows: BTreeMap<NodeId, Window>,
-    /// Read barriers sent to each acceptor, and how many of them it answered.
-    barriers: BTreeMap<NodeId, Barriers>,
+    /// The highest read barrier each acceptor answered (see [`Window`]).
+    barriers_answered: BTreeMap<NodeId, u64>,
     last_progress: u64,
-}
-
-/// Read barriers sent to one acceptor and answered by it (see [`Window`]).
-#[derive(Debug, Default, Clone, Copy)]
-struct Barriers {
-    sent: u64,
-    answered: u64,
 }
 
 impl Leadership {
@@ -304,6 +300,7 @@ impl Proposer {
                         value,
                         acks: BTreeSet::new(),
                         sent_at: self.now,
+                        sent: false,
                     },
                 )
             })
@@ -323,7 +320,7 @@ impl Proposer {
                 .collect(),
             promised_by,
             pending,
-            barriers: BTreeMap::new(),
+            barriers_answered: BTreeMap::new(),
             last_progress: self.now,
         });
         self.leader = Some(self.cfg.id);
@@ -426,10 +423,12 @@ impl Proposer {
         // The acceptors answer a barrier even when no write is in flight: that is how an idle
         // leader knows a majority still hears it (check-quorum in `tick_leader`). A later
         // confirmation of the last read round is still a confirmation of its reads.
-        self.send_barrier(self.reads.last_round());
+        // Each barrier is a round of its own, so an answer names the barrier it answers.
+        let seq = self.reads.next_round();
+        self.send_barrier(seq);
     }
 
-    /// Sends every acceptor a read barrier of round `seq`.
+    /// Sends every acceptor read barrier `seq` (numbers only grow).
     pub(crate) fn send_barrier(&mut self, seq: u64) {
         let msg = PaxosMessage::ReadBarrier {
             ballot: self.ballot,
@@ -437,22 +436,18 @@ impl Proposer {
         };
         let acceptors = self.cfg.acceptors.clone();
         self.broadcast(&acceptors, Role::Acceptor, &msg);
-        if let Phase::Leading(l) = &mut self.phase {
-            for a in acceptors {
-                l.barriers.entry(a).or_default().sent += 1;
-            }
-        }
     }
 
-    /// Acceptor `from` answered a read barrier of this leader: the Accepts sent to it before
-    /// that barrier and still unanswered were lost, and their places in its window are free.
-    pub(crate) fn on_barrier_answered(&mut self, from: NodeId) {
+    /// Acceptor `from` answered read barrier `seq` of this leader: the Accepts sent to it
+    /// before that barrier and still unanswered were lost, and their places in its window are
+    /// free.
+    pub(crate) fn on_barrier_answered(&mut self, from: NodeId, seq: u64) {
         let Phase::Leading(l) = &mut self.phase else {
             return;
         };
-        let b = l.barriers.entry(from).or_default();
-        b.answered += 1;
-        let answered = b.answered;
+        let answered = l.barriers_answered.entry(from).or_default();
+        *answered = (*answered).max(seq);
+        let answered = *answered;
         if l.windows
             .get_mut(&from)
             .is_some_and(|w| w.barriers_answered(answered))
@@ -497,6 +492,7 @@ impl Proposer {
         for (slot, p) in l.pending.iter_mut() {
             if now - p.sent_at >= resend {
                 p.sent_at = now;
+                p.sent = true;
                 again.push((*slot, p.value.clone()));
             }
         }
@@ -514,11 +510,12 @@ impl Proposer {
     /// Sends acceptor `to` the pending slots it was not sent yet, while its window has room.
     /// True if it sent any.
     fn feed(&mut self, to: NodeId) -> bool {
-        let (max, batch, now, ballot) = (
+        let (max, batch, now, ballot, barrier) = (
             self.cfg.max_inflight,
             self.cfg.max_batch,
             self.now,
             self.ballot,
+            self.reads.last_round(),
         );
         let Phase::Leading(l) = &mut self.phase else {
             return false;
@@ -535,14 +532,16 @@ impl Proposer {
                 .range_mut(w.next()..)
                 .take(batch)
                 .map(|(s, p)| {
-                    p.sent_at = now;
+                    if !std::mem::replace(&mut p.sent, true) {
+                        p.sent_at = now;
+                    }
                     (*s, p.value.clone())
                 })
                 .collect();
             let (Some(&(first, _)), Some(&(last, _))) = (entries.first(), entries.last()) else {
                 break;
             };
-            w.sent(first, last, now, l.barriers.get(&to).map_or(0, |b| b.sent));
+            w.sent(first, last, now, barrier);
             messages.push(PaxosMessage::Accept { ballot, entries });
         }
         let sent = !messages.is_empty();
@@ -664,6 +663,7 @@ impl Core for Proposer {
                     value: Value::Command(command),
                     acks: BTreeSet::new(),
                     sent_at: now,
+                    sent: false,
                 },
             );
         }

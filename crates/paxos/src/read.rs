@@ -53,7 +53,7 @@ impl Proposer {
         for (id, index) in self.reads.ack(from, seq, quorum, 0) {
             self.ready.reads.push((id, Some(index)));
         }
-        self.on_barrier_answered(from);
+        self.on_barrier_answered(from, seq);
     }
 
     /// The leader steps down: its pending reads cannot be confirmed.

@@ -35,8 +35,8 @@ struct Sent {
     last: Slot,
     /// The tick it left.
     at: u64,
-    /// How many read barriers had been sent to the acceptor before it.
-    barriers_before: u64,
+    /// The last read barrier sent before it.
+    after_barrier: u64,
 }
 
 impl Window {
@@ -58,14 +58,14 @@ impl Window {
         self.inflight.len() < max
     }
 
-    /// A message carrying slots `first..=last` left at tick `now`, after `barriers` read
-    /// barriers to the same acceptor.
-    pub(crate) fn sent(&mut self, first: Slot, last: Slot, now: u64, barriers: u64) {
+    /// A message carrying slots `first..=last` left at tick `now`, after read barrier
+    /// `barrier` (barrier numbers only grow).
+    pub(crate) fn sent(&mut self, first: Slot, last: Slot, now: u64, barrier: u64) {
         self.inflight.push_back(Sent {
             first,
             last,
             at: now,
-            barriers_before: barriers,
+            after_barrier: barrier,
         });
         self.next = self.next.max(last + 1);
     }
@@ -78,22 +78,25 @@ impl Window {
         }
     }
 
-    /// The acceptor answered its first `answered` read barriers: messages sent before the
-    /// last of them and still unanswered never will be, and what they carried is to be sent
-    /// again (the caller sends only the slots still pending). True if that freed a place.
+    /// The acceptor answered read barrier `answered`: messages sent before it and still
+    /// unanswered never will be. Once none is left in flight, what they carried is to be sent
+    /// again (the caller sends only the slots still pending); with later messages still out,
+    /// it waits for the leader's resend. True if that freed a place.
     pub(crate) fn barriers_answered(&mut self, answered: u64) -> bool {
-        let mut freed = false;
+        let mut first_lost = None;
         while let Some(first) = self
             .inflight
             .front()
-            .filter(|m| m.barriers_before < answered)
+            .filter(|m| m.after_barrier < answered)
             .map(|m| m.first)
         {
             self.inflight.pop_front();
-            self.next = self.next.min(first);
-            freed = true;
+            first_lost.get_or_insert(first);
         }
-        freed
+        if let Some(first) = first_lost.filter(|_| self.inflight.is_empty()) {
+            self.next = self.next.min(first);
+        }
+        first_lost.is_some()
     }
 
     /// Forgets messages unanswered for `ticks` by `now`: lost, or every slot in them was

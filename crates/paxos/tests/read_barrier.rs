@@ -27,9 +27,10 @@ fn reads_of_one_step_share_one_barrier_and_are_released_by_a_majority() {
     p.read_index(1).unwrap();
     p.read_index(2).unwrap();
     let sent = barriers(&mut p);
+    let seq = sent[0].1;
     assert_eq!(
         sent,
-        vec![(1, 1), (2, 1), (3, 1)],
+        vec![(1, seq), (2, seq), (3, seq)],
         "one round to every acceptor"
     );
     let ack = |p: &mut Proposer, a| {
@@ -37,7 +38,7 @@ fn reads_of_one_step_share_one_barrier_and_are_released_by_a_majority() {
             ActorAddr::new(a, Role::Acceptor),
             PaxosMessage::ReadBarrierAck {
                 ballot: Ballot::new(1, 1),
-                seq: 1,
+                seq,
             },
         );
     };
@@ -161,11 +162,11 @@ fn the_read_point_covers_slots_chosen_above_a_recovery_hole() {
     accepted(&mut p, 2, vec![7]);
     p.take_ready();
     p.read_index(1).unwrap();
-    barriers(&mut p);
+    let seq = barriers(&mut p)[0].1;
     for a in [1, 2] {
         p.on_message(
             ActorAddr::new(a, Role::Acceptor),
-            PaxosMessage::ReadBarrierAck { ballot, seq: 1 },
+            PaxosMessage::ReadBarrierAck { ballot, seq },
         );
     }
     assert_eq!(p.take_ready().reads, vec![(1, Some(7))]);

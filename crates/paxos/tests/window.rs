@@ -257,12 +257,12 @@ fn a_slot_that_waited_for_a_window_is_not_resent_as_soon_as_it_leaves() {
     assert!(!resent.contains(&3), "{again:?}");
 }
 
-/// Acceptor `from` answers a read barrier of `p`'s ballot.
-fn barrier_ack(p: &mut Proposer, from: NodeId) {
+/// Acceptor `from` answers read barrier `seq` of `p`'s ballot.
+fn barrier_ack(p: &mut Proposer, from: NodeId, seq: u64) {
     let ballot = p.ballot();
     p.on_message(
         ActorAddr::new(from, Role::Acceptor),
-        PaxosMessage::ReadBarrierAck { ballot, seq: 0 },
+        PaxosMessage::ReadBarrierAck { ballot, seq },
     );
 }
 
@@ -270,22 +270,23 @@ fn barrier_ack(p: &mut Proposer, from: NodeId) {
 /// during which a write needing that acceptor for its majority waited.
 #[test]
 fn an_accept_lost_on_its_way_frees_its_place_once_a_later_barrier_is_answered() {
-    let mut p = leader_of_three(); // its first heartbeat sent a barrier to every acceptor
+    let mut p = leader_of_three(); // its first heartbeat sent barrier 1 to every acceptor
     p.propose(vec![put(1)]).unwrap();
     accepts(&mut p); // the Accept to acceptor 2 is lost
     for a in [1, 3] {
         accepted(&mut p, a, vec![1]);
     }
     p.on_tick();
-    p.on_tick(); // the next heartbeat: a barrier sent after the Accept
+    p.on_tick(); // the next heartbeat: barrier 2, sent after the Accept
     accepts(&mut p);
-    barrier_ack(&mut p, 2); // the first barrier, sent before the Accept
+    barrier_ack(&mut p, 2, 1);
+    barrier_ack(&mut p, 2, 1); // duplicated on the way
     p.propose(vec![put(2)]).unwrap();
     assert!(
         !accepts(&mut p).contains_key(&2),
         "an answer to a barrier sent before the Accept says nothing of it"
     );
-    barrier_ack(&mut p, 2); // the barrier sent after it: the Accept is lost
+    barrier_ack(&mut p, 2, 2); // the barrier sent after it: the Accept is lost
     assert_eq!(
         accepts(&mut p).get(&2),
         Some(&vec![vec![2]]),
@@ -304,8 +305,7 @@ fn the_slots_of_a_lost_accept_not_chosen_yet_go_again_once_a_later_barrier_is_an
     p.on_tick();
     p.on_tick(); // the next heartbeat: a barrier sent after the Accept
     accepts(&mut p);
-    barrier_ack(&mut p, 2);
-    barrier_ack(&mut p, 2);
+    barrier_ack(&mut p, 2, 2); // barrier 1 was lost with the Accept
     assert_eq!(
         accepts(&mut p).get(&2),
         Some(&vec![vec![1, 2]]),
