@@ -5,8 +5,9 @@
 //!   message(from, msg) ───────► │            │ ──► 0. eager messages (network, need no sync)
 //!   tick()             ───────► │    Core    │ ──► 1. persist ops    (storage, one sync)
 //!   propose(commands)  ───────► │  (no IO)   │     └► persisted()    (back to the core)
-//!   compact(snapshot)  ───────► │            │ ──► 2. messages       (network)
-//!                               └────────────┘ ──► 3. snapshot, applied (KV service)
+//!   read_index(id)     ───────► │            │ ──► 2. messages       (network)
+//!   compact(snapshot)  ───────► │            │ ──► 3. snapshot, applied, reads (KV service)
+//!                               └────────────┘
 //! ```
 //!
 //! A core never touches a socket, a clock, a thread or a global RNG: time is a tick, randomness a

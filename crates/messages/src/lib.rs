@@ -5,14 +5,15 @@
 //!                                                                      │
 //!          ┌──────────────────────┬─────────────────────┬─────────────┘
 //!      Payload::Raft           Payload::Paxos            Payload::Service
-//!   RequestVote/AppendEntries  Prepare/Promise/Accept/…   Forward/Redirect
+//!   RequestVote/AppendEntries  Prepare/Promise/Accept/…   Forward/Redirect/ReadIndex(Reply)
 //! ```
 //!
 //! * [`ids`]: node ids, roles and actor addresses.
 //! * [`kv`]: client commands (put/get/delete/cas), their request ids and results.
 //! * [`raft`]: the Raft RPCs with the paper's names and fields.
 //! * [`paxos`]: the Multi-Paxos messages (Prepare/Promise, Accept/Accepted, Rejected, ...).
-//! * [`service`]: what one node's KV service tells another (forwarding to the leader).
+//! * [`service`]: what one node's KV service tells another (forwarding to the leader, asking it
+//!   for a read point).
 //! * [`codec`]: the one place that knows the wire format (bincode 2 over serde, length-prefixed).
 
 pub mod codec;

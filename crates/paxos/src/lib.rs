@@ -7,7 +7,11 @@
 //!   Proposer ◄──Accepted(b, …)──── Acceptor
 //!   Proposer ──Chosen(slots)─────► Learner ──Applied (slot order)──► KV service
 //!   Proposer ──Heartbeat(b, k)───► Proposers, Learners
+//!   Proposer ──ReadBarrier(b, n)─► Acceptor ──ReadBarrierAck(b, n)──► Proposer
+//!             (one numbered barrier per heartbeat or burst of reads: check-quorum, reads)
 //!   Learner ──Snapshotted(s)─────► Acceptor (same node): forget votes up to s
+//!   Learner ──Progress(s)────────► Proposer (same node): what it delivered
+//!   Learner ──CatchUp / SnapshotChunk──► Learner: a lagging learner pulls what it missed
 //! ```
 //!
 //! * [`Acceptor`] votes: it promises not to accept lower ballots and persists its promise and
@@ -16,8 +20,9 @@
 //!   for every slot not known to be chosen, re-proposes the highest-ballot value found for each
 //!   slot and fills holes with no-ops, then runs only phase 2 while it leads, pipelining many
 //!   slots (one command per slot, many slots per Accept) through a small window per acceptor
-//!   (`window`). Followers detect a silent leader with
-//!   randomized timeouts in logical ticks; a proposer that sees a higher ballot steps down.
+//!   (`window`). Followers detect a silent leader with randomized timeouts in logical ticks; a
+//!   proposer that sees a higher ballot steps down, and so does a leader no majority answers
+//!   (check-quorum) or that gets nothing chosen for an election timeout.
 //! * [`Learner`] collects chosen values and delivers them in slot order; a lagging learner asks
 //!   the others for what it missed. It persists only snapshots (chosen values stay recoverable
 //!   from the acceptors until a snapshot covering them is durable).

@@ -21,8 +21,10 @@
 //! for an election timeout steps down), PreVote, ReadIndex reads (§6.4) and snapshots with
 //! InstallSnapshot (§7).
 //!
-//! Files: [`log`] the in-memory log, [`state`] the durable state and its ops, [`progress`] the
-//! leader's view of each follower, `election` and `replication` the two halves of the protocol.
+//! Files: `raft` the core and its configuration, [`log`] the in-memory log, [`state`] the
+//! durable state and its ops, [`progress`] the leader's view of each follower, `election` and
+//! `replication` the two halves of the protocol, `read` ReadIndex, `snapshot` InstallSnapshot
+//! and compaction.
 
 mod election;
 pub mod log;

@@ -4,9 +4,10 @@
 //! |---|---|---|---|
 //! | PUT | `/v1/kv/{key}` (body: raw value) | 200 | 400, 413, 503, 504, 507 |
 //! | GET | `/v1/kv/{key}[?consistency=stale]` | 200 raw value, 404 | 400, 503, 504 |
-//! | DELETE | `/v1/kv/{key}` | 200 | 400, 503, 504 |
-//! | POST | `/v1/kv/{key}/cas` (JSON `{"expected","value"}`) | 200 / 409 | 400, 413, 503, 504 |
+//! | DELETE | `/v1/kv/{key}` | 200 | 400, 503, 504, 507 |
+//! | POST | `/v1/kv/{key}/cas` (JSON `{"expected","value"}`) | 200 / 409 | 400, 413, 503, 504, 507 |
 //! | GET | `/v1/status` | 200 JSON | 503 |
+//! | POST | `/v1/admin/faults` (JSON, test-only: [`crate::admin`]) | 200 | 400, 404 unless enabled |
 //!
 //! Every error body is JSON with an `error` field. A client may send
 //! `synod-request-id: <client>:<seq>` (two u64) so a retry of the same request is applied once.

@@ -4,8 +4,8 @@
 //! ```text
 //!  HTTP (actix-web) ──► Service ──Propose──► Shell<Core> ──Send──► Router ──► peers
 //!                          ▲  ▲                  │  ▲                  │
-//!                          │  └──── Applied ─────┘  └──── Deliver ─────┘
-//!                          └──────── Deliver(Forward / Redirect) ◄─ Router
+//!                          │  └── ApplyBatch ────┘  └──── Deliver ─────┘
+//!                          └── Deliver(Forward / Redirect / ReadIndex / ReadIndexReply) ◄─ Router
 //! ```
 //!
 //! * [`shell::Shell`] feeds a [`synod_core::Core`] its inputs (messages, ticks, proposals) and
@@ -18,7 +18,9 @@
 //!   message between them wakes no other thread. The service writes snapshots on a blocking
 //!   thread from the store as it is (shared, not copied), holding back what it applies
 //!   meanwhile, so a large snapshot holds back neither the protocol's heartbeats nor the network.
-//! * [`http`] maps the REST API onto the service.
+//! * Linearizable reads go to the core as [`msg::Read`] (Raft's ReadIndex, the Paxos read
+//!   barrier); a follower's service asks the leader's for the read point (`ReadIndex`).
+//! * [`http`] maps the REST API onto the service; [`admin`] is the test-only fault switch.
 
 pub mod admin;
 pub mod http;
