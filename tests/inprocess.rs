@@ -286,15 +286,19 @@ async fn paxos_learner_only_node_serves_clients() {
 
 for_each_protocol!(writes_that_arrive_while_snapshots_are_written_are_all_applied);
 
-/// Snapshots are written off the node's thread from the store as it is, while committed
-/// batches are held back and applied afterwards: none may be lost or applied twice.
+/// Snapshots are encoded a few keys at a time while committed batches go on being applied
+/// (three keys per step here, so writes land behind, at and ahead of the image's cursor), and
+/// written off the node's thread: none may be lost or applied twice.
 async fn writes_that_arrive_while_snapshots_are_written_are_all_applied(protocol: &str) {
     let dir = std::env::temp_dir().join(format!(
         "synod-inprocess-snap-{protocol}-{}",
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let storage = format!("data_dir = {:?}\nsnapshot_entries = 10", dir.join("data"));
+    let storage = format!(
+        "data_dir = {:?}\nsnapshot_entries = 10\nsnapshot_keys_per_step = 3",
+        dir.join("data")
+    );
     let (nodes, _faults) =
         cluster_from(&common::config_toml_with(protocol, 3, 10, 5000, &storage)).await;
     leader(&nodes, &[1, 2, 3]).await;

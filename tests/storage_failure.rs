@@ -109,6 +109,7 @@ async fn single_node(full: Arc<AtomicBool>, store: MemoryStorage<RaftState>) -> 
         snapshot: synod_runtime::SnapshotPolicy {
             every: 0,
             max_log_bytes: 0,
+            keys_per_step: 1,
         },
     };
     let service = service_ctx.run(Service::new(

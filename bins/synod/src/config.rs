@@ -176,6 +176,9 @@ pub struct StorageSection {
     pub snapshot_log_mb: u64,
     /// Bytes per chunk when a snapshot is sent to a lagging node.
     pub snapshot_chunk_bytes: usize,
+    /// Keys of a snapshot image encoded per step of the node's thread, between which it goes on
+    /// applying and serving.
+    pub snapshot_keys_per_step: usize,
     /// MiB of page cache for the node's database file.
     pub cache_mb: usize,
 }
@@ -188,6 +191,7 @@ impl Default for StorageSection {
             snapshot_entries: 10_000,
             snapshot_log_mb: 64,
             snapshot_chunk_bytes: 1024 * 1024,
+            snapshot_keys_per_step: 1024,
             cache_mb: 16,
         }
     }
@@ -405,6 +409,9 @@ impl Config {
                 self.storage.snapshot_chunk_bytes, self.network.max_frame_bytes
             ));
         }
+        if self.storage.snapshot_keys_per_step == 0 {
+            return Err("`storage.snapshot_keys_per_step` must be at least 1".into());
+        }
         if self.limits.request_timeout_ms == 0 {
             return Err("`limits.request_timeout_ms` must be at least 1".into());
         }
@@ -596,6 +603,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("paxos.max_inflight"), "{err}");
+        let err = Config::from_toml(&format!("{GOOD}\n[storage]\nsnapshot_keys_per_step = 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("snapshot_keys_per_step"), "{err}");
         let err = Config::from_toml(&GOOD.replace("127.0.0.1:7001", "nowhere"))
             .unwrap_err()
             .to_string();

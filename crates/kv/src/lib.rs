@@ -14,6 +14,7 @@
 //! forgets the same ids at the same point; a retry must arrive within that window.
 
 mod dedup;
+mod stream;
 
 use dedup::Dedup;
 use serde::{Deserialize, Serialize, Serializer};
@@ -60,12 +61,24 @@ impl Serialize for Entries<'_> {
 type Data = BTreeMap<Box<str>, Box<[u8]>>;
 
 /// The key-value store with its exactly-once table.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone)]
 pub struct KvStore {
     data: Data,
     dedup: Dedup,
     applied_index: u64,
+    /// A snapshot image being written in chunks (see [`Self::snapshot_begin`]).
+    freeze: Option<Box<stream::Freeze>>,
 }
+
+/// Two stores are equal when they hold the same state; an image under way is not state.
+impl PartialEq for KvStore {
+    fn eq(&self, other: &Self) -> bool {
+        (self.applied_index, &self.data, &self.dedup)
+            == (other.applied_index, &other.data, &other.dedup)
+    }
+}
+
+impl Eq for KvStore {}
 
 impl KvStore {
     /// An empty store.
@@ -106,12 +119,14 @@ impl KvStore {
     fn execute(&mut self, op: &KvOp) -> KvResult {
         match op {
             KvOp::Put { key, value } => {
+                self.before_change(key);
                 self.data
                     .insert(key.as_str().into(), value.as_slice().into());
                 KvResult::Done
             }
             KvOp::Get { key } => KvResult::Value(self.get(key).map(<[u8]>::to_vec)),
             KvOp::Delete { key } => {
+                self.before_change(key);
                 self.data.remove(key.as_str());
                 KvResult::Done
             }
@@ -123,6 +138,7 @@ impl KvStore {
                 let current = self.get(key).map(<[u8]>::to_vec);
                 let succeeded = current == *expected;
                 if succeeded {
+                    self.before_change(key);
                     match value {
                         Some(v) => self.data.insert(key.as_str().into(), v.as_slice().into()),
                         None => self.data.remove(key.as_str()),
@@ -170,6 +186,7 @@ impl KvStore {
                 .collect(),
             dedup,
             applied_index: image.applied_index,
+            freeze: None,
         })
     }
 

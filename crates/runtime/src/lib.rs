@@ -15,9 +15,9 @@
 //!   `snapshot_policy` says so and, given a [`SnapshotWriter`], streams the snapshot into a file
 //!   and makes it durable before handing it to the protocol.
 //! * A node runs its shells ([`Shell::start_on`]) and its service on its router's thread, so a
-//!   message between them wakes no other thread. The service writes snapshots on a blocking
-//!   thread from the store as it is (shared, not copied), holding back what it applies
-//!   meanwhile, so a large snapshot holds back neither the protocol's heartbeats nor the network.
+//!   message between them wakes no other thread. The service encodes a snapshot of the store a
+//!   few keys per step while it goes on applying and serving (the image stays that of its
+//!   start), and a blocking thread writes it to disk.
 //! * Linearizable reads go to the core as [`msg::Read`] (Raft's ReadIndex, the Paxos read
 //!   barrier); a follower's service asks the leader's for the read point (`ReadIndex`).
 //! * [`http`] maps the REST API onto the service; [`admin`] is the test-only fault switch.
@@ -34,6 +34,6 @@ pub use msg::{
     ApplyBatch, ClientError, ClientRequest, Compact, Consistency, GetNodeStatus, GetStatus,
     NodeStatus, Propose, Read, RoleChanged, Stop,
 };
-pub use service::{Service, ServiceConfig, SnapshotCommit, SnapshotWriter};
+pub use service::{Service, ServiceConfig, SnapshotChunks, SnapshotWriter};
 pub use shell::Shell;
 pub use snapshot_policy::SnapshotPolicy;

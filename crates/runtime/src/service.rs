@@ -19,12 +19,10 @@ use crate::msg::{
 };
 use crate::reads::{Origin, Reads, State as ReadState};
 use crate::snapshot_policy::{log_bytes, SnapshotPolicy};
-use actix::fut::wrap_future;
 use actix::prelude::*;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use synod_core::{Snapshot, Status, StorageError};
+use synod_core::{Snapshot, Status};
 use synod_kv::KvStore;
 use synod_messages::service::ServiceMessage;
 use synod_messages::{
@@ -32,6 +30,9 @@ use synod_messages::{
 };
 use synod_network::{Deliver, Router};
 use tokio::sync::oneshot;
+
+mod snapshots;
+pub use snapshots::{SnapshotChunks, SnapshotWriter};
 
 /// Timing of the service.
 #[derive(Debug, Clone)]
@@ -74,8 +75,7 @@ impl Pending {
 /// The service actor.
 pub struct Service {
     cfg: ServiceConfig,
-    /// Shared only with a snapshot being written (see [`Self::held`]).
-    kv: Arc<KvStore>,
+    kv: KvStore,
     router: Addr<Router>,
     protocol: Recipient<Propose>,
     status: Recipient<GetStatus>,
@@ -97,26 +97,18 @@ pub struct Service {
     read_index: Option<Recipient<Read>>,
     /// Writes snapshots to disk ahead of the protocol persisting them.
     snapshot_writer: Option<SnapshotWriter>,
-    /// While a snapshot's image is streamed off this thread from the store as it was, the
-    /// batches that arrive wait here, in order, and are applied once it is streamed.
-    held: Option<Vec<ApplyBatch>>,
+    /// Where the chunks of the snapshot image under way go (see `snapshots`).
+    snapshot_feed: Option<snapshots::Feed>,
+    /// Snapshot images begun so far (each one's number).
+    snapshot_images: u64,
+    /// The last image this service abandoned itself (its writer's failure is no error).
+    snapshot_abandoned: Option<u64>,
     /// Why the state machine stopped for good (a snapshot it cannot decode): nothing more is
     /// applied or served.
     stopped: Option<String>,
-    /// A snapshot is being written (streamed, then made durable) and not yet handed over.
+    /// A snapshot is being written (encoded, streamed, made durable) and not yet handed over.
     snapshotting: bool,
 }
-
-/// Writes a snapshot of the store where the node's storage will look for it when the protocol
-/// persists that snapshot, in two steps, each on a blocking thread: this streams the image into
-/// a file (no copy of the store in memory, no sync); the [`SnapshotCommit`] it returns makes the
-/// file durable and gives the bytes to hand over (mapped from the file, so the image does not
-/// stay in memory). The store is needed for the first step only.
-pub type SnapshotWriter =
-    Arc<dyn Fn(&KvStore) -> Result<SnapshotCommit, StorageError> + Send + Sync>;
-
-/// The second step of a [`SnapshotWriter`].
-pub type SnapshotCommit = Box<dyn FnOnce() -> Result<bytes::Bytes, StorageError> + Send>;
 
 /// Hand pending requests to the leader (sent to itself).
 #[derive(Message)]
@@ -143,7 +135,7 @@ impl Service {
     ) -> Self {
         Self {
             cfg,
-            kv: Arc::new(KvStore::new()),
+            kv: KvStore::new(),
             router,
             protocol,
             status,
@@ -158,7 +150,9 @@ impl Service {
             reads: Reads::new(),
             read_index: None,
             snapshot_writer: None,
-            held: None,
+            snapshot_feed: None,
+            snapshot_images: 0,
+            snapshot_abandoned: None,
             stopped: None,
             snapshotting: false,
         }
@@ -379,7 +373,9 @@ impl Service {
                     keys = kv.len(),
                     "installed a snapshot"
                 );
-                self.kv = Arc::new(kv);
+                // An image of the store being replaced is abandoned, never completed.
+                self.abandon_snapshot();
+                self.kv = kv;
                 self.snapshot_index = snapshot.index;
                 self.log_bytes = 0;
             }
@@ -403,86 +399,8 @@ impl Service {
         }
     }
 
-    /// Snapshots the store when the [`SnapshotPolicy`] says so and, once the snapshot is on
-    /// disk, tells the protocol it may compact (the protocol's persist then only records it).
-    ///
-    /// The image is streamed on a blocking thread from the store as it is now, shared, not
-    /// copied: until it is streamed, applying waits (the batches are held), while everything
-    /// else of this thread — clients, the protocol's heartbeats on the same thread — goes on.
-    /// Making the file durable, the second step, needs the store no more: applying resumes.
-    fn maybe_snapshot(&mut self, ctx: &mut Context<Self>) {
-        let since = self.kv.applied_index().saturating_sub(self.snapshot_index);
-        if self.snapshotting
-            || !self
-                .cfg
-                .snapshot
-                .due(since, self.log_bytes, self.kv.len() as u64)
-        {
-            return;
-        }
-        let started = Instant::now();
-        let index = self.kv.applied_index();
-        // The log is compacted once this snapshot is handed over; if writing it fails, the
-        // log is kept until the next one.
-        self.snapshot_index = index;
-        self.log_bytes = 0;
-        self.snapshotting = true;
-        self.held = Some(Vec::new());
-        let kv = Arc::clone(&self.kv);
-        let writer = self.snapshot_writer.clone();
-        let stream = actix_rt::task::spawn_blocking(move || match writer {
-            Some(write) => write(&kv),
-            None => kv
-                .snapshot()
-                .map(|image| Box::new(move || Ok(image.into())) as SnapshotCommit)
-                .map_err(|e| StorageError::Write(format!("cannot encode a snapshot: {e}"))),
-        });
-        ctx.spawn(
-            wrap_future(stream).map(move |streamed, service: &mut Self, ctx| {
-                // The blocking thread dropped its share of the store when it returned.
-                for batch in service.held.take().unwrap_or_default() {
-                    service.on_batch(batch, ctx);
-                }
-                let commit = match streamed {
-                    Ok(Ok(commit)) => commit,
-                    Ok(Err(e)) => return service.snapshot_failed(index, &e),
-                    Err(e) => return service.snapshot_failed(index, &e),
-                };
-                let committed = actix_rt::task::spawn_blocking(commit);
-                ctx.spawn(
-                    wrap_future(committed).map(move |committed, service: &mut Self, _| {
-                        match committed {
-                            Ok(Ok(data)) => {
-                                service.snapshotting = false;
-                                tracing::debug!(
-                                    node = service.cfg.node,
-                                    index,
-                                    ms = started.elapsed().as_millis() as u64,
-                                    "snapshot taken"
-                                );
-                                service.hand_over(Snapshot { index, data });
-                            }
-                            Ok(Err(e)) => service.snapshot_failed(index, &e),
-                            Err(e) => service.snapshot_failed(index, &e),
-                        }
-                    }),
-                );
-            }),
-        );
-    }
-
-    fn snapshot_failed(&mut self, index: u64, error: &dyn std::fmt::Display) {
-        self.snapshotting = false;
-        tracing::error!(node = self.cfg.node, index, %error, "cannot write a snapshot; the log is kept until the next one");
-    }
-
-    /// Applies what the protocol committed, answering the requests it settles — or holds it
-    /// while a snapshot is being written from the store.
+    /// Applies what the protocol committed, answering the requests it settles.
     fn on_batch(&mut self, batch: ApplyBatch, ctx: &mut Context<Self>) {
-        if let Some(held) = &mut self.held {
-            held.push(batch);
-            return;
-        }
         if self.stopped.is_some() {
             return;
         }
@@ -492,9 +410,7 @@ impl Service {
                 return;
             }
         }
-        // Never a copy: only a snapshot job shares the store, and batches are held while it
-        // runs (it has dropped its reference before they are let through).
-        let kv = Arc::make_mut(&mut self.kv);
+        let kv = &mut self.kv;
         for applied in batch.entries {
             let Some(command) = applied.command else {
                 kv.skip(applied.index);
@@ -512,13 +428,6 @@ impl Service {
         }
         self.on_reads(batch.reads);
         self.maybe_snapshot(ctx);
-    }
-
-    /// Tells the protocol's roles they may compact through `snapshot`.
-    fn hand_over(&self, snapshot: Snapshot) {
-        for target in &self.compact {
-            target.do_send(Compact(snapshot.clone()));
-        }
     }
 
     /// Answers `err` to every request last handed to this node's own protocol.

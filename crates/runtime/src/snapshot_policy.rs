@@ -24,6 +24,9 @@ pub struct SnapshotPolicy {
     pub every: u64,
     /// Snapshot once the log since the last one holds about this many bytes.
     pub max_log_bytes: u64,
+    /// Keys of the image encoded per step of the service's thread, between which it applies
+    /// what the protocol commits (see `service::snapshots`).
+    pub keys_per_step: usize,
 }
 
 impl SnapshotPolicy {
@@ -84,6 +87,7 @@ mod tests {
         SnapshotPolicy {
             every,
             max_log_bytes,
+            keys_per_step: 1,
         }
     }
 

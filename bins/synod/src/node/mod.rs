@@ -199,11 +199,11 @@ fn refuse_other_backend(
     }
 }
 
-/// Streams the store's image into a blob file, then commits it (see [`SnapshotWriter`]).
+/// Streams the image's chunks into a blob file as they come, then commits it (see
+/// [`SnapshotWriter`]).
 fn write_with(writer: BlobWriter) -> SnapshotWriter {
-    Arc::new(move |kv: &synod_kv::KvStore| {
-        let staged = writer.stage(|mut out| kv.write_snapshot(&mut out))?;
-        Ok(Box::new(move || staged.commit()) as synod_runtime::SnapshotCommit)
+    Arc::new(move |chunks: &mut synod_runtime::SnapshotChunks| {
+        writer.stage(|out| chunks.copy_to(out))?.commit()
     })
 }
 
@@ -275,14 +275,15 @@ pub async fn start_node(
             every: cfg.storage.snapshot_entries,
             max_log_bytes: cfg.storage.snapshot_log_mb.saturating_mul(1 << 20)
                 / handles.log_copies.max(1),
+            keys_per_step: cfg.storage.snapshot_keys_per_step,
         },
     };
     let service_actor = Service::new(service_cfg, router.clone(), handles.propose, handles.status)
         .compact_to(handles.compact)
         .read_through(handles.read)
         .write_snapshots_with(stores.snapshot_writer(handles.snapshot_state));
-    // On the network thread too: it writes snapshots on a blocking thread, so nothing it does
-    // holds back the protocol's heartbeats for long.
+    // On the network thread too: it encodes a snapshot a few thousand keys at a time and writes
+    // it on a blocking thread, so nothing it does holds back the protocol's heartbeats for long.
     network_thread.spawn_fn(move || {
         Context::with_receiver(service_rx).run(service_actor);
     });
