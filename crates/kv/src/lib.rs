@@ -39,7 +39,16 @@ struct Image {
 struct ImageRef<'a> {
     applied_index: u64,
     data: Entries<'a>,
-    dedup: Vec<(u64, RequestId, &'a KvResult)>,
+    dedup: DedupEntries<'a>,
+}
+
+/// The exactly-once table's entries, oldest first, encoded as a sequence straight from it.
+struct DedupEntries<'a>(&'a Dedup);
+
+impl Serialize for DedupEntries<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.entries())
+    }
 }
 
 /// The store's entries in key order, encoded as a sequence of pairs straight from the map.
@@ -155,7 +164,7 @@ impl KvStore {
         let image = ImageRef {
             applied_index: self.applied_index,
             data: Entries(&self.data),
-            dedup: self.dedup.entries().collect(),
+            dedup: DedupEntries(&self.dedup),
         };
         codec::encode(&image)
     }
@@ -166,7 +175,7 @@ impl KvStore {
         let image = ImageRef {
             applied_index: self.applied_index,
             data: Entries(&self.data),
-            dedup: self.dedup.entries().collect(),
+            dedup: DedupEntries(&self.dedup),
         };
         codec::encode_into(&image, writer).map(|_| ())
     }

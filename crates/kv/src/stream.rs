@@ -10,10 +10,11 @@
 //! The bytes are those [`KvStore::snapshot`] gives at the start: the same [`crate::Image`]
 //! encoding, in pieces. Keys at or behind the cursor are written already, so changing them
 //! costs nothing; a key ahead of it keeps its value at the start in `before` (or `None` if it
-//! did not exist then) until the cursor passes it. The exactly-once table is copied at the
-//! start (it expires entries as positions advance, and every replica must keep the same).
+//! did not exist then) until the cursor passes it. The exactly-once table is encoded at the
+//! start (it expires entries as positions advance, and every replica must keep the same): ~17
+//! bytes per remembered write, where a copy of the table would take ~43 and more.
 
-use crate::{Dedup, KvStore};
+use crate::{DedupEntries, KvStore};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use synod_messages::codec::{self, CodecError};
@@ -33,8 +34,8 @@ pub(crate) struct Freeze {
     cursor: Option<Box<str>>,
     /// The value at the start of each key changed since, ahead of the cursor.
     before: BTreeMap<Box<str>, Option<Box<[u8]>>>,
-    /// The exactly-once table at the start.
-    dedup: Dedup,
+    /// The exactly-once table at the start, encoded.
+    dedup: Vec<u8>,
 }
 
 impl Freeze {
@@ -61,7 +62,7 @@ impl KvStore {
             written: 0,
             cursor: None,
             before: BTreeMap::new(),
-            dedup: self.dedup.clone(),
+            dedup: codec::encode(&DedupEntries(&self.dedup))?,
         }));
         Ok((out, self.applied_index))
     }
@@ -135,8 +136,7 @@ impl KvStore {
                 f.applied_index, f.written, f.keys
             )));
         }
-        let dedup: Vec<_> = f.dedup.entries().collect();
-        codec::encode_into(&dedup, &mut out)?;
+        out.extend_from_slice(&f.dedup);
         Ok(Some(out))
     }
 
