@@ -161,23 +161,22 @@ impl KvStore {
     /// The whole store as bytes: the state machine snapshot at [`Self::applied_index`].
     /// Deterministic: two replicas at the same position give the same bytes.
     pub fn snapshot(&self) -> Result<Vec<u8>, CodecError> {
-        let image = ImageRef {
-            applied_index: self.applied_index,
-            data: Entries(&self.data),
-            dedup: DedupEntries(&self.dedup),
-        };
-        codec::encode(&image)
+        codec::encode(&self.image())
     }
 
     /// [`Self::snapshot`] written into `writer` (a file) instead of built in memory: the same
     /// bytes, without a second copy of the store.
     pub fn write_snapshot(&self, writer: &mut impl std::io::Write) -> Result<(), CodecError> {
-        let image = ImageRef {
+        codec::encode_into(&self.image(), writer).map(|_| ())
+    }
+
+    /// The store as its image encodes it, by reference.
+    fn image(&self) -> ImageRef<'_> {
+        ImageRef {
             applied_index: self.applied_index,
             data: Entries(&self.data),
             dedup: DedupEntries(&self.dedup),
-        };
-        codec::encode_into(&image, writer).map(|_| ())
+        }
     }
 
     /// The store a [`Self::snapshot`] was taken of.
