@@ -12,7 +12,9 @@
 //!
 //! Phase 1 covers every slot from the first one this node has not learned: each slot gets the
 //! value with the highest ballot among the promises (the seed's Example 1, step 8), holes get a
-//! no-op. Phase 2 Accepts go first to the acceptors that promised (the seed: "to the generals
+//! no-op. Slots an acceptor of the quorum compacted (its learner's snapshot has them) are
+//! skipped, and this node's learner fetches them; if no such acceptor answers for an election
+//! timeout before it has, phase 1 runs again, and the other acceptors' votes recover them. Phase 2 Accepts go first to the acceptors that promised (the seed: "to the generals
 //! that answered"); an Accept not chosen after `resend_ticks` goes again to every acceptor. A
 //! leader's heartbeat also goes to the acceptors as a read barrier: a leader that a majority of
 //! acceptors has not answered for an election timeout steps down (check-quorum). The
@@ -55,6 +57,18 @@ struct Leadership {
     /// The highest read barrier each acceptor answered (see [`Window`]).
     barriers_answered: BTreeMap<NodeId, u64>,
     last_progress: u64,
+    /// Slots before this leadership's first one that this node had not learned when it began:
+    /// chosen (an acceptor of the quorum compacted them), held by the snapshots of `holders`.
+    skipped: Option<Skipped>,
+}
+
+/// Chosen slots a leader did not recover in its phase 1 (see [`Proposer::become_leader`]).
+#[derive(Debug)]
+struct Skipped {
+    /// The last of them.
+    through: Slot,
+    /// The acceptors of the quorum that compacted some of them: their learners have them.
+    holders: BTreeSet<NodeId>,
 }
 
 impl Leadership {
@@ -76,8 +90,8 @@ enum Phase {
     Preparing {
         from_slot: Slot,
         promises: BTreeMap<NodeId, Vec<AcceptedValue>>,
-        /// The highest compaction point among the promises: those slots are chosen.
-        compacted_through: Slot,
+        /// Each promise's compaction point: the slots up to it are chosen.
+        compacted: BTreeMap<NodeId, Slot>,
     },
     Leading(Leadership),
 }
@@ -209,7 +223,7 @@ impl Proposer {
         self.phase = Phase::Preparing {
             from_slot,
             promises: BTreeMap::new(),
-            compacted_through: 0,
+            compacted: BTreeMap::new(),
         };
         tracing::debug!(node = self.cfg.id, ballot = %self.ballot, from_slot, "phase 1: prepare");
         let msg = PaxosMessage::Prepare {
@@ -246,10 +260,10 @@ impl Proposer {
         match &mut self.phase {
             Phase::Preparing {
                 promises,
-                compacted_through,
+                compacted: points,
                 ..
             } => {
-                *compacted_through = (*compacted_through).max(compacted);
+                points.insert(from, compacted);
                 promises.insert(from, accepted);
                 if promises.len() >= quorum {
                     self.become_leader();
@@ -268,16 +282,26 @@ impl Proposer {
     /// A majority promised: recover every open slot, then lead.
     fn become_leader(&mut self) {
         let Phase::Preparing {
-            from_slot,
+            from_slot: first_unlearned,
             promises,
-            compacted_through,
+            compacted,
         } = std::mem::replace(&mut self.phase, Phase::Follower)
         else {
             return;
         };
-        // Slots an acceptor of the quorum compacted are chosen (and this node's learner will
-        // fetch them from a snapshot): lead only after them.
-        let from_slot = from_slot.max(compacted_through + 1);
+        // Slots an acceptor of the quorum compacted are chosen, and its vote on them is gone:
+        // lead only after them. This node's learner fetches them from that acceptor's learner
+        // (see `Skipped` in `tick_leader` for when it cannot).
+        let compacted_through = compacted.values().copied().max().unwrap_or(0);
+        let from_slot = first_unlearned.max(compacted_through + 1);
+        let skipped = (from_slot > first_unlearned).then(|| Skipped {
+            through: from_slot - 1,
+            holders: compacted
+                .iter()
+                .filter(|&(_, &c)| c >= first_unlearned)
+                .map(|(&a, _)| a)
+                .collect(),
+        });
         // Per slot, the value accepted with the highest ballot.
         let mut recovered: BTreeMap<Slot, (Ballot, Value)> = BTreeMap::new();
         for a in promises.values().flatten() {
@@ -322,6 +346,7 @@ impl Proposer {
             pending,
             barriers_answered: BTreeMap::new(),
             last_progress: self.now,
+            skipped,
         });
         self.leader = Some(self.cfg.id);
         self.feed_all();
@@ -480,6 +505,24 @@ impl Proposer {
             // leads (and its reads fail at once instead of waiting for their deadline).
             if l.heard.len() < self.cfg.quorum() {
                 self.step_down(None);
+                return;
+            }
+            if l.skipped
+                .as_ref()
+                .is_some_and(|s| self.learned_upto >= s.through)
+            {
+                l.skipped = None;
+            }
+            if l.skipped
+                .as_ref()
+                .is_some_and(|s| s.holders.is_disjoint(&l.heard))
+            {
+                // This node's learner still lacks slots only the holders' snapshots had when
+                // this leadership began, and none of them answered for an election timeout:
+                // phase 1 again from what it learned, with the acceptors still here, whose
+                // votes recover those slots (a majority accepted each one).
+                self.step_down(None);
+                self.campaign();
                 return;
             }
             l.heard.clear();

@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::leader_recovering;
+use common::{barrier_ack, config, leader_recovering, promise_compacted, put};
 use synod_core::Core;
-use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Value};
-use synod_messages::{ActorAddr, Role};
+use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
+use synod_messages::{ActorAddr, NodeId, Role};
 use synod_paxos::Proposer;
 
 fn accepts(p: &mut Proposer) -> Vec<u64> {
@@ -49,4 +49,104 @@ fn a_recovered_slot_the_learner_delivered_is_no_longer_proposed() {
         "a delivered slot is not proposed again"
     );
     assert_eq!(p.status().commit_index, 1);
+}
+
+/// A vote for `value` in slot `slot`, cast in the ballot of round 1 led by node 1.
+fn vote(slot: Slot, value: Value) -> AcceptedValue {
+    AcceptedValue {
+        slot,
+        ballot: Ballot::new(1, 1),
+        value,
+    }
+}
+
+/// Proposer 1 after a whole-cluster restart: its learner lost everything; acceptor 2's
+/// learner kept a snapshot of slots 1-10 (so acceptor 2 forgot its votes on them), and the
+/// phase 1 quorum was acceptors 1 and 2. It leads after slot 10; outputs so far taken.
+fn leader_after_a_snapshot_it_lacks() -> Proposer {
+    let mut p = Proposer::new(config());
+    p.campaign();
+    promise_compacted(&mut p, 2, Vec::new(), 10);
+    promise_compacted(&mut p, 1, vec![vote(5, Value::Command(put(5)))], 0);
+    assert!(p.is_leader());
+    p.take_ready();
+    p
+}
+
+/// Ticks `p` for `ticks`, acceptors `answering` answering each read barrier; returns the
+/// `from_slot` of every Prepare it sent.
+fn run_with_barriers_answered_by(p: &mut Proposer, answering: &[NodeId], ticks: u32) -> Vec<Slot> {
+    let mut prepares = Vec::new();
+    for _ in 0..ticks {
+        p.on_tick();
+        for (to, msg) in p.take_ready().messages {
+            match msg {
+                PaxosMessage::ReadBarrier { seq, .. } if answering.contains(&to.node) => {
+                    barrier_ack(p, to.node, seq);
+                }
+                PaxosMessage::Prepare { from_slot, .. } if to.node == 1 => prepares.push(from_slot),
+                _ => {}
+            }
+        }
+    }
+    prepares
+}
+
+/// Lost-snapshot simulation, Paxos seeds 103, 480, 524 and more (`crates/sim/tests/regressions.rs`):
+/// node 2 then died for good. Slots 1-10 were chosen, but the only learner that had them was
+/// gone and no leader would propose them again: nothing more was ever applied. The leader now
+/// runs phase 1 again once none of the skipped slots' holders answered for an election
+/// timeout, and recovers them from the votes of acceptors 1 and 3.
+#[test]
+fn slots_only_a_lost_snapshot_held_are_recovered_from_the_other_acceptors() {
+    let mut p = leader_after_a_snapshot_it_lacks();
+    let first = p.ballot();
+    let prepares = run_with_barriers_answered_by(&mut p, &[1, 3], 45);
+    assert_eq!(
+        prepares,
+        vec![1],
+        "phase 1 again, from the first slot it lacks"
+    );
+    assert!(p.ballot() > first);
+    promise_compacted(&mut p, 1, vec![vote(5, Value::Command(put(5)))], 0);
+    promise_compacted(&mut p, 3, vec![vote(10, Value::Command(put(10)))], 0);
+    assert!(p.is_leader());
+    let recovered: Vec<(Slot, Value)> = p
+        .take_ready()
+        .messages
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            PaxosMessage::Accept { entries, .. } if to.node == 3 => Some(entries),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let slots: Vec<Slot> = recovered.iter().map(|(s, _)| *s).collect();
+    assert_eq!(slots, (1..=10).collect::<Vec<_>>());
+    assert_eq!(recovered[4].1, Value::Command(put(5)));
+    assert_eq!(recovered[9].1, Value::Command(put(10)));
+    assert!(recovered[0].1 == Value::Noop && recovered[8].1 == Value::Noop);
+}
+
+/// While a holder of the skipped slots answers, this node's learner can still fetch them from
+/// it: the leader keeps leading.
+#[test]
+fn a_leader_keeps_leading_while_a_holder_of_what_it_skipped_answers() {
+    let mut p = leader_after_a_snapshot_it_lacks();
+    let prepares = run_with_barriers_answered_by(&mut p, &[1, 2], 100);
+    assert!(prepares.is_empty(), "phase 1 again: {prepares:?}");
+    assert!(p.is_leader());
+}
+
+/// Once this node's learner has the skipped slots, the holders are no longer needed.
+#[test]
+fn a_leader_whose_learner_caught_up_does_not_need_the_holders() {
+    let mut p = leader_after_a_snapshot_it_lacks();
+    p.on_message(
+        ActorAddr::new(1, Role::Learner),
+        PaxosMessage::Progress { delivered_upto: 10 },
+    );
+    let prepares = run_with_barriers_answered_by(&mut p, &[1, 3], 100);
+    assert!(prepares.is_empty(), "phase 1 again: {prepares:?}");
+    assert!(p.is_leader());
 }

@@ -6,22 +6,14 @@
 
 mod common;
 
-use common::{accepted, config, leader_of_three, leader_of_three_with, leader_with};
+use common::{
+    accepted, barrier_ack, config, leader_of_three, leader_of_three_with, leader_with, put,
+};
 use std::collections::BTreeMap;
 use synod_core::Core;
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot};
-use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
+use synod_messages::{ActorAddr, NodeId, Role};
 use synod_paxos::{PaxosConfig, Proposer};
-
-fn put(seq: u64) -> Command {
-    Command {
-        id: RequestId { client: 9, seq },
-        op: KvOp::Put {
-            key: format!("k{seq}"),
-            value: b"v".to_vec(),
-        },
-    }
-}
 
 /// A window of two Accepts per acceptor.
 fn pipelined() -> PaxosConfig {
@@ -258,14 +250,6 @@ fn a_slot_that_waited_for_a_window_is_not_resent_as_soon_as_it_leaves() {
 }
 
 /// Acceptor `from` answers read barrier `seq` of `p`'s ballot.
-fn barrier_ack(p: &mut Proposer, from: NodeId, seq: u64) {
-    let ballot = p.ballot();
-    p.on_message(
-        ActorAddr::new(from, Role::Acceptor),
-        PaxosMessage::ReadBarrierAck { ballot, seq },
-    );
-}
-
 /// Review finding: a lost Accept kept the acceptor's window shut for `resend_ticks` (300 ms),
 /// during which a write needing that acceptor for its majority waited.
 #[test]

@@ -42,6 +42,14 @@ impl Disk {
             },
         }
     }
+
+    /// The position its snapshot covers (0 without one).
+    pub fn snapshot_index(&self) -> u64 {
+        match self {
+            Disk::Raft(store) => store.snapshot().snapshot.map_or(0, |s| s.index),
+            Disk::Paxos { learner, .. } => learner.snapshot().snapshot.map_or(0, |s| s.index),
+        }
+    }
 }
 
 /// Everything a replica did in one step, as the invariants and the network see it.

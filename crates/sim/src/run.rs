@@ -136,6 +136,8 @@ pub(crate) struct Node {
     crash_in_persist: bool,
     /// Client requests that arrived while it was paused.
     deferred: Vec<(usize, Pending)>,
+    /// Crashed for good: not restarted, not even when the faults stop.
+    lost: bool,
     tick_period: u64,
     next_tick: u64,
 }
@@ -177,6 +179,7 @@ pub fn run(cfg: &SimConfig) -> Report {
                 paused_until: 0,
                 crash_in_persist: false,
                 deferred: Vec::new(),
+                lost: false,
                 tick_period: TICK,
                 next_tick: rng.gen_range(0..TICK),
             }
@@ -356,7 +359,13 @@ impl Sim {
             }
             self.read_points(i, out.reads);
             let node = &mut self.nodes[i];
-            if node.kv.applied_index() < node.last_snapshot + self.cfg.snapshot_every {
+            // In the lost-snapshot scenario the first node snapshots five times as often, so its
+            // snapshot is often ahead of the others' when every node crashes.
+            let every = match (i, self.cfg.scenario) {
+                (0, Scenario::LostSnapshot) => self.cfg.snapshot_every.div_ceil(5),
+                _ => self.cfg.snapshot_every,
+            };
+            if node.kv.applied_index() < node.last_snapshot + every {
                 return Ok(());
             }
             let Ok(bytes) = node.kv.snapshot() else {
@@ -416,7 +425,7 @@ impl Sim {
                         self.crash(i);
                     }
                     let node = &mut self.nodes[i];
-                    if node.replica.is_none() {
+                    if node.replica.is_none() && !node.lost {
                         node.replica = Some(Replica::start(
                             node.id,
                             &self.ids,
@@ -460,6 +469,14 @@ impl Sim {
                             }
                         }
                     }
+                }
+            }
+            Action::LoseFurthestAhead => {
+                let ahead =
+                    (0..self.nodes.len()).max_by_key(|&i| self.nodes[i].disk.snapshot_index());
+                if let Some(i) = ahead {
+                    self.crash(i);
+                    self.nodes[i].lost = true;
                 }
             }
             Action::TickPeriod(i, period) => {

@@ -36,6 +36,11 @@ pub enum Scenario {
     PausedLeader,
     /// Everything above at once.
     Mixed,
+    /// (8b) Every node crashes and restarts, again and again; after the last restart the node
+    /// whose snapshot is furthest ahead dies for good. The others must go on without what only
+    /// that snapshot held. Not in [`Scenario::ALL`] (the scenario of a seed stays what it was):
+    /// run it by name.
+    LostSnapshot,
 }
 
 impl Scenario {
@@ -102,6 +107,9 @@ pub enum Action {
     PauseLeader(u64),
     /// Paused processes that woke up read the client requests that reached them.
     Resume,
+    /// The node whose disk holds the snapshot furthest ahead crashes and stays down to the
+    /// end of the run.
+    LoseFurthestAhead,
 }
 
 /// A scenario's schedule: what happens when, before the faults stop at `until`.
@@ -214,9 +222,26 @@ pub fn schedule(
                 }
                 plan.push((t + 2 * step / 3, Action::RestartAll));
             }
+            Scenario::LostSnapshot => {
+                for i in 0..n {
+                    plan.push((t, Action::Crash(Some(i))));
+                }
+                plan.push((t + step / 2, Action::RestartAll));
+            }
         }
         t += step;
     }
     plan.retain(|(at, _)| *at < until);
+    if scenario == Scenario::LostSnapshot {
+        // Soon after the last restart: before, or just after, the others caught up.
+        let last = plan
+            .iter()
+            .rev()
+            .find(|(_, a)| matches!(a, Action::RestartAll))
+            .map(|(at, _)| *at);
+        if let Some(at) = last {
+            plan.push((at + rng.gen_range(5..120), Action::LoseFurthestAhead));
+        }
+    }
     plan
 }

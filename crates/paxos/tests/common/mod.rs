@@ -4,7 +4,7 @@
 
 use synod_core::Core;
 use synod_messages::paxos::{AcceptedValue, PaxosMessage, Slot};
-use synod_messages::{ActorAddr, Role};
+use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
 use synod_paxos::{PaxosConfig, Proposer};
 
 /// Proposer 1's configuration: every node 1-3 plays every role, with the default settings.
@@ -56,15 +56,46 @@ pub fn leader_of_three_with(cfg: PaxosConfig) -> Proposer {
 
 /// Acceptor `from` promises `p`'s ballot, reporting `accepted`.
 pub fn promise(p: &mut Proposer, from: u64, accepted: Vec<AcceptedValue>) {
+    promise_compacted(p, from, accepted, 0);
+}
+
+/// Acceptor `from` promises `p`'s ballot, reporting `accepted` and that it forgot its votes
+/// up to `compacted_through` (its learner's snapshot covers them).
+pub fn promise_compacted(
+    p: &mut Proposer,
+    from: u64,
+    accepted: Vec<AcceptedValue>,
+    compacted_through: Slot,
+) {
     let ballot = p.ballot();
     p.on_message(
         ActorAddr::new(from, Role::Acceptor),
         PaxosMessage::Promise {
             ballot,
             accepted,
-            compacted_through: 0,
+            compacted_through,
         },
     );
+}
+
+/// Acceptor `from` answers `p`'s read barrier `seq`.
+pub fn barrier_ack(p: &mut Proposer, from: NodeId, seq: u64) {
+    let ballot = p.ballot();
+    p.on_message(
+        ActorAddr::new(from, Role::Acceptor),
+        PaxosMessage::ReadBarrierAck { ballot, seq },
+    );
+}
+
+/// A client's put, numbered `seq`.
+pub fn put(seq: u64) -> Command {
+    Command {
+        id: RequestId { client: 9, seq },
+        op: KvOp::Put {
+            key: format!("k{seq}"),
+            value: b"v".to_vec(),
+        },
+    }
 }
 
 /// Acceptor `from` accepted `slots` in `p`'s ballot.
