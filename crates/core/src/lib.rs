@@ -17,11 +17,13 @@
 //! writes (a Raft leader's AppendEntries, sent while it writes the same entries: dissertation
 //! §10.2.1).
 
+pub mod deferred;
 pub mod read_rounds;
 pub mod storage;
 
 use synod_messages::{ActorAddr, Command, NodeId};
 
+pub use deferred::DeferredCompaction;
 pub use read_rounds::ReadRounds;
 pub use storage::{
     decode_row, encode_row, DurableState, MemoryStorage, Row, Rows, Schema, Stateless, Storage,

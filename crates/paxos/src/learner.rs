@@ -108,6 +108,10 @@ struct Incoming {
 /// Rounds without a chunk after which a learner gives up on a snapshot's sender.
 const GIVE_UP_ROUNDS: u32 = 3;
 
+/// Catch-up rounds without a request after which a learner sending its snapshot takes the
+/// receiver for gone (a receiver asks again every round while it is behind).
+const QUIET_ROUNDS: u32 = 3;
+
 /// The learner role of one node.
 #[derive(Debug)]
 pub struct Learner {
@@ -122,6 +126,10 @@ pub struct Learner {
     ticks_since_catch_up: u32,
     reported: Slot,
     incoming: Option<Incoming>,
+    /// Learners pulling this one's snapshot: ticks since each last asked for a chunk.
+    serving: BTreeMap<NodeId, u32>,
+    /// A newer snapshot waiting until they have this one (see [`synod_core::deferred`]).
+    deferred: synod_core::DeferredCompaction,
     ready: Ready<PaxosMessage, LearnerOp>,
 }
 
@@ -140,6 +148,8 @@ impl Learner {
             ticks_since_catch_up: 0,
             reported: 0,
             incoming: None,
+            serving: BTreeMap::new(),
+            deferred: synod_core::DeferredCompaction::default(),
             ready: Ready::default(),
         };
         learner.ready.snapshot = learner.state.snapshot.clone();
@@ -248,11 +258,17 @@ impl Learner {
                 let end = start
                     .saturating_add(self.cfg.snapshot_chunk.max(1))
                     .min(len);
+                let done = end == len;
+                if done {
+                    self.serving.remove(&from.node);
+                } else {
+                    self.serving.insert(from.node, 0);
+                }
                 let msg = PaxosMessage::SnapshotChunk {
                     slot: snap.index,
                     offset: start as u64,
                     data: snap.data[start..end].to_vec(),
-                    done: end == len,
+                    done,
                 };
                 self.ready.messages.push((from, msg));
             }
@@ -365,6 +381,14 @@ impl Core for Learner {
     }
 
     fn on_tick(&mut self) {
+        let quiet = QUIET_ROUNDS * 2 * self.cfg.heartbeat_ticks;
+        self.serving.retain(|_, ticks| {
+            *ticks += 1;
+            *ticks <= quiet
+        });
+        if let Some(snapshot) = self.deferred.release(!self.serving.is_empty()) {
+            self.compact(snapshot);
+        }
         self.ticks_since_catch_up += 1;
         if self.behind() && self.ticks_since_catch_up >= 2 * self.cfg.heartbeat_ticks {
             self.ticks_since_catch_up = 0;
@@ -411,9 +435,14 @@ impl Core for Learner {
         })
     }
 
+    /// A newer snapshot waits while another learner is pulling this one's (see
+    /// [`synod_core::deferred`]).
     fn compact(&mut self, snapshot: Snapshot) {
         let current = self.state.snapshot.as_ref().map_or(0, |s| s.index);
-        if snapshot.index > current && snapshot.index <= self.delivered {
+        if snapshot.index <= current || snapshot.index > self.delivered {
+            return;
+        }
+        if let Some(snapshot) = self.deferred.offer(snapshot, !self.serving.is_empty()) {
             self.keep_snapshot(snapshot);
         }
     }
@@ -504,6 +533,87 @@ mod tests {
                     snapshot_offset: 0
                 }));
         assert_eq!(l.status().leader, Some(2));
+    }
+
+    /// Learner 1 with slots 1-8 chosen and a snapshot of slots 1-5 (10 bytes, chunks of 4),
+    /// whose first chunk learner 2 just pulled.
+    fn serving_learner() -> Learner {
+        let mut cfg = PaxosConfig::all_roles(1, vec![1, 2, 3]);
+        cfg.snapshot_chunk = 4;
+        let mut l = Learner::new(cfg, LearnerState::default());
+        l.on_message(
+            ActorAddr::new(3, Role::Proposer),
+            PaxosMessage::Chosen {
+                entries: (1..=8).map(|s| (s, value(s))).collect(),
+            },
+        );
+        l.compact(Snapshot {
+            index: 5,
+            data: b"0123456789".as_slice().into(),
+        });
+        l.take_ready();
+        pull(&mut l, 0);
+        l
+    }
+
+    /// Learner 2 asks `l` for the snapshot chunk at `offset`; returns the chunk's (slot, offset).
+    fn pull(l: &mut Learner, offset: u64) -> Option<(Slot, u64)> {
+        l.on_message(
+            ActorAddr::new(2, Role::Learner),
+            PaxosMessage::CatchUp {
+                from_slot: 1,
+                snapshot_offset: offset,
+            },
+        );
+        l.take_ready()
+            .messages
+            .into_iter()
+            .find_map(|(_, m)| match m {
+                PaxosMessage::SnapshotChunk { slot, offset, .. } => Some((slot, offset)),
+                _ => None,
+            })
+    }
+
+    fn persisted_snapshots(l: &mut Learner) -> Vec<Slot> {
+        l.take_ready()
+            .persist
+            .into_iter()
+            .map(|LearnerOp::Snapshot(s)| s.index)
+            .collect()
+    }
+
+    /// Review finding: a learner that took a newer snapshot while another pulled its old one
+    /// made the transfer start again, so a large image under a steady write rate might never
+    /// arrive. The newer snapshot now waits until the transfer ends.
+    #[test]
+    fn a_newer_snapshot_waits_until_the_learner_pulling_the_old_one_has_it() {
+        let mut l = serving_learner();
+        l.compact(Snapshot {
+            index: 8,
+            data: b"abcdefghijkl".as_slice().into(),
+        });
+        assert!(persisted_snapshots(&mut l).is_empty(), "it waits");
+        assert_eq!(pull(&mut l, 4), Some((5, 4)), "the transfer goes on");
+        l.on_tick();
+        assert!(persisted_snapshots(&mut l).is_empty());
+        assert_eq!(pull(&mut l, 8), Some((5, 8)), "to its last chunk");
+        l.on_tick();
+        assert_eq!(persisted_snapshots(&mut l), vec![8], "then it compacts");
+    }
+
+    #[test]
+    fn a_puller_that_went_quiet_holds_nothing_back() {
+        let mut l = serving_learner();
+        l.compact(Snapshot {
+            index: 8,
+            data: b"abcdefghijkl".as_slice().into(),
+        });
+        let mut persisted = Vec::new();
+        for _ in 0..40 {
+            l.on_tick();
+            persisted.extend(persisted_snapshots(&mut l));
+        }
+        assert_eq!(persisted, vec![8]);
     }
 
     #[test]

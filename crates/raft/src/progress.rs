@@ -33,6 +33,19 @@ pub struct SnapshotSend {
     pub offset: u64,
     /// `offset` at the last heartbeat round: unchanged a round later means the chunk was lost.
     pub offset_at_last_round: Option<u64>,
+    /// Heartbeat rounds in a row without a chunk confirmed.
+    pub quiet_rounds: u32,
+}
+
+/// Heartbeat rounds without a chunk confirmed after which a transfer no longer holds back
+/// the leader's compaction (see `Raft::compact`).
+pub const QUIET_ROUNDS: u32 = 3;
+
+impl SnapshotSend {
+    /// Whether the follower is still taking chunks.
+    pub fn moving(&self) -> bool {
+        self.quiet_rounds < QUIET_ROUNDS
+    }
 }
 
 impl Progress {
@@ -62,6 +75,7 @@ impl Progress {
     pub fn restart_if_stalled(&mut self) -> bool {
         if let Some(s) = &mut self.snapshot {
             let stalled = s.offset_at_last_round == Some(s.offset);
+            s.quiet_rounds = if stalled { s.quiet_rounds + 1 } else { 0 };
             s.offset_at_last_round = Some(s.offset);
             return stalled;
         }

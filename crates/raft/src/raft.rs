@@ -103,6 +103,8 @@ pub struct Raft {
     held_from: Option<Index>,
     /// The latest snapshot, sent to followers whose entries were compacted away.
     pub(crate) snapshot: Option<SnapshotRecord>,
+    /// A newer snapshot waiting for a transfer of `snapshot` to end (see `compact_or_defer`).
+    pub(crate) deferred: synod_core::DeferredCompaction,
     /// A snapshot being received from the leader: (index, term, bytes so far).
     pub(crate) incoming: Option<(Index, Term, Vec<u8>)>,
     /// ReadIndex: reads waiting for a round of confirmation, and the rounds' bookkeeping.
@@ -148,6 +150,7 @@ impl Raft {
             syncing_index: durable_index,
             held_from: None,
             snapshot: None,
+            deferred: synod_core::DeferredCompaction::default(),
             incoming: None,
             reads: synod_core::ReadRounds::default(),
             term_start: 0,
@@ -402,6 +405,7 @@ impl Core for Raft {
     }
 
     fn on_tick(&mut self) {
+        self.compact_deferred();
         if self.is_leader() {
             self.release_held();
             self.tick_leader();
@@ -448,7 +452,7 @@ impl Core for Raft {
     }
 
     fn compact(&mut self, snapshot: Snapshot) {
-        self.compact_to(snapshot);
+        self.compact_or_defer(snapshot);
     }
 
     fn read_index(&mut self, id: u64) -> Result<(), NotLeader> {

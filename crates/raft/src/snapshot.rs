@@ -9,6 +9,36 @@ use synod_messages::raft::{Index, RaftMessage, Term};
 use synod_messages::NodeId;
 
 impl Raft {
+    /// The state machine was snapshotted at `snapshot.index`. A leader sending its snapshot to
+    /// a follower that is taking the chunks keeps the log (and the snapshot it sends) until
+    /// the transfer ends: compacting would make it start again from the new image, and a large
+    /// image under a steady write rate might then never arrive (see
+    /// [`synod_core::deferred`]).
+    pub(crate) fn compact_or_defer(&mut self, snapshot: Snapshot) {
+        let moving = self.snapshot_transfer_moving();
+        if let Some(snapshot) = self.deferred.offer(snapshot, moving) {
+            self.compact_to(snapshot);
+        }
+    }
+
+    /// Compacts to the deferred snapshot once no transfer holds it back (at a tick).
+    pub(crate) fn compact_deferred(&mut self) {
+        let moving = self.snapshot_transfer_moving();
+        if let Some(snapshot) = self.deferred.release(moving) {
+            self.compact_to(snapshot);
+        }
+    }
+
+    /// Whether this leader is sending its snapshot to a follower that is taking the chunks.
+    fn snapshot_transfer_moving(&self) -> bool {
+        match &self.role {
+            RoleState::Leader { progress } => progress
+                .values()
+                .any(|p| p.snapshot.is_some_and(|s| s.moving())),
+            _ => false,
+        }
+    }
+
     /// The state machine was snapshotted at `snapshot.index`: drop the log up to there.
     pub(crate) fn compact_to(&mut self, snapshot: Snapshot) {
         let index = snapshot.index;
@@ -49,6 +79,7 @@ impl Raft {
                 index: snap.index,
                 offset: 0,
                 offset_at_last_round: None,
+                quiet_rounds: 0,
             },
         };
         p.snapshot = Some(sending);

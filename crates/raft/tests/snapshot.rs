@@ -146,3 +146,107 @@ fn s7_restart_starts_from_the_snapshot() {
         }
     )));
 }
+
+/// Delivers messages until the leader got node 3's confirmation of a chunk, then holds back
+/// what is still queued (the next chunk, on its way) and returns it.
+fn first_chunk_confirmed(net: &mut Net) -> Vec<(u64, u64, RaftMessage)> {
+    net.tick(1);
+    net.tick(1);
+    while let Some((from, to, msg)) = net.queue.pop_front() {
+        let confirmed = matches!(msg, RaftMessage::InstallSnapshotResponse { .. });
+        net.queue.push_front((from, to, msg));
+        net.deliver_one();
+        if confirmed && from == 3 {
+            return net.drain();
+        }
+    }
+    panic!("no chunk was confirmed");
+}
+
+/// Commits commands 1001..=1000+n through the leader and node 2 (node 3's traffic held).
+fn commit_without_3(net: &mut Net, n: u64) {
+    for seq in 1001..=1000 + n {
+        net.propose(1, vec![cmd(seq)]);
+    }
+    for _ in 0..3 {
+        net.deliver_all();
+        net.tick(1);
+        net.queue.retain(|(_, to, _)| *to != 3);
+    }
+}
+
+/// Review finding: a leader that took a newer snapshot in the middle of a transfer started it
+/// again from the new image, so under a steady write rate a large image might never arrive.
+/// The newer snapshot now waits until the follower has the one it was getting, and the
+/// follower then goes on from the leader's log.
+#[test]
+fn s7_a_newer_snapshot_waits_for_the_transfer_under_way() {
+    let mut net = lagging_follower(1000);
+    let in_flight = first_chunk_confirmed(&mut net);
+    commit_without_3(&mut net, 10);
+    assert_eq!(net.node(1).commit_index(), 41);
+    net.compact(1, 41, &image(3000));
+    assert_eq!(
+        net.node(1).log().snapshot_index(),
+        31,
+        "the log is kept while node 3 takes the chunks"
+    );
+    net.queue.extend(in_flight);
+    for _ in 0..6 {
+        net.deliver_all();
+        net.tick(1);
+    }
+    let installed: Vec<u64> = net.installed[&3].iter().map(|s| s.index).collect();
+    assert_eq!(installed, vec![31], "the transfer ran to its end");
+    assert_eq!(
+        net.applied_commands(3),
+        (1001..=1010).map(cmd).collect::<Vec<_>>(),
+        "and the follower went on from the leader's log"
+    );
+    assert_eq!(
+        net.node(1).log().snapshot_index(),
+        41,
+        "the leader compacts once the transfer is over"
+    );
+}
+
+/// A follower that stops taking chunks holds nothing back for long, and neither does one
+/// that takes them forever: the fourth snapshot in a row compacts.
+#[test]
+fn s7_a_transfer_holds_back_compaction_only_while_it_moves_and_not_forever() {
+    let mut net = lagging_follower(1000);
+    first_chunk_confirmed(&mut net);
+    commit_without_3(&mut net, 10);
+    net.compact(1, 41, &image(3000));
+    assert_eq!(net.node(1).log().snapshot_index(), 31);
+    net.isolate(3);
+    for _ in 0..20 {
+        net.tick(1);
+        net.deliver_all();
+    }
+    assert_eq!(net.node(1).log().snapshot_index(), 41, "node 3 went quiet");
+
+    let mut net = lagging_follower(100);
+    let mut in_flight = first_chunk_confirmed(&mut net);
+    commit_without_3(&mut net, 4);
+    for (n, index) in (32..=35).enumerate() {
+        net.compact(1, index, &image(3000));
+        net.queue.extend(in_flight.drain(..));
+        // One more chunk confirmed, the next held.
+        while let Some((from, to, msg)) = net.queue.pop_front() {
+            let confirmed = matches!(msg, RaftMessage::InstallSnapshotResponse { .. });
+            net.queue.push_front((from, to, msg));
+            net.deliver_one();
+            if confirmed && from == 3 {
+                break;
+            }
+        }
+        in_flight = net.drain();
+        let expected = if n < 3 { 31 } else { 35 };
+        assert_eq!(
+            net.node(1).log().snapshot_index(),
+            expected,
+            "snapshot {index}"
+        );
+    }
+}
