@@ -30,6 +30,10 @@ pub use storage::{
     StorageError,
 };
 
+/// The blob key under which a core's state stores its snapshot (see
+/// [`Storage::take_stored_blob`]).
+pub const SNAPSHOT_BLOB: &str = "snapshot";
+
 /// A committed log position delivered to the state machine, in order, exactly once per core.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -159,6 +163,12 @@ pub trait Core: Send + 'static {
     /// The `persist` of the last [`Ready`] taken is durable. Drivers call it after every
     /// successful persist of a non-empty `persist`, before taking the next `Ready`.
     fn persisted(&mut self) {}
+    /// The snapshot at `index` this core just persisted (one it received: [`Ready::snapshot`])
+    /// is now `data`, the same bytes read-only from the storage's file: keep those, not the
+    /// copy in memory. Cores without snapshots ignore it.
+    fn snapshot_stored(&mut self, index: u64, data: bytes::Bytes) {
+        let _ = (index, data);
+    }
     /// The core's current view of itself.
     fn status(&self) -> Status;
 }

@@ -121,6 +121,11 @@ pub trait Storage<S: DurableState>: Send {
     fn load(&mut self) -> Result<S, StorageError>;
     /// Makes all `ops` durable, in order, before returning.
     fn persist(&mut self, ops: &[S::Op]) -> Result<(), StorageError>;
+    /// Blob `key` as the last persist stored it, read-only from its file, if that persist wrote
+    /// it from memory: whoever holds the copy in memory can keep this instead. Given once.
+    fn take_stored_blob(&mut self, _key: &str) -> Option<bytes::Bytes> {
+        None
+    }
 }
 
 /// Keeps the state in memory, shared through an `Arc` so a test can "restart" a node from

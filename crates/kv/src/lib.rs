@@ -181,7 +181,7 @@ impl KvStore {
 
     /// The store a [`Self::snapshot`] was taken of.
     pub fn restore(bytes: &[u8]) -> Result<Self, CodecError> {
-        let image: Image = codec::decode(bytes)?;
+        let image: Image = codec::decode_image(bytes)?;
         let mut dedup = Dedup::default();
         for (index, id, result) in image.dedup {
             dedup.insert(index, id, result);
@@ -242,6 +242,26 @@ mod tests {
     }
     fn get(k: &str) -> KvOp {
         KvOp::Get { key: k.into() }
+    }
+
+    /// Found at 1,000,000 keys of 256 bytes: an image past the frame decode limit (256 MiB)
+    /// could not be restored, so a node could neither restart from its own snapshot nor
+    /// install one from a peer, and its state machine stopped.
+    #[test]
+    fn an_image_larger_than_any_frame_is_restored() {
+        let mut kv = KvStore::new();
+        for i in 0..3u64 {
+            let value = vec![i as u8; 100 << 20];
+            let op = KvOp::Put {
+                key: format!("k{i}"),
+                value,
+            };
+            kv.apply(i + 1, &cmd(i + 1, op));
+        }
+        let image = kv.snapshot().unwrap();
+        assert!(image.len() > 300 << 20);
+        let restored = KvStore::restore(&image).unwrap();
+        assert_eq!(restored, kv);
     }
 
     #[test]

@@ -40,6 +40,12 @@ pub enum CodecError {
     Encode(String),
 }
 
+/// The largest value bincode may claim while decoding a state machine image (a snapshot): an
+/// image is as large as the store, far past any frame, so [`DECODE_LIMIT`] would refuse the
+/// image of a store of ~1,000,000 keys of 256 bytes. The image is checksummed on disk and in
+/// transfer before it gets here; this only stops a corrupt length from claiming absurd memory.
+const IMAGE_DECODE_LIMIT: usize = 1 << 36;
+
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<DECODE_LIMIT>()
 }
@@ -61,6 +67,17 @@ pub fn encode_into<T: Serialize, W: std::io::Write>(
 /// Decodes a value from exactly `bytes` (without frame header).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let (value, read) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|e| CodecError::Malformed(e.to_string()))?;
+    if read != bytes.len() {
+        return Err(CodecError::Trailing(bytes.len() - read));
+    }
+    Ok(value)
+}
+
+/// Decodes a state machine image (see [`IMAGE_DECODE_LIMIT`]); otherwise as [`decode`].
+pub fn decode_image<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let config = bincode::config::standard().with_limit::<IMAGE_DECODE_LIMIT>();
+    let (value, read) = bincode::serde::decode_from_slice(bytes, config)
         .map_err(|e| CodecError::Malformed(e.to_string()))?;
     if read != bytes.len() {
         return Err(CodecError::Trailing(bytes.len() - read));

@@ -64,7 +64,7 @@ impl Schema for LearnerState {
         match op {
             LearnerOp::Snapshot(snapshot) => Ok(vec![
                 Row::Blob {
-                    key: "snapshot",
+                    key: synod_core::SNAPSHOT_BLOB,
                     data: snapshot.data.clone(),
                 },
                 Row::Meta {
@@ -84,9 +84,15 @@ impl Schema for LearnerState {
         let snapshot = match rows.meta.get("snapshot_at") {
             Some(bytes) => {
                 let index: Slot = decode_row(bytes, "learner snapshot position")?;
-                let data = rows.blobs.get("snapshot").cloned().ok_or_else(|| {
-                    StorageError::Corrupt(format!("learner snapshot {index}: its data is missing"))
-                })?;
+                let data = rows
+                    .blobs
+                    .get(synod_core::SNAPSHOT_BLOB)
+                    .cloned()
+                    .ok_or_else(|| {
+                        StorageError::Corrupt(format!(
+                            "learner snapshot {index}: its data is missing"
+                        ))
+                    })?;
                 Some(Snapshot { index, data })
             }
             None => None,
@@ -449,6 +455,14 @@ impl Core for Learner {
 
     fn take_ready(&mut self) -> Ready<PaxosMessage, LearnerOp> {
         std::mem::take(&mut self.ready)
+    }
+
+    fn snapshot_stored(&mut self, index: u64, data: bytes::Bytes) {
+        if let Some(s) = &mut self.state.snapshot {
+            if s.index == index && s.data.len() == data.len() {
+                s.data = data;
+            }
+        }
     }
 
     fn status(&self) -> Status {

@@ -67,8 +67,19 @@ struct Leadership {
 struct Skipped {
     /// The last of them.
     through: Slot,
-    /// The acceptors of the quorum that compacted some of them: their learners have them.
-    holders: BTreeSet<NodeId>,
+    /// The acceptors that promised having compacted some of them, with their compaction
+    /// points: their learners have the slots up to there.
+    holders: BTreeMap<NodeId, Slot>,
+}
+
+impl Skipped {
+    /// Whether an acceptor in `heard` holds slots after `learned` (its learner can still send
+    /// them to this node's).
+    fn reachable(&self, learned: Slot, heard: &BTreeSet<NodeId>) -> bool {
+        self.holders
+            .iter()
+            .any(|(a, &c)| c > learned && heard.contains(a))
+    }
 }
 
 impl Leadership {
@@ -270,6 +281,12 @@ impl Proposer {
                 }
             }
             Phase::Leading(l) => {
+                // A late promise can name one more holder of slots this node lacks.
+                if let Some(s) = &mut l.skipped {
+                    if compacted > self.learned_upto {
+                        s.holders.insert(from, compacted);
+                    }
+                }
                 l.promised_by.insert(from);
                 l.heard.insert(from);
                 l.window(from);
@@ -297,9 +314,8 @@ impl Proposer {
         let skipped = (from_slot > first_unlearned).then(|| Skipped {
             through: from_slot - 1,
             holders: compacted
-                .iter()
-                .filter(|&(_, &c)| c >= first_unlearned)
-                .map(|(&a, _)| a)
+                .into_iter()
+                .filter(|&(_, c)| c >= first_unlearned)
                 .collect(),
         });
         // Per slot, the value accepted with the highest ballot.
@@ -513,12 +529,14 @@ impl Proposer {
             {
                 l.skipped = None;
             }
+            let learned = self.learned_upto;
             if l.skipped
                 .as_ref()
-                .is_some_and(|s| s.holders.is_disjoint(&l.heard))
+                .is_some_and(|s| !s.reachable(learned, &l.heard))
             {
                 // This node's learner still lacks slots only the holders' snapshots had when
-                // this leadership began, and none of them answered for an election timeout:
+                // this leadership began, and none that has the next of them answered for an
+                // election timeout:
                 // phase 1 again from what it learned, with the acceptors still here, whose
                 // votes recover those slots (a majority accepted each one).
                 self.step_down(None);

@@ -150,3 +150,26 @@ fn a_leader_whose_learner_caught_up_does_not_need_the_holders() {
     assert!(prepares.is_empty(), "phase 1 again: {prepares:?}");
     assert!(p.is_leader());
 }
+
+/// Review finding: an acceptor that compacted only part of the skipped slots (here 1-5 of
+/// 1-10) counted as a holder, so once the one that had them all was gone the leader waited
+/// for ever for slots 6-10.
+#[test]
+fn a_holder_of_only_part_of_the_skipped_slots_does_not_hold_back_the_rest() {
+    let mut p = Proposer::new(config());
+    p.campaign();
+    promise_compacted(&mut p, 2, Vec::new(), 5);
+    promise_compacted(&mut p, 3, Vec::new(), 10);
+    assert!(p.is_leader());
+    p.take_ready();
+    p.on_message(
+        ActorAddr::new(1, Role::Learner),
+        PaxosMessage::Progress { delivered_upto: 5 },
+    );
+    let prepares = run_with_barriers_answered_by(&mut p, &[1, 2], 45);
+    assert_eq!(
+        prepares,
+        vec![6],
+        "phase 1 again, from the first slot it lacks"
+    );
+}

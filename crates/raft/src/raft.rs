@@ -482,6 +482,14 @@ impl Core for Raft {
         self.maybe_commit();
     }
 
+    fn snapshot_stored(&mut self, index: u64, data: bytes::Bytes) {
+        if let Some(s) = &mut self.snapshot {
+            if s.index == index && s.data.len() == data.len() {
+                s.data = data;
+            }
+        }
+    }
+
     fn status(&self) -> Status {
         Status {
             protocol: "raft",

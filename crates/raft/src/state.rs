@@ -101,7 +101,7 @@ impl Schema for RaftState {
                 retain_log,
             } => vec![
                 Row::Blob {
-                    key: "snapshot",
+                    key: synod_core::SNAPSHOT_BLOB,
                     data: snapshot.data.clone(),
                 },
                 Row::Meta {
@@ -131,9 +131,12 @@ impl Schema for RaftState {
         let snapshot = match meta.get("snapshot_at") {
             Some(bytes) => {
                 let (index, term): (Index, Term) = decode_row(bytes, "raft snapshot position")?;
-                let data = blobs.get("snapshot").cloned().ok_or_else(|| {
-                    StorageError::Corrupt(format!("raft snapshot {index}: its data is missing"))
-                })?;
+                let data = blobs
+                    .get(synod_core::SNAPSHOT_BLOB)
+                    .cloned()
+                    .ok_or_else(|| {
+                        StorageError::Corrupt(format!("raft snapshot {index}: its data is missing"))
+                    })?;
                 Some(SnapshotRecord { index, term, data })
             }
             None => None,

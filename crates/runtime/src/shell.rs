@@ -144,7 +144,7 @@ where
 
     /// Persists a step, then sends its messages and hands over what it applied. False if the
     /// persist failed (the shell is then paused).
-    fn complete(&mut self, ready: Ready<C::Message, C::Persist>) -> bool {
+    fn complete(&mut self, mut ready: Ready<C::Message, C::Persist>) -> bool {
         if !ready.persist.is_empty() {
             let started = std::time::Instant::now();
             let persisted = self.storage.persist(&ready.persist);
@@ -159,6 +159,15 @@ where
                 return false;
             }
             self.core.persisted();
+            // A snapshot received from another node was stored from memory: from now on the
+            // core and the service read it from its file, and the copy in memory goes.
+            let stored = self.storage.take_stored_blob(synod_core::SNAPSHOT_BLOB);
+            if let (Some(snapshot), Some(data)) = (&mut ready.snapshot, stored) {
+                if data.len() == snapshot.data.len() {
+                    self.core.snapshot_stored(snapshot.index, data.clone());
+                    snapshot.data = data;
+                }
+            }
         }
         self.send_all(ready.messages);
         if ready.snapshot.is_some() || !ready.applied.is_empty() || !ready.reads.is_empty() {

@@ -38,25 +38,33 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> StorageError {
 pub(crate) type Ahead = Arc<Mutex<HashMap<String, (Bytes, BlobRef)>>>;
 
 /// Makes `data` durable as blob `key` of `state` in `dir` unless it is there already; returns
-/// where it is.
+/// where it is and, if it wrote `data` from memory, the file mapped (the holder of `data` can
+/// keep that instead of its copy in memory; `None` if mapping failed, which only costs memory).
 pub(crate) fn ensure(
     dir: &Path,
     state: &str,
     key: &str,
     data: &Bytes,
     ahead: &Ahead,
-) -> Result<BlobRef, StorageError> {
-    let written = ahead
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(&format!("{state}.{key}"));
-    if let Some((bytes, at)) = written {
-        // The very bytes the writer mapped: the file is in place, durable and checked.
-        if bytes.as_ptr() == data.as_ptr() && bytes.len() == data.len() {
-            return Ok(at);
+) -> Result<(BlobRef, Option<Bytes>), StorageError> {
+    {
+        let mut ahead = ahead.lock().unwrap_or_else(PoisonError::into_inner);
+        let name = format!("{state}.{key}");
+        // The very bytes the writer mapped: the file is in place, durable and checked. Another
+        // blob written ahead (a newer snapshot, for a later persist) stays recorded.
+        let found = ahead.get(&name).and_then(|(bytes, at)| {
+            (bytes.as_ptr() == data.as_ptr() && bytes.len() == data.len()).then(|| at.clone())
+        });
+        if let Some(at) = found {
+            ahead.remove(&name);
+            return Ok((at, None));
         }
     }
-    write_file(dir, state, key, data)
+    let at = write_file(dir, state, key, data)?;
+    let mapped = File::open(dir.join(&at.0))
+        .and_then(|file| map(&file, at.1))
+        .ok();
+    Ok((at, mapped))
 }
 
 /// Writes `data` as blob `key` of `state` in `dir` unless a file of that content is there.
@@ -121,12 +129,20 @@ fn map(file: &File, len: u64) -> std::io::Result<Bytes> {
 }
 
 /// Removes the files of blob `key` of `state` other than `keep` (older snapshots, leftovers
-/// of an interrupted write). Failing to remove one only costs disk space.
-pub(crate) fn remove_others(dir: &Path, state: &str, key: &str, keep: &str) {
+/// of an interrupted write) and other than one written ahead and not yet persisted. Failing
+/// to remove one only costs disk space.
+pub(crate) fn remove_others(dir: &Path, state: &str, key: &str, keep: &str, ahead: &Ahead) {
     let prefix = format!("{state}.{key}.");
+    // Held while removing: a writer puts its file in place and records it under this lock
+    // (`StagedBlob::commit`), so no file can be in place and not yet recorded here.
+    let ahead = ahead.lock().unwrap_or_else(PoisonError::into_inner);
+    let pending: Vec<&str> = ahead.values().map(|(_, at)| at.0.as_str()).collect();
     // A `.tmp` may be a write ahead in progress; leftovers go when the node starts.
     remove_where(dir, |name| {
-        name.starts_with(&prefix) && name != keep && !name.ends_with(".tmp")
+        name.starts_with(&prefix)
+            && name != keep
+            && !name.ends_with(".tmp")
+            && !pending.contains(&name)
     });
 }
 
@@ -170,8 +186,7 @@ impl BlobWriter {
     /// same bytes mapped from the file: persist those, and drop `data`, to keep the blob out
     /// of memory.
     pub fn write(&self, data: &[u8]) -> Result<Bytes, StorageError> {
-        let at = write_file(&self.dir, &self.state, self.key, data)?;
-        self.map_ahead(at)
+        self.stage(|out| out.write_all(data))?.commit()
     }
 
     /// Streams a blob into a new file through `fill`, without building it in memory and
@@ -218,19 +233,6 @@ impl BlobWriter {
             len,
         })
     }
-
-    /// Records a blob file in place as written ahead and maps it.
-    fn map_ahead(&self, at: BlobRef) -> Result<Bytes, StorageError> {
-        let path = self.dir.join(&at.0);
-        let mapped = File::open(&path)
-            .and_then(|file| map(&file, at.1))
-            .map_err(|e| write_err(&path, e))?;
-        self.ahead
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(format!("{}.{}", self.state, self.key), (mapped.clone(), at));
-        Ok(mapped)
-    }
 }
 
 /// A blob streamed into a temporary file by [`BlobWriter::stage`], not yet durable.
@@ -249,28 +251,47 @@ impl std::fmt::Debug for StagedBlob {
 }
 
 impl StagedBlob {
-    /// Syncs the file, renames it to its final name, syncs the directory and maps it: from
-    /// here the persist of blob `key` finds it in place (see [`BlobWriter::write`]).
+    /// Syncs the file, renames it to its final name, syncs the directory, maps it and
+    /// records it as written ahead: from here the persist of blob `key` finds it in place
+    /// (see [`BlobWriter::write`]).
     pub fn commit(self) -> Result<Bytes, StorageError> {
-        let dir = &self.writer.dir;
+        let writer = &self.writer;
+        let dir = &writer.dir;
         let len = usize::try_from(self.len).unwrap_or(usize::MAX);
-        let name = file_name(&self.writer.state, self.writer.key, self.crc, len);
+        let name = file_name(&writer.state, writer.key, self.crc, len);
         let path = dir.join(&name);
-        let done = self
-            .file
-            .sync_all()
-            .map_err(|e| write_err(&self.tmp, e))
-            .and_then(|()| fs::rename(&self.tmp, &path).map_err(|e| write_err(&path, e)))
+        if let Err(e) = self.file.sync_all() {
+            let _ = fs::remove_file(&self.tmp);
+            return Err(write_err(&self.tmp, e));
+        }
+        // In place and recorded under one lock, which `remove_others` holds while it removes
+        // the files of older snapshots: never one in place and not yet recorded.
+        let mut ahead = writer.ahead.lock().unwrap_or_else(PoisonError::into_inner);
+        let mapped = fs::rename(&self.tmp, &path)
+            .map_err(|e| write_err(&path, e))
             .and_then(|()| {
                 File::open(dir)
                     .and_then(|d| d.sync_all())
                     .map_err(|e| write_err(dir, e))
+            })
+            .and_then(|()| {
+                File::open(&path)
+                    .and_then(|file| map(&file, self.len))
+                    .map_err(|e| write_err(&path, e))
             });
-        if let Err(e) = done {
-            let _ = fs::remove_file(&self.tmp);
-            return Err(e);
-        }
-        self.writer.map_ahead((name, self.len, self.crc))
+        let mapped = match mapped {
+            Ok(mapped) => mapped,
+            Err(e) => {
+                let _ = fs::remove_file(&self.tmp);
+                return Err(e);
+            }
+        };
+        let at = (name, self.len, self.crc);
+        ahead.insert(
+            format!("{}.{}", writer.state, writer.key),
+            (mapped.clone(), at),
+        );
+        Ok(mapped)
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use synod_core::{decode_row, encode_row, Row, Rows, Schema, Storage, StorageError};
 
 use crate::blob::{self, Ahead, BlobRef, BlobWriter};
+use bytes::Bytes;
 
 /// Meta keys that record where a blob is start with this.
 const BLOB_PREFIX: &str = "blob.";
@@ -107,6 +108,7 @@ impl RedbBackend {
             name: name.to_string(),
             meta: format!("{name}.meta"),
             log: format!("{name}.log"),
+            mapped: BTreeMap::new(),
             state: PhantomData,
         }
     }
@@ -122,6 +124,8 @@ pub struct RedbStorage<S> {
     name: String,
     meta: String,
     log: String,
+    /// Blobs the last persist wrote from memory, mapped (see [`Storage::take_stored_blob`]).
+    mapped: BTreeMap<String, Bytes>,
     state: PhantomData<fn() -> S>,
 }
 
@@ -169,6 +173,14 @@ impl<S> RedbStorage<S> {
                         Some(blob_key) => {
                             let at: BlobRef = decode_row(&value, &key)?;
                             blobs.insert(blob_key.to_string(), blob::read(&self.dir, &at)?);
+                            // Images written and never recorded go now (as for the log files).
+                            blob::remove_others(
+                                &self.dir,
+                                &self.name,
+                                blob_key,
+                                &at.0,
+                                &self.ahead,
+                            );
                         }
                         None => {
                             meta.insert(key, value);
@@ -221,6 +233,7 @@ impl<S: Schema> Storage<S> for RedbStorage<S> {
         }
         // Per blob key, the file the last of these ops names.
         let mut written = BTreeMap::new();
+        let mut mapped = BTreeMap::new();
         let mut txn = self.db.begin_write().map_err(|e| write(&e))?;
         txn.set_durability(Durability::Immediate)
             .map_err(|e| write(&e))?;
@@ -251,7 +264,11 @@ impl<S: Schema> Storage<S> for RedbStorage<S> {
                     }
                     Row::Blob { key, data } => {
                         // The file is durable before the row naming it commits.
-                        let at = blob::ensure(&self.dir, &self.name, key, &data, &self.ahead)?;
+                        let (at, map) =
+                            blob::ensure(&self.dir, &self.name, key, &data, &self.ahead)?;
+                        if let Some(map) = map {
+                            mapped.insert(key.to_string(), map);
+                        }
                         let value = encode_row(&at)?;
                         meta.insert(
                             format!("{BLOB_PREFIX}{key}").as_str(),
@@ -265,8 +282,13 @@ impl<S: Schema> Storage<S> for RedbStorage<S> {
         }
         txn.commit().map_err(|e| write(&e))?;
         for (key, file) in written {
-            blob::remove_others(&self.dir, &self.name, key, &file);
+            blob::remove_others(&self.dir, &self.name, key, &file, &self.ahead);
         }
+        self.mapped = mapped;
         Ok(())
+    }
+
+    fn take_stored_blob(&mut self, key: &str) -> Option<Bytes> {
+        self.mapped.remove(key)
     }
 }

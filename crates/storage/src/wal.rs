@@ -25,6 +25,7 @@
 //! record in an older segment — refuses the load with the file and the byte offset.
 
 use crate::blob::{self, Ahead, BlobRef, BlobWriter};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -115,6 +116,7 @@ impl WalBackend {
             closed: Vec::new(),
             meta: BTreeMap::new(),
             blobs: BTreeMap::new(),
+            mapped: BTreeMap::new(),
             state: PhantomData,
         }
     }
@@ -150,6 +152,8 @@ pub struct WalStorage<S> {
     /// The live metadata and blob references, for the checkpoint that starts a segment.
     meta: BTreeMap<String, Vec<u8>>,
     blobs: BTreeMap<String, BlobRef>,
+    /// Blobs the last persist wrote from memory, mapped (see [`Storage::take_stored_blob`]).
+    mapped: BTreeMap<String, Bytes>,
     state: PhantomData<fn() -> S>,
 }
 
@@ -454,6 +458,9 @@ impl<S: Schema> Storage<S> for WalStorage<S> {
         let mut blobs = BTreeMap::new();
         for (key, at) in &replayed.blobs {
             blobs.insert(key.clone(), blob::read(&self.dir, at)?);
+            // Images written and never recorded (a snapshot that waited for a transfer when
+            // the node stopped) go now.
+            blob::remove_others(&self.dir, &self.name, key, &at.0, &self.ahead);
         }
         let rows = Rows {
             meta: replayed.meta,
@@ -478,6 +485,7 @@ impl<S: Schema> Storage<S> for WalStorage<S> {
         let mut rows = Vec::new();
         // Per blob key, the file the last of these ops names.
         let mut written = BTreeMap::new();
+        let mut mapped = BTreeMap::new();
         let mut compacted = None;
         let mut max_put = None;
         for op in ops {
@@ -495,8 +503,12 @@ impl<S: Schema> Storage<S> for WalStorage<S> {
                     }
                     Row::Blob { key, data } => {
                         // The file is durable before the record naming it.
-                        let at = blob::ensure(&self.dir, &self.name, key, &data, &self.ahead)?;
+                        let (at, map) =
+                            blob::ensure(&self.dir, &self.name, key, &data, &self.ahead)?;
                         written.insert(key, at.0.clone());
+                        if let Some(map) = map {
+                            mapped.insert(key.to_string(), map);
+                        }
                         WalRow::Blob(key.to_string(), at)
                     }
                 });
@@ -523,11 +535,16 @@ impl<S: Schema> Storage<S> for WalStorage<S> {
             open.max_put = open.max_put.max(max_put);
         }
         for (key, file) in written {
-            blob::remove_others(&self.dir, &self.name, key, &file);
+            blob::remove_others(&self.dir, &self.name, key, &file, &self.ahead);
         }
+        self.mapped = mapped;
         // Leading segments without log rows are dead too (the newest checkpoint has their
         // metadata), so this runs after every persist.
         self.drop_compacted(compacted.unwrap_or(0));
         self.maybe_roll()
+    }
+
+    fn take_stored_blob(&mut self, key: &str) -> Option<Bytes> {
+        self.mapped.remove(key)
     }
 }
