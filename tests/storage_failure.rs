@@ -103,6 +103,7 @@ async fn single_node(full: Arc<AtomicBool>, store: MemoryStorage<RaftState>) -> 
     let cfg = ServiceConfig {
         node: 1,
         request_timeout: Duration::from_secs(2),
+        max_forward_bytes: 1 << 20,
         retry_interval: tick,
         resend_after: Duration::from_millis(500),
         roles: vec!["raft"],

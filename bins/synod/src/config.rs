@@ -395,10 +395,17 @@ impl Config {
             );
         }
         self.validate_roles()?;
-        if self.limits.max_value_bytes + 4096 > self.network.max_frame_bytes {
+        // The largest command, a cas with an expected value and a new one, fits one frame.
+        let largest = self
+            .limits
+            .max_value_bytes
+            .saturating_mul(2)
+            .saturating_add(self.limits.max_key_bytes)
+            .saturating_add(4096);
+        if largest > self.network.max_frame_bytes {
             return Err(format!(
-                "`network.max_frame_bytes` ({}) must exceed `limits.max_value_bytes` ({}) by at least 4096",
-                self.network.max_frame_bytes, self.limits.max_value_bytes
+                "`network.max_frame_bytes` ({}) must be at least twice `limits.max_value_bytes` ({}) plus `limits.max_key_bytes` ({}) plus 4096 (the largest cas)",
+                self.network.max_frame_bytes, self.limits.max_value_bytes, self.limits.max_key_bytes
             ));
         }
         if self.storage.snapshot_chunk_bytes == 0
@@ -450,6 +457,13 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Most bytes of commands in one message between nodes (an AppendEntries, an Accept, a
+    /// Chosen, a forward to the leader): a quarter of a frame, so batches of large values
+    /// never outgrow one. A single command always fits (see the validation).
+    pub fn max_batch_bytes(&self) -> usize {
+        (self.network.max_frame_bytes / 4).max(1)
     }
 
     /// The tick of the configured protocol.
@@ -607,6 +621,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("snapshot_keys_per_step"), "{err}");
+        // A cas of two 1 MiB values does not fit a 2 MiB frame.
+        let err = Config::from_toml(&format!(
+            "{GOOD}\n[network]\nmax_frame_bytes = 2097152\n[limits]\nmax_value_bytes = 1048576\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("max_frame_bytes") && err.contains("cas"),
+            "{err}"
+        );
         let err = Config::from_toml(&GOOD.replace("127.0.0.1:7001", "nowhere"))
             .unwrap_err()
             .to_string();

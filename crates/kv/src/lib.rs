@@ -181,7 +181,7 @@ impl KvStore {
 
     /// The store a [`Self::snapshot`] was taken of.
     pub fn restore(bytes: &[u8]) -> Result<Self, CodecError> {
-        let image: Image = codec::decode_image(bytes)?;
+        let image: Image = codec::decode_large(bytes)?;
         let mut dedup = Dedup::default();
         for (index, id, result) in image.dedup {
             dedup.insert(index, id, result);

@@ -40,11 +40,12 @@ pub enum CodecError {
     Encode(String),
 }
 
-/// The largest value bincode may claim while decoding a state machine image (a snapshot): an
-/// image is as large as the store, far past any frame, so [`DECODE_LIMIT`] would refuse the
-/// image of a store of ~1,000,000 keys of 256 bytes. The image is checksummed on disk and in
-/// transfer before it gets here; this only stops a corrupt length from claiming absurd memory.
-const IMAGE_DECODE_LIMIT: usize = 1 << 36;
+/// The largest value bincode may claim while decoding what is not a frame: a state machine
+/// image (a snapshot) is as large as the store, and a record of the log files as large as the
+/// batch it wrote, both far past any frame, so [`DECODE_LIMIT`] would refuse the image of a
+/// store of ~1,000,000 keys of 256 bytes. Both are checksummed before they get here; this only
+/// stops a corrupt length from claiming absurd memory.
+const LARGE_DECODE_LIMIT: usize = 1 << 36;
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<DECODE_LIMIT>()
@@ -74,9 +75,10 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     Ok(value)
 }
 
-/// Decodes a state machine image (see [`IMAGE_DECODE_LIMIT`]); otherwise as [`decode`].
-pub fn decode_image<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    let config = bincode::config::standard().with_limit::<IMAGE_DECODE_LIMIT>();
+/// Decodes a state machine image or a log record (see [`LARGE_DECODE_LIMIT`]); otherwise as
+/// [`decode`].
+pub fn decode_large<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let config = bincode::config::standard().with_limit::<LARGE_DECODE_LIMIT>();
     let (value, read) = bincode::serde::decode_from_slice(bytes, config)
         .map_err(|e| CodecError::Malformed(e.to_string()))?;
     if read != bytes.len() {

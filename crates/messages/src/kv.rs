@@ -73,6 +73,27 @@ pub struct Command {
     pub op: KvOp,
 }
 
+impl Command {
+    /// About the bytes it takes encoded: its key and values, plus room for the rest. Batches
+    /// of commands are bounded by it ([`crate::batch`]).
+    pub fn approx_bytes(&self) -> usize {
+        let data = match &self.op {
+            KvOp::Put { key, value } => key.len() + value.len(),
+            KvOp::Get { key } | KvOp::Delete { key } => key.len(),
+            KvOp::Cas {
+                key,
+                expected,
+                value,
+            } => {
+                key.len()
+                    + expected.as_ref().map_or(0, Vec::len)
+                    + value.as_ref().map_or(0, Vec::len)
+            }
+        };
+        data + 48
+    }
+}
+
 /// The outcome of applying a command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KvResult {

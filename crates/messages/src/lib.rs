@@ -15,7 +15,9 @@
 //! * [`service`]: what one node's KV service tells another (forwarding to the leader, asking it
 //!   for a read point).
 //! * [`codec`]: the one place that knows the wire format (bincode 2 over serde, length-prefixed).
+//! * [`batch`]: batches bounded by count and bytes, so no message outgrows a frame.
 
+pub mod batch;
 pub mod codec;
 pub mod envelope;
 pub mod ids;

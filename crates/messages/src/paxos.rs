@@ -44,6 +44,16 @@ pub enum Value {
     Command(Command),
 }
 
+impl Value {
+    /// About the bytes it takes encoded with its slot (see [`Command::approx_bytes`]).
+    pub fn approx_bytes(&self) -> usize {
+        match self {
+            Value::Noop => 16,
+            Value::Command(c) => c.approx_bytes() + 16,
+        }
+    }
+}
+
 /// A value an acceptor accepted, with the ballot it accepted it in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceptedValue {
@@ -65,15 +75,20 @@ pub enum PaxosMessage {
         /// The first slot the proposer does not know to be chosen.
         from_slot: Slot,
     },
-    /// Phase 1b, acceptor → proposer: promised, with everything I accepted from `from_slot` on.
+    /// Phase 1b, acceptor → proposer: promised, with everything I accepted from `from_slot` on,
+    /// in `parts` messages (so none outgrows a frame); the promise counts once all arrived.
     Promise {
         /// The ballot promised.
         ballot: Ballot,
-        /// What this acceptor accepted, for the slots asked about.
+        /// What this acceptor accepted, for the slots asked about (this part of it).
         accepted: Vec<AcceptedValue>,
         /// Every slot up to this one is chosen and was compacted away here: do not propose
         /// for them (0: nothing compacted).
         compacted_through: Slot,
+        /// Which part this is, from 0.
+        part: u32,
+        /// How many parts the promise has (at least 1).
+        parts: u32,
     },
     /// Phase 2a, proposer → acceptors: accept these values in `ballot`.
     Accept {

@@ -29,6 +29,16 @@ pub struct Entry {
     pub payload: EntryPayload,
 }
 
+impl Entry {
+    /// About the bytes it takes encoded (see [`Command::approx_bytes`]).
+    pub fn approx_bytes(&self) -> usize {
+        match &self.payload {
+            EntryPayload::Noop => 24,
+            EntryPayload::Command(c) => c.approx_bytes() + 24,
+        }
+    }
+}
+
 /// Where a follower's log diverges, so the leader can skip a whole term at a time (§5.3, the
 /// optimisation the paper sketches).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

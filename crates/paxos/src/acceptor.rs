@@ -16,6 +16,7 @@ use synod_core::{
     decode_row, encode_row, Core, DurableState, NotLeader, Ready, Row, Rows, Schema, Status,
     StorageError,
 };
+use synod_messages::batch::batches;
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, NodeId, Role};
 
@@ -119,6 +120,8 @@ impl Schema for AcceptorState {
 pub struct Acceptor {
     id: NodeId,
     state: AcceptorState,
+    /// Most bytes of values in one part of a `Promise`.
+    max_batch_bytes: usize,
     ready: Ready<PaxosMessage, AcceptorOp>,
 }
 
@@ -128,8 +131,16 @@ impl Acceptor {
         Self {
             id,
             state,
+            max_batch_bytes: 8 << 20,
             ready: Ready::default(),
         }
+    }
+
+    /// Sends its votes in promises of at most `bytes` of values per message (as the
+    /// proposer's `max_batch_bytes`).
+    pub fn with_max_batch_bytes(mut self, bytes: usize) -> Self {
+        self.max_batch_bytes = bytes;
+        self
     }
 
     /// Its state (for tests and the scenario trace).
@@ -161,7 +172,7 @@ impl Core for Acceptor {
                 }
                 self.persist(AcceptorOp::Promise(ballot));
                 let compacted_through = self.state.compacted_through;
-                let accepted = self
+                let accepted: Vec<AcceptedValue> = self
                     .state
                     .accepted
                     .range(from_slot.max(compacted_through + 1)..)
@@ -171,14 +182,25 @@ impl Core for Acceptor {
                         value: value.clone(),
                     })
                     .collect();
-                self.reply(
-                    from,
-                    PaxosMessage::Promise {
-                        ballot,
-                        accepted,
-                        compacted_through,
-                    },
-                );
+                let mut chunks = batches(&accepted, usize::MAX, self.max_batch_bytes, |a| {
+                    a.value.approx_bytes()
+                });
+                if chunks.is_empty() {
+                    chunks.push(Vec::new());
+                }
+                let parts = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
+                for (part, accepted) in (0..parts).zip(chunks) {
+                    self.reply(
+                        from,
+                        PaxosMessage::Promise {
+                            ballot,
+                            accepted,
+                            compacted_through,
+                            part,
+                            parts,
+                        },
+                    );
+                }
             }
             PaxosMessage::ReadBarrier { ballot, seq } => {
                 let msg = if ballot < self.state.promised {
@@ -316,6 +338,8 @@ mod tests {
                     value: Value::Noop
                 }],
                 compacted_through: 0,
+                part: 0,
+                parts: 1,
             }
         );
         // The earlier ballot is now refused for phase 2 as well.
@@ -402,6 +426,50 @@ mod tests {
                 ballot: Ballot::new(2, 3),
                 promised: Ballot::new(2, 3)
             }
+        );
+    }
+
+    /// Found with 1 MB values: a promise carrying every vote of the slots asked about
+    /// outgrew the frame limit and was dropped, again at every campaign. It now comes in parts
+    /// of at most `max_batch_bytes` of values.
+    #[test]
+    fn a_promise_of_many_large_votes_comes_in_parts() {
+        let mut a = Acceptor::new(1, AcceptorState::default()).with_max_batch_bytes(2500);
+        let big = |seq: u64| {
+            Value::Command(Command {
+                id: synod_messages::RequestId { client: 1, seq },
+                op: synod_messages::KvOp::Put {
+                    key: format!("k{seq}"),
+                    value: vec![1; 1000],
+                },
+            })
+        };
+        a.on_message(
+            proposer(2),
+            PaxosMessage::Accept {
+                ballot: Ballot::new(1, 2),
+                entries: (1..=5).map(|s| (s, big(s))).collect(),
+            },
+        );
+        a.take_ready();
+        a.on_message(proposer(3), prepare(2, 3));
+        let parts: Vec<(u32, u32, Vec<Slot>)> = a
+            .take_ready()
+            .messages
+            .into_iter()
+            .filter_map(|(_, m)| match m {
+                PaxosMessage::Promise {
+                    accepted,
+                    part,
+                    parts,
+                    ..
+                } => Some((part, parts, accepted.iter().map(|v| v.slot).collect())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            vec![(0, 3, vec![1, 2]), (1, 3, vec![3, 4]), (2, 3, vec![5])]
         );
     }
 

@@ -21,6 +21,10 @@ pub struct PaxosConfig {
     pub resend_ticks: u32,
     /// Most slots in one Accept or Chosen message.
     pub max_batch: usize,
+    /// Most bytes of values in one Accept or Chosen message (by
+    /// [`synod_messages::paxos::Value::approx_bytes`]; one value goes alone whatever its size),
+    /// so no message outgrows a frame.
+    pub max_batch_bytes: usize,
     /// Most unanswered Accept messages per acceptor (as Raft's `max_inflight`): slots proposed
     /// meanwhile go to it together in its next Accept (one sync there for all of them), and
     /// slots chosen meanwhile by the others are not sent to it.
@@ -43,6 +47,7 @@ impl PaxosConfig {
             heartbeat_ticks: 2,
             resend_ticks: 6,
             max_batch: 512,
+            max_batch_bytes: 8 << 20,
             max_inflight: 1,
             seed: 0,
             snapshot_chunk: 1 << 20,

@@ -32,6 +32,7 @@ use synod_core::{
     decode_row, encode_row, Applied, Core, DurableState, NotLeader, Ready, Row, Rows, Schema,
     Snapshot, Status, StorageError,
 };
+use synod_messages::batch::within_bytes;
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, NodeId, Role};
 
@@ -279,12 +280,11 @@ impl Learner {
                 self.ready.messages.push((from, msg));
             }
             _ => {
-                let entries: Vec<(Slot, Value)> = self
-                    .chosen
-                    .range(from_slot..)
-                    .take(self.cfg.max_batch)
-                    .map(|(s, v)| (*s, v.clone()))
-                    .collect();
+                let wanted = self.chosen.range(from_slot..).take(self.cfg.max_batch);
+                let entries: Vec<(Slot, Value)> =
+                    within_bytes(wanted, self.cfg.max_batch_bytes, |(_, v)| v.approx_bytes())
+                        .map(|(s, v)| (*s, v.clone()))
+                        .collect();
                 if !entries.is_empty() {
                     self.ready
                         .messages

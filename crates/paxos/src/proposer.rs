@@ -29,6 +29,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use synod_core::{Core, NotLeader, Ready, Status};
+use synod_messages::batch::{batches, within_bytes};
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, NodeId, Role};
 
@@ -103,6 +104,8 @@ enum Phase {
         promises: BTreeMap<NodeId, Vec<AcceptedValue>>,
         /// Each promise's compaction point: the slots up to it are chosen.
         compacted: BTreeMap<NodeId, Slot>,
+        /// The parts of promises not complete yet, by acceptor and part.
+        partial: BTreeMap<NodeId, BTreeMap<u32, Vec<AcceptedValue>>>,
     },
     Leading(Leadership),
 }
@@ -235,6 +238,7 @@ impl Proposer {
             from_slot,
             promises: BTreeMap::new(),
             compacted: BTreeMap::new(),
+            partial: BTreeMap::new(),
         };
         tracing::debug!(node = self.cfg.id, ballot = %self.ballot, from_slot, "phase 1: prepare");
         let msg = PaxosMessage::Prepare {
@@ -257,12 +261,14 @@ impl Proposer {
         self.reset_election_timer();
     }
 
+    /// Part `part` of `parts` of acceptor `from`'s promise: it counts once every part came.
     fn on_promise(
         &mut self,
         from: NodeId,
         ballot: Ballot,
         accepted: Vec<AcceptedValue>,
         compacted: Slot,
+        (part, parts): (u32, u32),
     ) {
         if ballot != self.ballot {
             return;
@@ -272,8 +278,23 @@ impl Proposer {
             Phase::Preparing {
                 promises,
                 compacted: points,
+                partial,
                 ..
             } => {
+                if promises.contains_key(&from) || part >= parts.max(1) {
+                    return; // a duplicate part of a complete promise, or nonsense
+                }
+                let got = partial.entry(from).or_default();
+                got.insert(part, accepted);
+                if got.len() < parts.max(1) as usize {
+                    return;
+                }
+                let accepted = partial
+                    .remove(&from)
+                    .unwrap_or_default()
+                    .into_values()
+                    .flatten()
+                    .collect();
                 points.insert(from, compacted);
                 promises.insert(from, accepted);
                 if promises.len() >= quorum {
@@ -302,6 +323,7 @@ impl Proposer {
             from_slot: first_unlearned,
             promises,
             compacted,
+            ..
         } = std::mem::replace(&mut self.phase, Phase::Follower)
         else {
             return;
@@ -370,10 +392,10 @@ impl Proposer {
     }
 
     fn send_accepts(&mut self, to: Vec<NodeId>, entries: Vec<(Slot, Value)>) {
-        for chunk in entries.chunks(self.cfg.max_batch) {
+        for chunk in self.batches(&entries) {
             let msg = PaxosMessage::Accept {
                 ballot: self.ballot,
-                entries: chunk.to_vec(),
+                entries: chunk,
             };
             self.broadcast(&to, Role::Acceptor, &msg);
         }
@@ -419,10 +441,8 @@ impl Proposer {
         }
         self.feed_after_answer(from);
         let learners = self.cfg.learners.clone();
-        for chunk in chosen.chunks(self.cfg.max_batch) {
-            let msg = PaxosMessage::Chosen {
-                entries: chunk.to_vec(),
-            };
+        for chunk in self.batches(&chosen) {
+            let msg = PaxosMessage::Chosen { entries: chunk };
             self.broadcast(&learners, Role::Learner, &msg);
         }
     }
@@ -467,6 +487,16 @@ impl Proposer {
         // Each barrier is a round of its own, so an answer names the barrier it answers.
         let seq = self.reads.next_round();
         self.send_barrier(seq);
+    }
+
+    /// `entries` in messages of at most `max_batch` slots and `max_batch_bytes`.
+    fn batches(&self, entries: &[(Slot, Value)]) -> Vec<Vec<(Slot, Value)>> {
+        batches(
+            entries,
+            self.cfg.max_batch,
+            self.cfg.max_batch_bytes,
+            |(_, v)| v.approx_bytes(),
+        )
     }
 
     /// Sends every acceptor read barrier `seq` (numbers only grow).
@@ -571,9 +601,10 @@ impl Proposer {
     /// Sends acceptor `to` the pending slots it was not sent yet, while its window has room.
     /// True if it sent any.
     fn feed(&mut self, to: NodeId) -> bool {
-        let (max, batch, now, ballot, barrier) = (
+        let (max, batch, max_bytes, now, ballot, barrier) = (
             self.cfg.max_inflight,
             self.cfg.max_batch,
+            self.cfg.max_batch_bytes,
             self.now,
             self.ballot,
             self.reads.last_round(),
@@ -588,17 +619,16 @@ impl Proposer {
         while w.has_room(max) {
             // The resend timer of a slot runs from when it left, not from when it was proposed:
             // slots that waited for a window are not broadcast past the windows.
-            let entries: Vec<(Slot, Value)> = l
-                .pending
-                .range_mut(w.next()..)
-                .take(batch)
-                .map(|(s, p)| {
-                    if !std::mem::replace(&mut p.sent, true) {
-                        p.sent_at = now;
-                    }
-                    (*s, p.value.clone())
-                })
-                .collect();
+            let wanted = l.pending.range_mut(w.next()..).take(batch);
+            let entries: Vec<(Slot, Value)> =
+                within_bytes(wanted, max_bytes, |(_, p)| p.value.approx_bytes())
+                    .map(|(s, p)| {
+                        if !std::mem::replace(&mut p.sent, true) {
+                            p.sent_at = now;
+                        }
+                        (*s, p.value.clone())
+                    })
+                    .collect();
             let (Some(&(first, _)), Some(&(last, _))) = (entries.first(), entries.last()) else {
                 break;
             };
@@ -678,7 +708,15 @@ impl Core for Proposer {
                 ballot,
                 accepted,
                 compacted_through,
-            } => self.on_promise(from.node, ballot, accepted, compacted_through),
+                part,
+                parts,
+            } => self.on_promise(
+                from.node,
+                ballot,
+                accepted,
+                compacted_through,
+                (part, parts),
+            ),
             PaxosMessage::Accepted { ballot, slots } => self.on_accepted(from.node, ballot, slots),
             PaxosMessage::Rejected { ballot, promised } => self.on_rejected(ballot, promised),
             PaxosMessage::Heartbeat { ballot, .. } => self.on_heartbeat(ballot),

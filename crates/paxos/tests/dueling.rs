@@ -282,6 +282,8 @@ fn a_new_leader_does_not_propose_in_slots_a_quorum_member_compacted() {
                 ballot,
                 accepted: Vec::new(),
                 compacted_through: compacted,
+                part: 0,
+                parts: 1,
             },
         );
     }

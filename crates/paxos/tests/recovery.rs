@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{barrier_ack, config, leader_recovering, promise_compacted, put};
+use common::{barrier_ack, config, leader_recovering, promise_compacted, promise_part, put};
 use synod_core::Core;
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, NodeId, Role};
@@ -171,5 +171,37 @@ fn a_holder_of_only_part_of_the_skipped_slots_does_not_hold_back_the_rest() {
         prepares,
         vec![6],
         "phase 1 again, from the first slot it lacks"
+    );
+}
+
+/// A promise in parts (large votes: see the acceptor) counts once every part arrived, in any
+/// order, and the votes of every part are recovered.
+#[test]
+fn a_promise_in_parts_counts_once_every_part_arrived() {
+    let mut p = Proposer::new(config());
+    p.campaign();
+    promise_compacted(&mut p, 1, Vec::new(), 0);
+    promise_part(&mut p, 2, vec![vote(3, Value::Command(put(3)))], 0, (1, 2));
+    promise_part(&mut p, 2, vec![vote(3, Value::Command(put(3)))], 0, (1, 2));
+    assert!(!p.is_leader(), "acceptor 2's promise is not complete");
+    promise_part(&mut p, 2, vec![vote(1, Value::Command(put(1)))], 0, (0, 2));
+    assert!(p.is_leader());
+    let recovered: Vec<(Slot, Value)> = p
+        .take_ready()
+        .messages
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            PaxosMessage::Accept { entries, .. } if to.node == 2 => Some(entries),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(
+        recovered,
+        vec![
+            (1, Value::Command(put(1))),
+            (2, Value::Noop),
+            (3, Value::Command(put(3)))
+        ]
     );
 }

@@ -12,7 +12,7 @@ use common::{
 use std::collections::BTreeMap;
 use synod_core::Core;
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot};
-use synod_messages::{ActorAddr, NodeId, Role};
+use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
 use synod_paxos::{PaxosConfig, Proposer};
 
 /// A window of two Accepts per acceptor.
@@ -298,4 +298,42 @@ fn the_slots_of_a_lost_accept_not_chosen_yet_go_again_once_a_later_barrier_is_an
     accepted(&mut p, 2, vec![1, 2]);
     accepted(&mut p, 1, vec![2]); // this node's acceptor had slot 2 along with acceptor 2
     assert_eq!(p.status().commit_index, 2);
+}
+
+/// Found with 1 MB values (as in Raft): an Accept of hundreds of slots outgrew the frame
+/// limit and was dropped by the network, again and again. An Accept (and a Chosen) now carries
+/// no more than `max_batch_bytes` of values, and always at least one.
+#[test]
+fn an_accept_carries_no_more_bytes_than_the_budget_but_always_one_slot() {
+    let mut cfg = config();
+    cfg.max_batch_bytes = 2500;
+    let mut p = leader_of_three_with(cfg);
+    let big = |seq: u64| Command {
+        id: RequestId { client: 9, seq },
+        op: KvOp::Put {
+            key: format!("k{seq}"),
+            value: vec![1; 1000],
+        },
+    };
+    p.propose((1..=5).map(big).collect()).unwrap();
+    let sent = accepts(&mut p);
+    assert_eq!(sent[&2], vec![vec![1, 2]], "two values fit, not three");
+    for a in [2, 3] {
+        accepted(&mut p, a, vec![1, 2]);
+    }
+    let mut next = Vec::new();
+    let mut chosen = Vec::new();
+    for (to, m) in p.take_ready().messages {
+        match m {
+            PaxosMessage::Accept { entries, .. } if to.node == 2 => {
+                next = entries.into_iter().map(|(s, _)| s).collect();
+            }
+            PaxosMessage::Chosen { entries } if to.node == 1 => {
+                chosen.push(entries.into_iter().map(|(s, _)| s).collect::<Vec<_>>());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(next, vec![3, 4]);
+    assert_eq!(chosen, vec![vec![1, 2]]);
 }

@@ -23,6 +23,9 @@ pub struct RaftConfig {
     pub heartbeat_ticks: u32,
     /// Most entries in one AppendEntries.
     pub max_batch: usize,
+    /// Most bytes of entries in one AppendEntries (by [`synod_messages::raft::Entry::approx_bytes`];
+    /// one entry goes alone whatever its size), so no message outgrows a frame.
+    pub max_batch_bytes: usize,
     /// Most unacknowledged AppendEntries batches per follower. One (the default) sends a
     /// follower everything that arrived while its last batch was on its way and on its disk,
     /// in one batch and one sync there; a deeper pipeline splits the same entries into more,
@@ -50,6 +53,7 @@ impl RaftConfig {
             election_ticks: (10, 20),
             heartbeat_ticks: 2,
             max_batch: 512,
+            max_batch_bytes: 8 << 20,
             max_inflight: 1,
             seed: 0,
             snapshot_chunk: 1 << 20,

@@ -1,6 +1,7 @@
 //! Log replication (§5.3), commitment (§5.4.2), heartbeats and check-quorum.
 
 use crate::raft::{Raft, RoleState};
+use synod_messages::batch::batch_len;
 use synod_messages::raft::{ConflictHint, Entry, Index, RaftMessage, Term};
 use synod_messages::NodeId;
 
@@ -87,7 +88,11 @@ impl Raft {
     /// AppendEntries when there is nothing (or no room) to send.
     fn send_append(&mut self, peer: NodeId, heartbeat: bool) {
         let last = self.log.last_index();
-        let (max_batch, max_inflight) = (self.cfg.max_batch, self.cfg.max_inflight);
+        let (max_batch, max_bytes, max_inflight) = (
+            self.cfg.max_batch,
+            self.cfg.max_batch_bytes,
+            self.cfg.max_inflight,
+        );
         let RoleState::Leader { progress } = &mut self.role else {
             return;
         };
@@ -119,7 +124,9 @@ impl Raft {
         let Some(prev_log_term) = self.log.term_at(prev) else {
             return;
         };
-        let entries: Vec<Entry> = self.log.slice(prev + 1, count).to_vec();
+        let slice = self.log.slice(prev + 1, count);
+        let entries: Vec<Entry> =
+            slice[..batch_len(slice, count, max_bytes, Entry::approx_bytes)].to_vec();
         let carries_entries = !entries.is_empty();
         if let Some(last_sent) = entries.last().map(|e| e.index) {
             p.inflight.push_back(last_sent);

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use synod_core::{Snapshot, Status};
 use synod_kv::KvStore;
+use synod_messages::batch::batches;
 use synod_messages::service::ServiceMessage;
 use synod_messages::{
     ActorAddr, Command, Envelope, KvOp, KvResult, NodeId, Payload, RequestId, Role,
@@ -41,6 +42,8 @@ pub struct ServiceConfig {
     pub node: NodeId,
     /// How long a client waits for its command to be applied.
     pub request_timeout: Duration,
+    /// Most bytes of commands (by [`Command::approx_bytes`]) in one `Forward` to the leader.
+    pub max_forward_bytes: usize,
     /// How often pending requests are checked for resending and deadlines.
     pub retry_interval: Duration,
     /// A command forwarded to the same leader is sent again after this long without result.
@@ -215,7 +218,10 @@ impl Service {
             if local {
                 self.propose_locally(due, None, ctx);
             } else {
-                self.send_to(leader, ServiceMessage::Forward { commands: due });
+                let max = self.cfg.max_forward_bytes;
+                for commands in batches(&due, usize::MAX, max, Command::approx_bytes) {
+                    self.send_to(leader, ServiceMessage::Forward { commands });
+                }
             }
         }
         let reads = self.reads.due(leader, now, resend_after);

@@ -11,11 +11,12 @@
 //! values and acceptor's votes), so a snapshot is also due, after `every` positions, once those
 //! commands take `max_log_bytes`: a store of large values does not keep half of itself twice.
 
-use synod_messages::{Command, KvOp};
+use synod_messages::Command;
 
 /// Memory an entry of the log takes besides its key and value: the entry and command
-/// structs and the allocations of key and value (measured ~380 bytes for a 256-byte put).
-const ENTRY_OVERHEAD: u64 = 128;
+/// structs and the allocations of key and value (measured ~380 bytes for a 256-byte put),
+/// with the 48 bytes [`Command::approx_bytes`] counts besides key and values.
+const ENTRY_OVERHEAD: u64 = 80;
 
 /// When to snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,21 +42,13 @@ impl SnapshotPolicy {
 
 /// About the memory `command` takes in the log.
 pub(crate) fn log_bytes(command: &Command) -> u64 {
-    let data = match &command.op {
-        KvOp::Put { key, value } => key.len() + value.len(),
-        KvOp::Get { key } | KvOp::Delete { key } => key.len(),
-        KvOp::Cas {
-            key,
-            expected,
-            value,
-        } => key.len() + expected.as_ref().map_or(0, Vec::len) + value.as_ref().map_or(0, Vec::len),
-    };
-    data as u64 + ENTRY_OVERHEAD
+    command.approx_bytes() as u64 + ENTRY_OVERHEAD
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use synod_messages::KvOp;
 
     const NO_CAP: u64 = u64::MAX;
 
@@ -135,6 +128,6 @@ mod tests {
                 value: vec![0; 256],
             },
         };
-        assert_eq!(log_bytes(&put), 5 + 256 + ENTRY_OVERHEAD);
+        assert_eq!(log_bytes(&put), 5 + 256 + 128);
     }
 }

@@ -98,11 +98,22 @@ fn window(seed: u64) -> usize {
     1 + (seed % 4) as usize
 }
 
+/// The bytes of commands per message: a third of the seeds cut batches (and Paxos promises)
+/// after a few commands, as large values do in a real cluster.
+fn batch_bytes(seed: u64) -> usize {
+    if seed.is_multiple_of(3) {
+        256
+    } else {
+        8 << 20
+    }
+}
+
 /// Timing shared by every node, in ticks.
 pub fn raft_config(id: NodeId, nodes: &[NodeId], seed: u64) -> RaftConfig {
     let mut cfg = RaftConfig::new(id, nodes.to_vec());
     cfg.seed = seed;
     cfg.max_batch = 16;
+    cfg.max_batch_bytes = batch_bytes(seed);
     cfg.max_inflight = window(seed);
     cfg.snapshot_chunk = 256;
     cfg
@@ -113,6 +124,7 @@ pub fn paxos_config(id: NodeId, nodes: &[NodeId], seed: u64) -> PaxosConfig {
     let mut cfg = PaxosConfig::all_roles(id, nodes.to_vec());
     cfg.seed = seed;
     cfg.max_batch = 16;
+    cfg.max_batch_bytes = batch_bytes(seed);
     cfg.max_inflight = window(seed);
     cfg.snapshot_chunk = 256;
     cfg
@@ -134,7 +146,9 @@ impl Replica {
                 let cfg = paxos_config(id, nodes, seed);
                 Replica::Paxos {
                     proposer: Box::new(Proposer::new(cfg.clone())),
-                    acceptor: Box::new(Acceptor::new(id, load(acceptor))),
+                    acceptor: Box::new(
+                        Acceptor::new(id, load(acceptor)).with_max_batch_bytes(cfg.max_batch_bytes),
+                    ),
                     learner: Box::new(Learner::new(cfg, load(learner))),
                 }
             }

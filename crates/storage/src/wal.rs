@@ -33,7 +33,7 @@ use std::marker::PhantomData;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use synod_core::{decode_row, encode_row, Row, Rows, Schema, Storage, StorageError};
+use synod_core::{encode_row, Row, Rows, Schema, Storage, StorageError};
 
 const MAGIC: &[u8; 8] = b"synodwl1";
 const HEADER: usize = 8;
@@ -228,29 +228,31 @@ fn replay(
         };
         let end = (start + len).next_multiple_of(8);
         let valid = len > 0 && crc32fast::hash(payload) == crc;
-        let rows: Option<Vec<WalRow>> = valid
-            .then(|| decode_row(payload, "a log record").ok())
-            .flatten();
-        let Some(rows) = rows else {
-            let zeros_after = bytes.get(end..).unwrap_or_default().iter().all(|&b| b == 0);
-            if newest && zeros_after {
-                // The last record, cut short by a crash before its persist returned.
-                tracing::warn!(
-                    file = shown,
-                    offset = at,
-                    "dropping a torn record at the end of the log"
-                );
-                break;
+        if valid {
+            // Whole as written: one that does not decode is not a torn write, and dropping it
+            // would lose a persist that returned.
+            let rows: Vec<WalRow> = synod_messages::codec::decode_large(payload)
+                .map_err(|e| corrupt(format!("the record at byte {at} does not decode: {e}")))?;
+            for row in rows {
+                if let WalRow::Put(index, _) = row {
+                    max_put = max_put.max(Some(index));
+                }
+                into.apply(row);
             }
-            return Err(corrupt(format!("the record at byte {at} is damaged")));
-        };
-        for row in rows {
-            if let WalRow::Put(index, _) = row {
-                max_put = max_put.max(Some(index));
-            }
-            into.apply(row);
+            at = end;
+            continue;
         }
-        at = end;
+        let zeros_after = bytes.get(end..).unwrap_or_default().iter().all(|&b| b == 0);
+        if newest && zeros_after {
+            // The last record, cut short by a crash before its persist returned.
+            tracing::warn!(
+                file = shown,
+                offset = at,
+                "dropping a torn record at the end of the log"
+            );
+            break;
+        }
+        return Err(corrupt(format!("the record at byte {at} is damaged")));
     }
     Ok((at as u64, max_put))
 }

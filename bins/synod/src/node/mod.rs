@@ -268,6 +268,7 @@ pub async fn start_node(
     let service_cfg = ServiceConfig {
         node: id,
         request_timeout: Duration::from_millis(cfg.limits.request_timeout_ms),
+        max_forward_bytes: cfg.max_batch_bytes(),
         retry_interval: tick,
         resend_after: Duration::from_millis(cfg.limits.request_timeout_ms / 4).max(tick),
         roles: handles.roles,

@@ -25,6 +25,7 @@ pub(crate) fn start(
     arbiter: &ArbiterHandle,
 ) -> Result<ProtocolHandles, StartError> {
     let p = &cfg.paxos;
+    let max_batch_bytes = cfg.max_batch_bytes();
     let pc = PaxosConfig {
         id,
         proposers: cfg.hosting(PaxosRole::Proposer),
@@ -34,6 +35,7 @@ pub(crate) fn start(
         heartbeat_ticks: p.heartbeat_ticks,
         resend_ticks: p.resend_ticks,
         max_batch: p.max_batch,
+        max_batch_bytes,
         max_inflight: p.max_inflight,
         seed,
         snapshot_chunk: cfg.storage.snapshot_chunk_bytes,
@@ -48,7 +50,7 @@ pub(crate) fn start(
         let acceptor = Shell::recover(
             addr(Role::Acceptor),
             stores.get::<AcceptorState>("acceptor"),
-            move |state| Acceptor::new(id, state),
+            move |state| Acceptor::new(id, state).with_max_batch_bytes(max_batch_bytes),
             router.clone(),
             tick,
         )?

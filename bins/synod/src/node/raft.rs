@@ -26,6 +26,7 @@ pub(crate) fn start(
     rc.election_ticks = (r.election_ticks_min, r.election_ticks_max);
     rc.heartbeat_ticks = r.heartbeat_ticks;
     rc.max_batch = r.max_batch;
+    rc.max_batch_bytes = cfg.max_batch_bytes();
     rc.max_inflight = r.max_inflight;
     rc.pre_vote = r.pre_vote;
     rc.seed = seed;

@@ -67,6 +67,17 @@ pub fn promise_compacted(
     accepted: Vec<AcceptedValue>,
     compacted_through: Slot,
 ) {
+    promise_part(p, from, accepted, compacted_through, (0, 1));
+}
+
+/// Part `part` of `parts` of acceptor `from`'s promise of `p`'s ballot.
+pub fn promise_part(
+    p: &mut Proposer,
+    from: u64,
+    accepted: Vec<AcceptedValue>,
+    compacted_through: Slot,
+    (part, parts): (u32, u32),
+) {
     let ballot = p.ballot();
     p.on_message(
         ActorAddr::new(from, Role::Acceptor),
@@ -74,6 +85,8 @@ pub fn promise_compacted(
             ballot,
             accepted,
             compacted_through,
+            part,
+            parts,
         },
     );
 }
