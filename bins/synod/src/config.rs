@@ -402,6 +402,13 @@ impl Config {
             .saturating_mul(2)
             .saturating_add(self.limits.max_key_bytes)
             .saturating_add(4096);
+        if self.network.max_frame_bytes > synod_messages::codec::DECODE_LIMIT {
+            return Err(format!(
+                "`network.max_frame_bytes` ({}) must be at most {} (what a receiver decodes)",
+                self.network.max_frame_bytes,
+                synod_messages::codec::DECODE_LIMIT
+            ));
+        }
         if largest > self.network.max_frame_bytes {
             return Err(format!(
                 "`network.max_frame_bytes` ({}) must be at least twice `limits.max_value_bytes` ({}) plus `limits.max_key_bytes` ({}) plus 4096 (the largest cas)",
@@ -631,6 +638,12 @@ mod tests {
             err.contains("max_frame_bytes") && err.contains("cas"),
             "{err}"
         );
+        let err = Config::from_toml(&format!(
+            "{GOOD}\n[network]\nmax_frame_bytes = 1073741824\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("at most"), "{err}");
         let err = Config::from_toml(&GOOD.replace("127.0.0.1:7001", "nowhere"))
             .unwrap_err()
             .to_string();

@@ -12,8 +12,9 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// The largest value bincode may claim while decoding, whatever the frame says.
-const DECODE_LIMIT: usize = 256 * 1024 * 1024;
+/// The largest value bincode may claim while decoding, whatever the frame says: frames (and
+/// stored rows) larger than this cannot be decoded, so no frame may be larger.
+pub const DECODE_LIMIT: usize = 256 * 1024 * 1024;
 
 /// Length of the frame header.
 pub const HEADER_LEN: usize = 4;

@@ -287,6 +287,9 @@ impl Proposer {
                 let got = partial.entry(from).or_default();
                 got.insert(part, accepted);
                 if got.len() < parts.max(1) as usize {
+                    // A long promise is on its way (many large votes): give it the time it
+                    // takes rather than start over with a higher ballot and ask for it again.
+                    self.election_elapsed = 0;
                     return;
                 }
                 let accepted = partial

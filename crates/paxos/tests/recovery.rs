@@ -205,3 +205,23 @@ fn a_promise_in_parts_counts_once_every_part_arrived() {
         ]
     );
 }
+
+/// Review finding: a promise of hundreds of MB in parts takes longer than an election timeout
+/// to arrive; the proposer started over with a higher ballot, asked for it all again, and
+/// never led. While parts keep coming, it waits for them.
+#[test]
+fn a_promise_whose_parts_keep_coming_is_waited_for() {
+    let mut p = Proposer::new(config());
+    p.campaign();
+    let first = p.ballot();
+    p.take_ready();
+    promise_compacted(&mut p, 1, Vec::new(), 0);
+    for part in 0..30 {
+        for _ in 0..5 {
+            p.on_tick();
+        }
+        promise_part(&mut p, 2, Vec::new(), 0, (part, 30));
+    }
+    assert_eq!(p.ballot(), first, "no second phase 1 meanwhile");
+    assert!(p.is_leader());
+}

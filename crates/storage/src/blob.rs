@@ -60,15 +60,27 @@ pub(crate) fn ensure(
             return Ok((at, None));
         }
     }
-    let at = write_file(dir, state, key, data)?;
-    let mapped = File::open(dir.join(&at.0))
-        .and_then(|file| map(&file, at.1))
-        .ok();
+    let (at, written) = write_file(dir, state, key, data)?;
+    // Only the very bytes just written replace the copy in memory: a file found in place is
+    // checked against its checksum when it is next loaded, not now.
+    let mapped = written
+        .then(|| {
+            File::open(dir.join(&at.0))
+                .and_then(|file| map(&file, at.1))
+                .ok()
+        })
+        .flatten();
     Ok((at, mapped))
 }
 
 /// Writes `data` as blob `key` of `state` in `dir` unless a file of that content is there.
-fn write_file(dir: &Path, state: &str, key: &str, data: &[u8]) -> Result<BlobRef, StorageError> {
+/// Also returns whether it wrote the file (and did not find it there).
+fn write_file(
+    dir: &Path,
+    state: &str,
+    key: &str,
+    data: &[u8],
+) -> Result<(BlobRef, bool), StorageError> {
     let crc = crc32fast::hash(data);
     let name = file_name(state, key, crc, data.len());
     let path = dir.join(&name);
@@ -83,7 +95,7 @@ fn write_file(dir: &Path, state: &str, key: &str, data: &[u8]) -> Result<BlobRef
             .and_then(|d| d.sync_all())
             .map_err(|e| write_err(dir, e))?;
     }
-    Ok((name, data.len() as u64, crc))
+    Ok(((name, data.len() as u64, crc), !present))
 }
 
 /// Checks a blob is the one recorded (reading it through, without keeping it) and maps it.

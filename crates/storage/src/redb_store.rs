@@ -266,9 +266,11 @@ impl<S: Schema> Storage<S> for RedbStorage<S> {
                         // The file is durable before the row naming it commits.
                         let (at, map) =
                             blob::ensure(&self.dir, &self.name, key, &data, &self.ahead)?;
-                        if let Some(map) = map {
-                            mapped.insert(key.to_string(), map);
-                        }
+                        // The last blob of `key` in these ops is the one handed back, if any.
+                        match map {
+                            Some(map) => mapped.insert(key.to_string(), map),
+                            None => mapped.remove(key),
+                        };
                         let value = encode_row(&at)?;
                         meta.insert(
                             format!("{BLOB_PREFIX}{key}").as_str(),

@@ -508,9 +508,11 @@ impl<S: Schema> Storage<S> for WalStorage<S> {
                         let (at, map) =
                             blob::ensure(&self.dir, &self.name, key, &data, &self.ahead)?;
                         written.insert(key, at.0.clone());
-                        if let Some(map) = map {
-                            mapped.insert(key.to_string(), map);
-                        }
+                        // The last blob of `key` in these ops is the one handed back, if any.
+                        match map {
+                            Some(map) => mapped.insert(key.to_string(), map),
+                            None => mapped.remove(key),
+                        };
                         WalRow::Blob(key.to_string(), at)
                     }
                 });

@@ -275,16 +275,27 @@ fn a_snapshot_stored_from_memory_is_handed_back_mapped_from_its_file() {
         );
         assert!(store.take_stored_blob("snapshot").is_none(), "given once");
 
+        // A file found in place is not handed back: it is checked when next loaded.
+        store.persist(&[raft_snapshot(10, &image)]).unwrap();
+        assert!(
+            store.take_stored_blob("snapshot").is_none(),
+            "found in place"
+        );
+
+        // Only the last blob of a persist is handed back: here it was written ahead.
         let ahead = writer.write(&image[..1000]).unwrap();
         store
-            .persist(&[RaftPersist::Snapshot {
-                snapshot: SnapshotRecord {
-                    index: 20,
-                    term: 2,
-                    data: ahead,
+            .persist(&[
+                raft_snapshot(15, &image[..2000]),
+                RaftPersist::Snapshot {
+                    snapshot: SnapshotRecord {
+                        index: 20,
+                        term: 2,
+                        data: ahead,
+                    },
+                    retain_log: true,
                 },
-                retain_log: true,
-            }])
+            ])
             .unwrap();
         assert!(store.take_stored_blob("snapshot").is_none());
     }
