@@ -242,3 +242,71 @@ fn lagging_node_catches_up_through_a_snapshot(protocol: &str) {
         );
     }
 }
+
+/// Bad HTTP requests get a clear error and change nothing; the node goes on serving. Review
+/// finding: `%FF` and `%FE` were both decoded to U+FFFD, two keys silently made one.
+#[test]
+fn bad_http_requests_get_clear_errors_and_change_nothing() {
+    let cluster = Cluster::start("raft", 3);
+    let leader = cluster.leader(&[1, 2, 3]);
+    let url = |path: &str| format!("{}{path}", cluster.http[leader - 1]);
+    let status = |r: Result<ureq::Response, ureq::Error>| match r {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("{e}"),
+    };
+    let put = |path: &str, body: &str| status(ureq::put(&url(path)).send_string(body));
+    let long_key = "k".repeat(2000);
+    for (what, (code, body), want, error) in [
+        (
+            "a key past max_key_bytes",
+            put(&format!("/v1/kv/{long_key}"), "v"),
+            400,
+            "bad_key",
+        ),
+        (
+            "a key that is not UTF-8",
+            put("/v1/kv/%FF", "v"),
+            400,
+            "bad_key",
+        ),
+        (
+            "a value past max_value_bytes",
+            put("/v1/kv/big", &"v".repeat(1_100_000)),
+            413,
+            "",
+        ),
+        (
+            "a bad request id",
+            status(
+                ureq::put(&url("/v1/kv/a"))
+                    .set("synod-request-id", "x")
+                    .send_string("v"),
+            ),
+            400,
+            "bad_request_id",
+        ),
+        (
+            "a cas that is not JSON",
+            status(ureq::post(&url("/v1/kv/a/cas")).send_string("{not json")),
+            400,
+            "",
+        ),
+        (
+            "a key never written",
+            status(ureq::get(&url("/v1/kv/nothing")).call()),
+            404,
+            "",
+        ),
+    ] {
+        assert_eq!(code, want, "{what}: {body}");
+        assert!(body.contains(error), "{what}: {body}");
+    }
+    assert_eq!(cluster.put(leader, "a", "fine"), Ok(200));
+    assert_eq!(cluster.get(leader, "a").as_deref(), Some("fine"));
+    assert_eq!(
+        cluster.get(leader, "big"),
+        None,
+        "the refused value was not written"
+    );
+}

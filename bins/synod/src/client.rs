@@ -45,21 +45,36 @@ enum Outcome {
     TryNext(String),
 }
 
+/// `key` as one path segment: every byte but the unreserved ones percent-encoded, so `a?b`
+/// or `a/b` is that key and not `a`.
+fn segment(key: &str) -> String {
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(key, UNRESERVED).to_string()
+}
+
 fn call(agent: &ureq::Agent, endpoint: &str, cmd: &KvCommand) -> Outcome {
     let base = endpoint.trim_end_matches('/');
+    let key = match cmd {
+        KvCommand::Put { key, .. }
+        | KvCommand::Get { key, .. }
+        | KvCommand::Delete { key }
+        | KvCommand::Cas { key, .. } => segment(key),
+    };
     let result = match cmd {
-        KvCommand::Put { key, value } => agent
+        KvCommand::Put { value, .. } => agent
             .put(&format!("{base}/v1/kv/{key}"))
             .send_bytes(value.as_bytes()),
-        KvCommand::Get { key, stale } => {
+        KvCommand::Get { stale, .. } => {
             let q = if *stale { "?consistency=stale" } else { "" };
             agent.get(&format!("{base}/v1/kv/{key}{q}")).call()
         }
-        KvCommand::Delete { key } => agent.delete(&format!("{base}/v1/kv/{key}")).call(),
+        KvCommand::Delete { .. } => agent.delete(&format!("{base}/v1/kv/{key}")).call(),
         KvCommand::Cas {
-            key,
-            expected,
-            value,
+            expected, value, ..
         } => agent
             .post(&format!("{base}/v1/kv/{key}/cas"))
             .send_json(serde_json::json!({"expected": expected, "value": value})),
@@ -124,4 +139,16 @@ pub fn status(endpoints: &[String]) -> i32 {
         }
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment;
+
+    /// Review finding: `synod kv put 'a?b' v` wrote key `a` (the rest went as a query).
+    #[test]
+    fn a_key_is_one_path_segment_whatever_it_holds() {
+        assert_eq!(segment("key-1_x.y~"), "key-1_x.y~");
+        assert_eq!(segment("a?b/c d#é"), "a%3Fb%2Fc%20d%23%C3%A9");
+    }
 }

@@ -235,7 +235,15 @@ impl Core for Acceptor {
                 if ballot > self.state.promised {
                     self.persist(AcceptorOp::Promise(ballot));
                 }
-                self.persist(AcceptorOp::Accept(ballot, entries));
+                // A slot already accepted in this ballot holds this very value (one value per
+                // slot and ballot): a resent Accept is answered without writing it again.
+                let fresh: Vec<(Slot, Value)> = entries
+                    .into_iter()
+                    .filter(|(s, _)| self.state.accepted.get(s).is_none_or(|(b, _)| *b != ballot))
+                    .collect();
+                if !fresh.is_empty() {
+                    self.persist(AcceptorOp::Accept(ballot, fresh));
+                }
                 self.reply(from, PaxosMessage::Accepted { ballot, slots });
             }
             // Only this node's learner: its durable snapshot is what makes forgetting safe.
@@ -471,6 +479,35 @@ mod tests {
             parts,
             vec![(0, 3, vec![1, 2]), (1, 3, vec![3, 4]), (2, 3, vec![5])]
         );
+    }
+
+    /// A resent Accept (same ballot, same slots) is answered without writing the votes again;
+    /// a slot new to it is written.
+    #[test]
+    fn a_resent_accept_is_answered_without_writing_it_again() {
+        let mut a = Acceptor::new(1, AcceptorState::default());
+        let b = Ballot::new(1, 2);
+        let accept = |slots: std::ops::RangeInclusive<Slot>| PaxosMessage::Accept {
+            ballot: b,
+            entries: slots.map(|s| (s, Value::Noop)).collect(),
+        };
+        a.on_message(proposer(2), accept(1..=2));
+        a.take_ready();
+        a.on_message(proposer(2), accept(1..=3));
+        let r = a.take_ready();
+        assert_eq!(
+            r.persist,
+            vec![AcceptorOp::Accept(b, vec![(3, Value::Noop)])]
+        );
+        assert_eq!(
+            r.messages[0].1,
+            PaxosMessage::Accepted {
+                ballot: b,
+                slots: vec![1, 2, 3]
+            }
+        );
+        a.on_message(proposer(2), accept(1..=3));
+        assert!(a.take_ready().persist.is_empty());
     }
 
     #[test]

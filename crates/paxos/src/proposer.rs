@@ -584,7 +584,8 @@ impl Proposer {
         }
         let mut again = Vec::new();
         for (slot, p) in l.pending.iter_mut() {
-            if now - p.sent_at >= resend {
+            // Only what left: a slot still waiting for a window goes through it.
+            if p.sent && now - p.sent_at >= resend {
                 p.sent_at = now;
                 p.sent = true;
                 again.push((*slot, p.value.clone()));

@@ -337,3 +337,25 @@ fn an_accept_carries_no_more_bytes_than_the_budget_but_always_one_slot() {
     assert_eq!(next, vec![3, 4]);
     assert_eq!(chosen, vec![vec![1, 2]]);
 }
+
+/// Review finding: a slot's resend timer ran from its proposal when the slot had not left
+/// yet (its acceptors' windows were full), so at the resend it went to every acceptor past
+/// the windows, and again through them: twice the traffic and the writes under a backlog.
+#[test]
+fn a_slot_waiting_for_a_window_is_not_resent_past_it() {
+    let mut p = leader_of_three();
+    p.propose(vec![put(1)]).unwrap();
+    accepts(&mut p);
+    p.propose(vec![put(2)]).unwrap();
+    let mut sent_to_2 = 0;
+    for _ in 0..8 {
+        p.on_tick();
+        sent_to_2 += accepts(&mut p).get(&2).map_or(0, |batches| {
+            batches.iter().flatten().filter(|&&s| s == 2).count()
+        });
+    }
+    assert_eq!(
+        sent_to_2, 1,
+        "slot 2 goes to acceptor 2 once, through its window"
+    );
+}

@@ -128,7 +128,7 @@ impl Raft {
         if index <= self.commit_index {
             // Everything the snapshot covers is committed here already.
             self.incoming = None;
-            let msg = reply(self, offset + data.len() as u64, true);
+            let msg = reply(self, offset.saturating_add(data.len() as u64), true);
             self.send(from, msg);
             return;
         }
@@ -144,7 +144,7 @@ impl Raft {
         let Some((_, _, buf)) = &mut self.incoming else {
             return;
         };
-        let end = offset + data.len() as u64;
+        let end = offset.saturating_add(data.len() as u64);
         if offset == buf.len() as u64 {
             buf.extend_from_slice(&data);
         }

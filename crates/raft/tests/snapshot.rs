@@ -250,3 +250,27 @@ fn s7_a_transfer_holds_back_compaction_only_while_it_moves_and_not_forever() {
         );
     }
 }
+
+/// Review finding: an InstallSnapshot whose offset is near `u64::MAX` overflowed the end of
+/// the chunk (a panic in a debug build). It is now refused like any chunk out of place.
+#[test]
+fn s7_a_chunk_at_an_absurd_offset_is_refused_not_a_panic() {
+    let mut net = lagging_follower(1000);
+    first_chunk_confirmed(&mut net); // node 3 holds the first 1000 bytes
+    let term = net.node(1).term();
+    net.queue.push_back((
+        1,
+        3,
+        RaftMessage::InstallSnapshot {
+            term,
+            leader_id: 1,
+            last_included_index: 31,
+            last_included_term: term,
+            offset: u64::MAX - 1,
+            data: vec![0; 10],
+            done: true,
+        },
+    ));
+    net.deliver_all();
+    assert_eq!(net.node(3).log().snapshot_index(), 0, "nothing installed");
+}

@@ -130,6 +130,14 @@ fn check_key(state: &ApiState, key: &str) -> Result<(), ApiError> {
             format!("a key is 1 to {} bytes", state.max_key_bytes),
         ));
     }
+    // The router decodes a path lossily: `%FF` and `%FE` would both become U+FFFD, one key
+    // silently overwriting the other.
+    if key.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(bad(
+            "bad_key",
+            "a key is UTF-8 once percent-decoded (and holds no U+FFFD)",
+        ));
+    }
     Ok(())
 }
 

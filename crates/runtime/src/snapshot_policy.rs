@@ -10,6 +10,8 @@
 //! The log since the last snapshot is held in memory (the Raft log, the Paxos learner's chosen
 //! values and acceptor's votes), so a snapshot is also due, after `every` positions, once those
 //! commands take `max_log_bytes`: a store of large values does not keep half of itself twice.
+//! And whatever `every` says, the log never grows past [`HARD_CAP`] × `max_log_bytes`: 10,000
+//! positions of 1 MiB values would be 10 GiB of memory.
 
 use synod_messages::Command;
 
@@ -17,6 +19,10 @@ use synod_messages::Command;
 /// structs and the allocations of key and value (measured ~380 bytes for a 256-byte put),
 /// with the 48 bytes [`Command::approx_bytes`] counts besides key and values.
 const ENTRY_OVERHEAD: u64 = 80;
+
+/// A snapshot is due once the log holds this many times `max_log_bytes`, however few positions
+/// it holds.
+pub const HARD_CAP: u64 = 8;
 
 /// When to snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +41,9 @@ impl SnapshotPolicy {
     /// the last one, with the store holding `keys` keys.
     pub(crate) fn due(&self, since: u64, log_bytes: u64, keys: u64) -> bool {
         self.every > 0
-            && since >= self.every
-            && (since >= keys / 2 || log_bytes >= self.max_log_bytes)
+            && ((since >= self.every && (since >= keys / 2 || log_bytes >= self.max_log_bytes))
+                || (self.max_log_bytes > 0
+                    && log_bytes >= self.max_log_bytes.saturating_mul(HARD_CAP)))
     }
 }
 
@@ -105,9 +112,14 @@ mod tests {
         let (taken, longest) = run(every(10_000, 64 << 20), 200_000, 1024, false, 1_000_000);
         assert_eq!(taken, vec![65_536, 131_072, 196_608]);
         assert_eq!(longest, 65_536);
-        // A budget smaller than `every` positions' worth waits for `every`.
-        let (taken, _) = run(every(10_000, 1 << 20), 30_000, 1024, false, 1_000_000);
+        // A budget smaller than `every` positions' worth waits for `every`...
+        let (taken, _) = run(every(10_000, 4 << 20), 30_000, 1024, false, 1_000_000);
         assert_eq!(taken, vec![10_000, 20_000, 30_000]);
+        // ...up to `HARD_CAP` times the budget. Found by review: with 1 MiB values the log
+        // held 10 GiB in memory before its first snapshot.
+        let (taken, longest) = run(every(10_000, 64 << 20), 30_000, 1 << 20, false, 100);
+        assert_eq!(taken[..2], [512, 1024]);
+        assert_eq!(longest, 512);
     }
 
     #[test]
