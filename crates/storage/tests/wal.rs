@@ -227,3 +227,27 @@ fn a_whole_record_that_does_not_decode_is_refused_not_dropped() {
         "{err}"
     );
 }
+
+/// A record past the space written ahead is written once, with the next zeros after it; a
+/// crash can then leave the file's size part-way through it. That last record is dropped (its
+/// persist never returned) and the log goes on after it.
+#[test]
+fn a_large_last_record_cut_short_by_the_end_of_the_file_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = raft(dir.path());
+    store.load().unwrap();
+    store.persist(&[entries(1, 10, 100)]).unwrap();
+    store.persist(&[entries(11, 11, 5 << 20)]).unwrap();
+    drop(store);
+    let path = dir.path().join(FIRST);
+    let ends = record_ends(&path);
+    let cut = ends[ends.len() - 2] + 1000;
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(cut as u64).unwrap();
+    drop(file);
+    let mut store = raft(dir.path());
+    assert_eq!(last_index(&store.load().unwrap()), 10);
+    store.persist(&[entries(11, 12, 100)]).unwrap();
+    drop(store);
+    assert_eq!(last_index(&raft(dir.path()).load().unwrap()), 12);
+}
