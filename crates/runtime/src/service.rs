@@ -64,6 +64,8 @@ struct Pending {
     maybe_executed: bool,
     /// Where and when it was last handed over.
     sent: Option<(NodeId, Instant)>,
+    /// The protocol's term (Raft) or ballot round (Paxos) when it was last handed over.
+    sent_term: u64,
 }
 
 impl Pending {
@@ -83,6 +85,8 @@ pub struct Service {
     protocol: Recipient<Propose>,
     status: Recipient<GetStatus>,
     leader: Option<NodeId>,
+    /// The protocol's term (Raft) or ballot round (Paxos), as last reported.
+    term: u64,
     client_id: u64,
     next_seq: u64,
     pending: HashMap<RequestId, Pending>,
@@ -143,6 +147,7 @@ impl Service {
             protocol,
             status,
             leader: None,
+            term: 0,
             client_id: rand::random(),
             next_seq: 0,
             pending: HashMap::new(),
@@ -192,23 +197,29 @@ impl Service {
     }
 
     /// Hands pending commands to the leader: those never sent, sent to a node that is no longer
-    /// the leader, or sent long ago without result.
+    /// the leader, or sent to another node long ago without result (the message may have been
+    /// lost). This node's own protocol, leading, loses nothing it took while the term lasts: a
+    /// command proposed here goes again only in a new term (proposing it again meanwhile put it
+    /// in the log twice, as many times as the commit took `resend_after`).
     fn submit_due(&mut self, ctx: &mut Context<Self>) {
         let Some(leader) = self.leader else {
             return;
         };
         let now = Instant::now();
-        let resend_after = self.cfg.resend_after;
+        let (resend_after, term) = (self.cfg.resend_after, self.term);
         let local = leader == self.cfg.node;
         let due: Vec<Command> = self
             .pending
             .values_mut()
             .filter(|p| match p.sent {
                 None => true,
-                Some((to, at)) => to != leader || now.duration_since(at) >= resend_after,
+                Some((to, _)) if to != leader => true,
+                Some(_) if local => p.sent_term != term,
+                Some((_, at)) => now.duration_since(at) >= resend_after,
             })
             .map(|p| {
                 p.sent = Some((leader, now));
+                p.sent_term = term;
                 // Handed to another node, it may be executed whatever we hear next.
                 p.maybe_executed |= !local;
                 p.command.clone()
@@ -566,6 +577,7 @@ impl Handler<ClientRequest> for Service {
                         // made elsewhere, which may still be executed: never "not executed".
                         maybe_executed: req.id.is_some(),
                         sent: None,
+                        sent_term: 0,
                     },
                 );
                 self.schedule_submit(ctx);
@@ -594,6 +606,7 @@ impl Handler<RoleChanged> for Service {
             self.fail_local(ClientError::Storage);
         }
         self.leader = status.leader;
+        self.term = status.term;
         self.submit_due(ctx);
     }
 }
@@ -660,6 +673,7 @@ mod tests {
             deadline: Instant::now(),
             maybe_executed: false,
             sent: sent.map(|n| (n, Instant::now())),
+            sent_term: 0,
         }
     }
 

@@ -1,0 +1,118 @@
+//! The service hands a command to its own leading protocol once per term: proposing it again
+//! while the term lasts only puts it in the log twice.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use actix::prelude::*;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use synod_core::{Core, MemoryStorage, NotLeader, Ready, Stateless, Status};
+use synod_messages::raft::RaftMessage;
+use synod_messages::{ActorAddr, Command, KvOp, Role};
+use synod_network::{Faults, LocalHub, NetworkConfig, Router};
+use synod_runtime::{ClientRequest, Consistency, Service, ServiceConfig, Shell, SnapshotPolicy};
+
+/// A core that leads in term `term`, takes every proposal and never commits one.
+struct SlowLeader {
+    proposals: Arc<AtomicU64>,
+    term: Arc<AtomicU64>,
+}
+
+impl Core for SlowLeader {
+    type Message = RaftMessage;
+    type Persist = Infallible;
+
+    fn on_message(&mut self, _: ActorAddr, _: RaftMessage) {}
+    fn on_tick(&mut self) {}
+    fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader> {
+        self.proposals
+            .fetch_add(commands.len() as u64, Ordering::SeqCst);
+        Ok(())
+    }
+    fn take_ready(&mut self) -> Ready<RaftMessage, Infallible> {
+        Ready::default()
+    }
+    fn status(&self) -> Status {
+        Status {
+            protocol: "slow",
+            role: "leader",
+            term: self.term.load(Ordering::SeqCst),
+            leader: Some(1),
+            commit_index: 0,
+            last_index: 0,
+            ballot: None,
+        }
+    }
+}
+
+/// Review finding: a command not applied within `resend_after` (a quarter of the request
+/// timeout) was proposed again to this node's own leading protocol, and again at every
+/// `resend_after`: under a load of large values (commits taking seconds) the log carried each
+/// command several times, which slowed the commits further.
+#[actix_rt::test]
+async fn a_command_goes_to_the_local_leader_once_per_term() {
+    let router = Router::start(
+        NetworkConfig::new(1, "slow"),
+        Faults::new(1),
+        Some(LocalHub::new()),
+    )
+    .await
+    .unwrap();
+    let (proposals, term) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(1)));
+    let core = (proposals.clone(), term.clone());
+    let service_ctx = Context::<Service>::new();
+    let shell = Shell::recover(
+        ActorAddr::new(1, Role::Raft),
+        Box::new(MemoryStorage::<Stateless>::new()),
+        move |_| SlowLeader {
+            proposals: core.0.clone(),
+            term: core.1.clone(),
+        },
+        router.clone(),
+        Duration::from_millis(5),
+    )
+    .unwrap()
+    .apply_to(service_ctx.address().recipient())
+    .report_roles_to(service_ctx.address().recipient())
+    .start();
+    let cfg = ServiceConfig {
+        node: 1,
+        request_timeout: Duration::from_secs(5),
+        max_forward_bytes: 1 << 20,
+        retry_interval: Duration::from_millis(5),
+        resend_after: Duration::from_millis(20),
+        roles: vec!["raft"],
+        snapshot: SnapshotPolicy {
+            every: 0,
+            max_log_bytes: 0,
+            keys_per_step: 1,
+        },
+    };
+    let service = service_ctx.run(Service::new(
+        cfg,
+        router,
+        shell.clone().recipient(),
+        shell.recipient(),
+    ));
+    actix_rt::time::sleep(Duration::from_millis(50)).await; // the service learns who leads
+    let request = service.send(ClientRequest {
+        op: KvOp::Delete { key: "k".into() },
+        id: None,
+        consistency: Consistency::Linearizable,
+    });
+    actix_rt::spawn(async move {
+        let _ = request.await;
+    });
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        proposals.load(Ordering::SeqCst),
+        1,
+        "15 resend periods, one proposal"
+    );
+    // A new term: what the last one took may be gone, so it goes again, once.
+    term.store(2, Ordering::SeqCst);
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(proposals.load(Ordering::SeqCst), 2);
+}
