@@ -304,7 +304,7 @@ impl Service {
         self.protocol
             .send(Propose(commands))
             .into_actor(self)
-            .map(move |result, service, _| match result {
+            .map(move |result, service, ctx| match result {
                 Ok(Ok(())) => {
                     for id in &ids {
                         if let Some(p) = service.pending.get_mut(id) {
@@ -328,9 +328,27 @@ impl Service {
                                 p.sent = None;
                             }
                         }
+                        // The refusal may be older than the last RoleChanged (a leader
+                        // elected meanwhile reports nothing more): ask who leads now.
+                        service.refresh_leader(ctx);
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "the protocol actor is gone"),
+            })
+            .spawn(ctx);
+    }
+
+    /// Asks the protocol who leads now, then hands pending commands over.
+    fn refresh_leader(&mut self, ctx: &mut Context<Self>) {
+        self.status
+            .send(GetStatus)
+            .into_actor(self)
+            .map(|status, service, ctx| {
+                if let Ok(status) = status {
+                    service.leader = status.leader;
+                    service.term = status.term;
+                }
+                service.submit_due(ctx);
             })
             .spawn(ctx);
     }

@@ -14,10 +14,12 @@ use synod_messages::{ActorAddr, Command, KvOp, Role};
 use synod_network::{Faults, LocalHub, NetworkConfig, Router};
 use synod_runtime::{ClientRequest, Consistency, Service, ServiceConfig, Shell, SnapshotPolicy};
 
-/// A core that leads in term `term`, takes every proposal and never commits one.
+/// A core that leads in term `term`, takes every proposal (but refuses the first `refuse`)
+/// and never commits one.
 struct SlowLeader {
     proposals: Arc<AtomicU64>,
     term: Arc<AtomicU64>,
+    refuse: Arc<AtomicU64>,
 }
 
 impl Core for SlowLeader {
@@ -27,6 +29,10 @@ impl Core for SlowLeader {
     fn on_message(&mut self, _: ActorAddr, _: RaftMessage) {}
     fn on_tick(&mut self) {}
     fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader> {
+        if self.refuse.load(Ordering::SeqCst) > 0 {
+            self.refuse.fetch_sub(1, Ordering::SeqCst);
+            return Err(NotLeader { leader: None });
+        }
         self.proposals
             .fetch_add(commands.len() as u64, Ordering::SeqCst);
         Ok(())
@@ -51,8 +57,9 @@ impl Core for SlowLeader {
 /// timeout) was proposed again to this node's own leading protocol, and again at every
 /// `resend_after`: under a load of large values (commits taking seconds) the log carried each
 /// command several times, which slowed the commits further.
-#[actix_rt::test]
-async fn a_command_goes_to_the_local_leader_once_per_term() {
+/// A service in front of a [`SlowLeader`] whose first `refuse` proposals are refused, a
+/// client request sent to it; returns the proposal count and the term to change.
+async fn slow_leader(refuse: u64) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
     let router = Router::start(
         NetworkConfig::new(1, "slow"),
         Faults::new(1),
@@ -61,7 +68,11 @@ async fn a_command_goes_to_the_local_leader_once_per_term() {
     .await
     .unwrap();
     let (proposals, term) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(1)));
-    let core = (proposals.clone(), term.clone());
+    let core = (
+        proposals.clone(),
+        term.clone(),
+        Arc::new(AtomicU64::new(refuse)),
+    );
     let service_ctx = Context::<Service>::new();
     let shell = Shell::recover(
         ActorAddr::new(1, Role::Raft),
@@ -69,6 +80,7 @@ async fn a_command_goes_to_the_local_leader_once_per_term() {
         move |_| SlowLeader {
             proposals: core.0.clone(),
             term: core.1.clone(),
+            refuse: core.2.clone(),
         },
         router.clone(),
         Duration::from_millis(5),
@@ -105,6 +117,12 @@ async fn a_command_goes_to_the_local_leader_once_per_term() {
     actix_rt::spawn(async move {
         let _ = request.await;
     });
+    (proposals, term)
+}
+
+#[actix_rt::test]
+async fn a_command_goes_to_the_local_leader_once_per_term() {
+    let (proposals, term) = slow_leader(0).await;
     actix_rt::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         proposals.load(Ordering::SeqCst),
@@ -115,4 +133,18 @@ async fn a_command_goes_to_the_local_leader_once_per_term() {
     term.store(2, Ordering::SeqCst);
     actix_rt::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(proposals.load(Ordering::SeqCst), 2);
+}
+
+/// Review finding: a refusal (`NotLeader`) older than the last leadership report made the
+/// service forget who leads; a leader that stays leader reports nothing more, so this node's
+/// clients got no leader until leadership changed. The service now asks the protocol.
+#[actix_rt::test]
+async fn a_stale_refusal_does_not_make_the_service_forget_its_leader() {
+    let (proposals, _) = slow_leader(1).await;
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        proposals.load(Ordering::SeqCst),
+        1,
+        "proposed again after the refusal"
+    );
 }

@@ -228,11 +228,14 @@ fn a_whole_record_that_does_not_decode_is_refused_not_dropped() {
     );
 }
 
-/// A record past the space written ahead is written once, with the next zeros after it; a
-/// crash can then leave the file's size part-way through it. That last record is dropped (its
-/// persist never returned) and the log goes on after it.
+/// A record past the space written ahead is written once: body (with the next zeros) and a
+/// sync, then its header and a sync. A crash between them leaves the body without its header,
+/// which reads as the end of the log: that record is dropped (its persist never returned) and
+/// the log goes on. A header whose length runs past the end of the file cannot come from a
+/// crash, and is refused (review finding: dropping it as torn dropped every record after a
+/// damaged length, for good).
 #[test]
-fn a_large_last_record_cut_short_by_the_end_of_the_file_is_dropped() {
+fn a_large_record_without_its_header_is_dropped_and_one_past_the_end_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = raft(dir.path());
     store.load().unwrap();
@@ -241,13 +244,22 @@ fn a_large_last_record_cut_short_by_the_end_of_the_file_is_dropped() {
     drop(store);
     let path = dir.path().join(FIRST);
     let ends = record_ends(&path);
-    let cut = ends[ends.len() - 2] + 1000;
-    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    file.set_len(cut as u64).unwrap();
-    drop(file);
+    let at = ends[ends.len() - 2];
+    let original = std::fs::read(&path).unwrap();
+
+    let mut bytes = original.clone();
+    bytes[at..at + 8].fill(0);
+    std::fs::write(&path, &bytes).unwrap();
     let mut store = raft(dir.path());
     assert_eq!(last_index(&store.load().unwrap()), 10);
     store.persist(&[entries(11, 12, 100)]).unwrap();
     drop(store);
     assert_eq!(last_index(&raft(dir.path()).load().unwrap()), 12);
+
+    std::fs::write(&path, &original[..at + 1000]).unwrap();
+    let err = raft(dir.path()).load().unwrap_err().to_string();
+    assert!(
+        err.contains("past the end") && err.contains(&format!("byte {at}")),
+        "{err}"
+    );
 }
