@@ -51,6 +51,19 @@ fn a_recovered_slot_the_learner_delivered_is_no_longer_proposed() {
     assert_eq!(p.status().commit_index, 1);
 }
 
+/// The slots and values of the Accepts `p` sent acceptor `node` (its other outputs dropped).
+fn accepted_by(p: &mut Proposer, node: NodeId) -> Vec<(Slot, Value)> {
+    p.take_ready()
+        .messages
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            PaxosMessage::Accept { entries, .. } if to.node == node => Some(entries),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
 /// A vote for `value` in slot `slot`, cast in the ballot of round 1 led by node 1.
 fn vote(slot: Slot, value: Value) -> AcceptedValue {
     AcceptedValue {
@@ -111,16 +124,7 @@ fn slots_only_a_lost_snapshot_held_are_recovered_from_the_other_acceptors() {
     promise_compacted(&mut p, 1, vec![vote(5, Value::Command(put(5)))], 0);
     promise_compacted(&mut p, 3, vec![vote(10, Value::Command(put(10)))], 0);
     assert!(p.is_leader());
-    let recovered: Vec<(Slot, Value)> = p
-        .take_ready()
-        .messages
-        .into_iter()
-        .filter_map(|(to, m)| match m {
-            PaxosMessage::Accept { entries, .. } if to.node == 3 => Some(entries),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let recovered = accepted_by(&mut p, 3);
     let slots: Vec<Slot> = recovered.iter().map(|(s, _)| *s).collect();
     assert_eq!(slots, (1..=10).collect::<Vec<_>>());
     assert_eq!(recovered[4].1, Value::Command(put(5)));
@@ -186,16 +190,7 @@ fn a_promise_in_parts_counts_once_every_part_arrived() {
     assert!(!p.is_leader(), "acceptor 2's promise is not complete");
     promise_part(&mut p, 2, vec![vote(1, Value::Command(put(1)))], 0, (0, 2));
     assert!(p.is_leader());
-    let recovered: Vec<(Slot, Value)> = p
-        .take_ready()
-        .messages
-        .into_iter()
-        .filter_map(|(to, m)| match m {
-            PaxosMessage::Accept { entries, .. } if to.node == 2 => Some(entries),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let recovered = accepted_by(&mut p, 2);
     assert_eq!(
         recovered,
         vec![
