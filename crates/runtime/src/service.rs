@@ -343,14 +343,18 @@ impl Service {
         self.status
             .send(GetStatus)
             .into_actor(self)
-            .map(|status, service, ctx| {
-                if let Ok(status) = status {
-                    service.leader = status.leader;
-                    service.term = status.term;
-                }
-                service.submit_due(ctx);
+            .map(|status, service, ctx| match status {
+                Ok(status) => service.follow(&status, ctx),
+                Err(_) => service.submit_due(ctx),
             })
             .spawn(ctx);
+    }
+
+    /// The protocol reports who leads and in which term: hand pending commands over.
+    fn follow(&mut self, status: &Status, ctx: &mut Context<Self>) {
+        self.leader = status.leader;
+        self.term = status.term;
+        self.submit_due(ctx);
     }
 
     /// Fails requests whose deadline passed.
@@ -623,9 +627,7 @@ impl Handler<RoleChanged> for Service {
         if status.role == "failed" {
             self.fail_local(ClientError::Storage);
         }
-        self.leader = status.leader;
-        self.term = status.term;
-        self.submit_due(ctx);
+        self.follow(&status, ctx);
     }
 }
 
