@@ -217,6 +217,9 @@ pub struct NetworkSection {
     pub reconnect_max_ms: u64,
     /// Messages queued per peer before new ones are dropped.
     pub outbound_queue: usize,
+    /// Bytes queued per peer (plus one message) before new messages are dropped: what a peer
+    /// that stopped reading can cost this node's memory.
+    pub outbound_queue_bytes: usize,
 }
 
 impl Default for NetworkSection {
@@ -226,6 +229,7 @@ impl Default for NetworkSection {
             reconnect_min_ms: 50,
             reconnect_max_ms: 2000,
             outbound_queue: 65536,
+            outbound_queue_bytes: 128 * 1024 * 1024,
         }
     }
 }
@@ -434,6 +438,12 @@ impl Config {
         {
             return Err("`network.reconnect_min_ms` must be at least 1 and at most `network.reconnect_max_ms`".into());
         }
+        if self.network.outbound_queue == 0 || self.network.outbound_queue_bytes == 0 {
+            return Err(
+                "`network.outbound_queue` and `network.outbound_queue_bytes` must be at least 1"
+                    .into(),
+            );
+        }
         Ok(())
     }
 
@@ -628,6 +638,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("snapshot_keys_per_step"), "{err}");
+        let err = Config::from_toml(&format!("{GOOD}\n[network]\noutbound_queue_bytes = 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("outbound_queue_bytes"), "{err}");
         // A cas of two 1 MiB values does not fit a 2 MiB frame.
         let err = Config::from_toml(&format!(
             "{GOOD}\n[network]\nmax_frame_bytes = 2097152\n[limits]\nmax_value_bytes = 1048576\n"

@@ -26,6 +26,9 @@ pub struct NetworkConfig {
     pub reconnect_max: Duration,
     /// Capacity of each peer's outbound queue; when full, new envelopes to that peer are dropped.
     pub outbound_queue: usize,
+    /// Bytes of frames each peer's outbound queue holds (plus at most one frame) before new
+    /// envelopes to that peer are dropped.
+    pub outbound_queue_bytes: usize,
     /// How long an accepted connection may take to send its handshake before it is closed.
     pub handshake_timeout: Duration,
 }
@@ -35,7 +38,8 @@ impl NetworkConfig {
     pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
 
     /// A config for `node` of `cluster_id` with no listener, no peers and default limits:
-    /// 16 MiB frames, reconnect backoff 50 ms .. 2 s, 4096-envelope queues, 5 s handshake timeout.
+    /// 16 MiB frames, reconnect backoff 50 ms .. 2 s, queues of 4096 envelopes and 64 MiB, 5 s
+    /// handshake timeout.
     pub fn new(node: NodeId, cluster_id: impl Into<String>) -> Self {
         Self {
             node,
@@ -46,6 +50,7 @@ impl NetworkConfig {
             reconnect_min: Duration::from_millis(50),
             reconnect_max: Duration::from_secs(2),
             outbound_queue: 4096,
+            outbound_queue_bytes: 4 * Self::DEFAULT_MAX_FRAME,
             handshake_timeout: Duration::from_secs(5),
         }
     }
@@ -84,9 +89,9 @@ impl NetworkConfig {
                 self.max_frame
             )));
         }
-        if self.outbound_queue == 0 {
+        if self.outbound_queue == 0 || self.outbound_queue_bytes == 0 {
             return Err(NetworkError::Config(
-                "outbound_queue must be at least 1".into(),
+                "outbound_queue and outbound_queue_bytes must be at least 1".into(),
             ));
         }
         if self.reconnect_min.is_zero() || self.reconnect_min > self.reconnect_max {
@@ -115,6 +120,10 @@ mod tests {
         let mut queue = good.clone();
         queue.outbound_queue = 0;
         assert!(queue.validate().is_err());
+
+        let mut bytes = good.clone();
+        bytes.outbound_queue_bytes = 0;
+        assert!(bytes.validate().is_err());
 
         let mut frame = good.clone();
         frame.max_frame = 0;

@@ -16,8 +16,8 @@
 //! * The filter runs once, on the sending side, for every destination (even the node itself), so
 //!   a test cuts a link the same way whether the nodes share a process or not. Envelopes arriving
 //!   from another router ([`LocalHub`] or TCP) are delivered without filtering again.
-//! * TCP: each node dials every peer it sends to (one connection per peer, bounded queue, batched
-//!   writes, capped exponential reconnect backoff) and accepts its peers' connections. The first
+//! * TCP: each node dials every peer it sends to (one connection per peer, a queue of frames
+//!   bounded by count and by bytes, batched writes, capped exponential reconnect backoff) and accepts its peers' connections. The first
 //!   frame is a [`Handshake`](synod_messages::Handshake); a wrong version, cluster id or an
 //!   unknown node id closes the connection, as does any undecodable or oversized frame.
 //! * Loss is allowed everywhere (full queues, broken connections): the protocols above tolerate
@@ -27,6 +27,7 @@ mod config;
 mod faults;
 mod hub;
 mod message;
+mod queue;
 mod router;
 mod tcp;
 

@@ -80,4 +80,6 @@ pub struct NetworkStats {
     pub dropped_unknown_node: u64,
     /// Envelopes dropped because the peer's outbound queue was full.
     pub dropped_queue_full: u64,
+    /// Envelopes dropped because they could not be framed (larger than the largest frame).
+    pub dropped_unframed: u64,
 }

@@ -6,6 +6,7 @@ use crate::hub::LocalHub;
 use crate::message::{
     self, Deliver, GetLocalAddr, GetStats, Inbound, NetworkStats, Register, Shutdown, Unregister,
 };
+use crate::queue::{outbound_queue, OutboundQueue, Refused};
 use crate::tcp::{self, InboundPolicy, OutboundConfig};
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, MessageResult, Recipient};
 use std::collections::HashMap;
@@ -15,8 +16,6 @@ use std::time::Duration;
 use synod_messages::codec;
 use synod_messages::{Envelope, Handshake, NodeId, Role};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::task::JoinSet;
 use tracing::{debug, info, trace, warn};
 
@@ -28,7 +27,7 @@ pub struct Router {
     local_addr: Option<SocketAddr>,
     handshake: Arc<[u8]>,
     locals: HashMap<Role, Recipient<Deliver>>,
-    peers: HashMap<NodeId, mpsc::Sender<Envelope>>,
+    peers: HashMap<NodeId, OutboundQueue>,
     /// The listener and the outbound sessions; dropping the set aborts them.
     tasks: JoinSet<()>,
     stats: NetworkStats,
@@ -120,14 +119,28 @@ impl Router {
             router.do_send(Inbound(envelope));
             return;
         }
+        let max_frame = self.config.max_frame;
         let Some(queue) = self.peer_queue(to) else {
             self.stats.dropped_unknown_node += 1;
             warn!(node = self.config.node, to = %envelope.to, "dropping envelope for an unknown node");
             return;
         };
-        match queue.try_send(envelope) {
+        // A peer that stopped reading fills its queue: drop before encoding.
+        let pushed = if queue.has_room() {
+            match codec::encode_frame(&envelope, max_frame) {
+                Ok(frame) => queue.push(frame),
+                Err(error) => {
+                    self.stats.dropped_unframed += 1;
+                    warn!(node = self.config.node, to = %envelope.to, %error, "dropping envelope that cannot be framed");
+                    return;
+                }
+            }
+        } else {
+            Err(Refused::Full)
+        };
+        match pushed {
             Ok(()) => self.stats.queued_tcp += 1,
-            Err(TrySendError::Full(envelope)) => {
+            Err(Refused::Full) => {
                 self.stats.dropped_queue_full += 1;
                 debug!(
                     node = self.config.node, to = %envelope.to,
@@ -135,7 +148,7 @@ impl Router {
                     "peer queue full; dropping envelope"
                 );
             }
-            Err(TrySendError::Closed(envelope)) => {
+            Err(Refused::Closed) => {
                 // Cannot happen: `peer_queue` replaces a session that ended.
                 warn!(node = self.config.node, to = %envelope.to, "peer session ended; dropping envelope");
             }
@@ -143,7 +156,7 @@ impl Router {
     }
 
     /// The outbound queue of peer `node`, starting its session on first use.
-    fn peer_queue(&mut self, node: NodeId) -> Option<&mpsc::Sender<Envelope>> {
+    fn peer_queue(&mut self, node: NodeId) -> Option<&OutboundQueue> {
         // A session only ends when the router drops its queue, but should one die anyway
         // (a panic), start a new one rather than losing the peer for good.
         if self.peers.get(&node).is_some_and(|queue| queue.is_closed()) {
@@ -156,12 +169,12 @@ impl Router {
         }
         if !self.peers.contains_key(&node) {
             let addr = *self.config.peers.get(&node)?;
-            let (sender, receiver) = mpsc::channel(self.config.outbound_queue);
+            let (sender, receiver) =
+                outbound_queue(self.config.outbound_queue, self.config.outbound_queue_bytes);
             let session = OutboundConfig {
                 peer: node,
                 addr,
                 handshake: self.handshake.clone(),
-                max_frame: self.config.max_frame,
                 reconnect_min: self.config.reconnect_min,
                 reconnect_max: self.config.reconnect_max,
             };

@@ -6,6 +6,7 @@
 //! of [`synod_messages::codec`]: a 4-byte big-endian length, then the bincode body.
 
 use crate::message::Inbound;
+use crate::queue::QueuedFrames;
 use crate::router::Router;
 use actix::Addr;
 use futures::StreamExt;
@@ -18,12 +19,11 @@ use synod_messages::codec::{self, CodecError};
 use synod_messages::{Envelope, Handshake, NodeId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 use tracing::{debug, info, warn};
 
-/// The most envelopes written in one batch.
+/// The most frames written in one batch.
 const MAX_BATCH: usize = 1024;
 /// A write buffer that grew past this is released after use.
 const KEEP_BUFFER: usize = 1024 * 1024;
@@ -178,8 +178,6 @@ pub(crate) struct OutboundConfig {
     pub(crate) addr: SocketAddr,
     /// Our handshake, already framed.
     pub(crate) handshake: Arc<[u8]>,
-    /// The largest frame body sent.
-    pub(crate) max_frame: usize,
     /// First reconnect delay.
     pub(crate) reconnect_min: Duration,
     /// Largest reconnect delay.
@@ -194,11 +192,11 @@ enum SessionEnd {
     Lost(io::Error),
 }
 
-/// Keeps one connection to a peer up, writing the envelopes of `queue` to it, until the router
+/// Keeps one connection to a peer up, writing the frames of `queue` to it, until the router
 /// drops the queue's sender. Reconnects with capped exponential backoff; the backoff resets only
 /// after a connection stayed up for `reconnect_max`. Envelopes queued when a connection attempt
 /// fails are dropped.
-pub(crate) async fn outbound(config: OutboundConfig, mut queue: mpsc::Receiver<Envelope>) {
+pub(crate) async fn outbound(config: OutboundConfig, mut queue: QueuedFrames) {
     let peer = config.peer;
     let addr = config.addr;
     let mut backoff = config.reconnect_min;
@@ -227,10 +225,7 @@ pub(crate) async fn outbound(config: OutboundConfig, mut queue: mpsc::Receiver<E
                 // An unreachable peer loses what was sent to it, as on a real network: the
                 // protocols retransmit what still matters, and a peer back after a long time
                 // is not flooded with stale messages.
-                let mut dropped = 0u64;
-                while queue.try_recv().is_ok() {
-                    dropped += 1;
-                }
+                let dropped = queue.drop_queued();
                 if failures == 1 {
                     warn!(peer, %addr, %error, dropped, "cannot connect to peer; retrying");
                 } else {
@@ -246,7 +241,7 @@ pub(crate) async fn outbound(config: OutboundConfig, mut queue: mpsc::Receiver<E
 async fn session(
     stream: TcpStream,
     config: &OutboundConfig,
-    queue: &mut mpsc::Receiver<Envelope>,
+    queue: &mut QueuedFrames,
 ) -> SessionEnd {
     match run_session(stream, config, queue).await {
         Ok(end) => end,
@@ -257,7 +252,7 @@ async fn session(
 async fn run_session(
     stream: TcpStream,
     config: &OutboundConfig,
-    queue: &mut mpsc::Receiver<Envelope>,
+    queue: &mut QueuedFrames,
 ) -> io::Result<SessionEnd> {
     stream.set_nodelay(true)?;
     let (mut reader, mut writer) = stream.into_split();
@@ -272,16 +267,13 @@ async fn run_session(
                     return Ok(SessionEnd::RouterGone);
                 }
                 buffer.clear();
-                for envelope in batch.drain(..) {
-                    match codec::encode_frame(&envelope, config.max_frame) {
-                        Ok(frame) => buffer.extend_from_slice(&frame),
-                        Err(error) => warn!(
-                            peer = config.peer, to = %envelope.to, %error,
-                            "dropping envelope that cannot be framed"
-                        ),
-                    }
+                for frame in batch.drain(..) {
+                    buffer.extend_from_slice(&frame);
                 }
-                writer.write_all(&buffer).await?;
+                let written = writer.write_all(&buffer).await;
+                // Written or lost with the connection: either way no longer queued.
+                queue.release(buffer.len());
+                written?;
                 if buffer.capacity() > KEEP_BUFFER {
                     buffer = Vec::new();
                 }

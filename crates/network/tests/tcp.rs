@@ -295,3 +295,82 @@ async fn sender_reconnects_after_the_receiver_restarts() {
     // The same outbound session reconnected: nothing was dropped as undeliverable.
     assert_eq!(r1.send(GetStats).await.unwrap().dropped_unknown_node, 0);
 }
+
+/// A snapshot chunk of `len` bytes from node 1 to node 2.
+fn chunk(len: usize) -> synod_messages::Envelope {
+    synod_messages::Envelope {
+        from: synod_messages::ActorAddr::new(1, Role::Raft),
+        to: synod_messages::ActorAddr::new(2, Role::Raft),
+        payload: synod_messages::raft::RaftMessage::InstallSnapshot {
+            term: 1,
+            leader_id: 1,
+            last_included_index: 1,
+            last_included_term: 1,
+            offset: 0,
+            data: vec![7; len],
+            done: false,
+        }
+        .into(),
+    }
+}
+
+/// Found with a follower stopped by SIGSTOP under 64 KiB writes: the queue was bounded by
+/// messages only, so a peer that stops reading made the sender hold everything sent to it
+/// (the leader grew to 8 GiB). Now a peer's queue holds at most its byte bound plus one frame.
+#[actix_rt::test]
+async fn a_peer_that_stops_reading_costs_the_sender_its_byte_bound_not_everything_sent() {
+    // A "peer" that accepts and then reads nothing until told to.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (start_reading, reading) = tokio::sync::oneshot::channel::<()>();
+    let drained = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let _ = reading.await;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0usize;
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        total
+    });
+
+    let mut cfg = config(1, None, &[(2, addr)]);
+    cfg.outbound_queue = 1_000_000;
+    cfg.outbound_queue_bytes = 1 << 20;
+    let r1 = Router::start(cfg, Faults::new(1), None).await.unwrap();
+    // 2,000 chunks of 32 KiB: 64 MiB, far past what loopback buffers take.
+    for _ in 0..2000 {
+        r1.send(synod_network::Send(chunk(32 * 1024)))
+            .await
+            .unwrap();
+        tokio::task::yield_now().await;
+    }
+    let stats = r1.send(GetStats).await.unwrap();
+    assert!(
+        stats.dropped_queue_full >= 1000,
+        "dropped {} of 2000 (queued {})",
+        stats.dropped_queue_full,
+        stats.queued_tcp
+    );
+
+    // Once the peer reads again, the queue empties and takes new envelopes.
+    start_reading.send(()).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let queued = stats.queued_tcp;
+    loop {
+        r1.send(synod_network::Send(chunk(16))).await.unwrap();
+        if r1.send(GetStats).await.unwrap().queued_tcp > queued {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the queue never took envelopes again"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    r1.send(Shutdown).await.unwrap();
+    assert!(drained.await.unwrap() > 0);
+}

@@ -18,6 +18,10 @@ pub struct Progress {
     pub oldest_at_last_round: Option<Index>,
     /// Whether the follower answered since the last check-quorum round.
     pub active: bool,
+    /// The follower left a batch unanswered for a whole heartbeat round: until it answers,
+    /// it gets only empty AppendEntries, not the batch again and again (a follower that is
+    /// stopped or cut off would otherwise be sent a full batch every round, for nothing).
+    pub probing: bool,
     /// A snapshot being sent because the entries the follower needs were compacted away.
     pub snapshot: Option<SnapshotSend>,
     /// The highest commit index the follower was told (as far as the messages sent imply).
@@ -41,10 +45,22 @@ pub struct SnapshotSend {
 /// the leader's compaction (see `Raft::compact`).
 pub const QUIET_ROUNDS: u32 = 3;
 
+/// A chunk left unanswered is sent again after 1, 2, 4, 8 and 16 quiet rounds, then every 16.
+const RESEND_BACKOFF_CAP: u32 = 16;
+
 impl SnapshotSend {
     /// Whether the follower is still taking chunks.
     pub fn moving(&self) -> bool {
         self.quiet_rounds < QUIET_ROUNDS
+    }
+
+    /// Whether the chunk in flight, unanswered for `quiet_rounds` rounds, is sent again now:
+    /// backing off, so that a follower that stopped taking chunks costs little.
+    pub fn resend_due(&self) -> bool {
+        let q = self.quiet_rounds;
+        q > 0
+            && (q.is_power_of_two() && q <= RESEND_BACKOFF_CAP
+                || q.is_multiple_of(RESEND_BACKOFF_CAP))
     }
 }
 
@@ -83,6 +99,7 @@ impl Progress {
         let stalled = oldest.is_some() && oldest == self.oldest_at_last_round;
         if stalled {
             self.rewind(self.match_index + 1);
+            self.probing = true;
         }
         self.oldest_at_last_round = self.inflight.front().copied();
         stalled

@@ -51,10 +51,10 @@ impl Raft {
                 continue;
             };
             let stalled = p.restart_if_stalled();
-            if p.snapshot.is_some() {
+            if let Some(s) = &p.snapshot {
                 // A snapshot transfer keeps the follower's timer reset by itself; a chunk left
-                // unanswered for a whole round is sent again.
-                if stalled {
+                // unanswered goes again, less and less often.
+                if stalled && s.resend_due() {
                     self.send_snapshot_chunk(peer);
                 }
                 continue;
@@ -107,7 +107,7 @@ impl Raft {
             self.send_snapshot_chunk(peer);
             return;
         }
-        let has_room = p.inflight.len() < max_inflight;
+        let has_room = !p.probing && p.inflight.len() < max_inflight;
         let (prev, count) = if has_room && p.next_index <= last {
             (p.next_index - 1, max_batch)
         } else if heartbeat {
@@ -287,6 +287,7 @@ impl Raft {
             return;
         };
         p.active = true;
+        p.probing = false;
         if success {
             p.acknowledge(match_index);
             self.maybe_commit();

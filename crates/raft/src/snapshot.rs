@@ -208,6 +208,7 @@ impl Raft {
             return;
         };
         p.active = true;
+        p.probing = false;
         let Some(sending) = &mut p.snapshot else {
             return;
         };

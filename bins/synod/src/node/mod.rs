@@ -323,6 +323,7 @@ async fn start_router(
     net.reconnect_min = Duration::from_millis(cfg.network.reconnect_min_ms);
     net.reconnect_max = Duration::from_millis(cfg.network.reconnect_max_ms);
     net.outbound_queue = cfg.network.outbound_queue;
+    net.outbound_queue_bytes = cfg.network.outbound_queue_bytes;
     let hub = match transport {
         Transport::Tcp => {
             net.listen = Some(cfg.node(id)?.peer_addr);
