@@ -310,3 +310,74 @@ fn bad_http_requests_get_clear_errors_and_change_nothing() {
         "the refused value was not written"
     );
 }
+
+/// Sends the head of a PUT and all but the last byte of its `len`-byte body, then stalls.
+fn slow_put(http: &str, key: &str, len: usize) -> TcpStream {
+    let addr = http.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let head =
+        format!("PUT /v1/kv/{key} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {len}\r\n\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&vec![b'a'; len - 1]).unwrap();
+    stream
+}
+
+/// The response on `stream`, as text, read until the end of its JSON body (or EOF).
+fn response(mut stream: TcpStream) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"}") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Found by a review of what breaks at scale: the HTTP server had no deadline on a body and
+/// no bound on the bodies it held, so slow or many large requests could hold a node's memory
+/// without limit. Now a stalled body gets 408 after `request_timeout_ms`, and past
+/// `limits.max_pending_bytes` a write gets 503 `overloaded`; neither is executed, and the node
+/// serves again once the bodies are gone.
+#[test]
+fn stalled_bodies_time_out_and_past_the_budget_writes_are_refused_not_held() {
+    let mut c = Cluster::start("raft", 1);
+    c.leader(&[1]);
+    c.kill9(1);
+    let env = [
+        ("SYNOD_LIMITS__MAX_VALUE_BYTES", "1000"),
+        ("SYNOD_LIMITS__MAX_PENDING_BYTES", "3100"),
+    ];
+    c.children[0] = Some(c.spawn_with(1, &env));
+    c.leader(&[1]);
+
+    let stalled: Vec<TcpStream> = (0..3)
+        .map(|i| slow_put(&c.http[0], &format!("slow{i}"), 1000))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let refused = ureq::put(&format!("{}/v1/kv/other", c.http[0])).send_string(&"b".repeat(200));
+    match refused {
+        Err(ureq::Error::Status(503, r)) => {
+            let body = r.into_string().unwrap_or_default();
+            assert!(body.contains("overloaded"), "{body}");
+        }
+        other => panic!("expected 503 overloaded past the budget, got {other:?}"),
+    }
+
+    for stream in stalled {
+        let text = response(stream);
+        assert!(
+            text.starts_with("HTTP/1.1 408") && text.contains("body_timeout"),
+            "a stalled body: {text}"
+        );
+    }
+    // The budget is back: the node takes writes again, and nothing refused was written.
+    assert_eq!(c.put(1, "other", &"b".repeat(200)), Ok(200));
+    for key in ["slow0", "slow1", "slow2"] {
+        assert_eq!(c.get(1, key), None, "{key} was never complete");
+    }
+}

@@ -242,8 +242,12 @@ pub struct LimitsSection {
     pub max_value_bytes: usize,
     /// Largest key, in bytes (larger: 400).
     pub max_key_bytes: usize,
-    /// How long a request waits for its outcome (then 503 or 504).
+    /// How long a request waits for its outcome (then 503 or 504), and for its body to arrive
+    /// (then 408).
     pub request_timeout_ms: u64,
+    /// Bytes of request bodies (values, cas JSON) a node holds at once, from their first byte to
+    /// their answer (past it: 503 `overloaded`, nothing done).
+    pub max_pending_bytes: usize,
 }
 
 impl Default for LimitsSection {
@@ -252,6 +256,7 @@ impl Default for LimitsSection {
             max_value_bytes: 1024 * 1024,
             max_key_bytes: 1024,
             request_timeout_ms: 5000,
+            max_pending_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -437,6 +442,13 @@ impl Config {
             || self.network.reconnect_max_ms < self.network.reconnect_min_ms
         {
             return Err("`network.reconnect_min_ms` must be at least 1 and at most `network.reconnect_max_ms`".into());
+        }
+        let largest_body = 2 * self.limits.max_value_bytes + 1024;
+        if self.limits.max_pending_bytes < largest_body {
+            return Err(format!(
+                "`limits.max_pending_bytes` ({}) must be at least twice `limits.max_value_bytes` plus 1024 ({largest_body}, the largest cas body)",
+                self.limits.max_pending_bytes
+            ));
         }
         if self.network.outbound_queue == 0 || self.network.outbound_queue_bytes == 0 {
             return Err(
@@ -642,6 +654,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("outbound_queue_bytes"), "{err}");
+        let err = Config::from_toml(&format!("{GOOD}\n[limits]\nmax_pending_bytes = 1000\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_pending_bytes"), "{err}");
         // A cas of two 1 MiB values does not fit a 2 MiB frame.
         let err = Config::from_toml(&format!(
             "{GOOD}\n[network]\nmax_frame_bytes = 2097152\n[limits]\nmax_value_bytes = 1048576\n"

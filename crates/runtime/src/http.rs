@@ -2,16 +2,21 @@
 //!
 //! | method | path | success | errors |
 //! |---|---|---|---|
-//! | PUT | `/v1/kv/{key}` (body: raw value) | 200 | 400, 413, 503, 504, 507 |
+//! | PUT | `/v1/kv/{key}` (body: raw value) | 200 | 400, 408, 413, 503, 504, 507 |
 //! | GET | `/v1/kv/{key}[?consistency=stale]` | 200 raw value, 404 | 400, 503, 504 |
 //! | DELETE | `/v1/kv/{key}` | 200 | 400, 503, 504, 507 |
-//! | POST | `/v1/kv/{key}/cas` (JSON `{"expected","value"}`) | 200 / 409 | 400, 413, 503, 504, 507 |
+//! | POST | `/v1/kv/{key}/cas` (JSON `{"expected","value"}`) | 200 / 409 | 400, 408, 413, 503, 504, 507 |
 //! | GET | `/v1/status` | 200 JSON | 503 |
 //! | POST | `/v1/admin/faults` (JSON, test-only: [`crate::admin`]) | 200 | 400, 404 unless enabled |
 //!
 //! Every error body is JSON with an `error` field. A client may send
 //! `synod-request-id: <client>:<seq>` (two u64) so a retry of the same request is applied once.
+//!
+//! A body must arrive within `body_timeout` (else 408 `body_timeout`), and the bodies a node
+//! holds at once are bounded by its [`Admission`] budget (past it, 503 `overloaded`); either
+//! way the request was not executed.
 
+use crate::admission::{Admission, Overloaded, Reservation};
 use crate::msg::{ClientError, ClientRequest, Consistency, GetNodeStatus};
 use crate::service::Service;
 use actix::Addr;
@@ -20,6 +25,8 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
 use synod_messages::{KvOp, KvResult, RequestId};
 
 /// What the handlers share.
@@ -33,6 +40,10 @@ pub struct ApiState {
     pub max_key_bytes: usize,
     /// The node's fault filter, when the test-only admin endpoint is enabled.
     pub admin: Option<synod_network::Faults>,
+    /// The request bodies the node holds at once.
+    pub admission: Arc<Admission>,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
 }
 
 /// Registers the API routes.
@@ -58,6 +69,10 @@ enum ApiError {
     BadRequest { kind: &'static str, detail: String },
     #[error("the limit is {0} bytes")]
     TooLarge(usize),
+    #[error("the body did not arrive within {0:?}")]
+    BodyTimeout(Duration),
+    #[error(transparent)]
+    Overloaded(#[from] Overloaded),
     #[error("no such key")]
     NotFound,
     #[error(transparent)]
@@ -78,6 +93,8 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Client(ClientError::Timeout | ClientError::Interrupted(_)) => {
                 StatusCode::GATEWAY_TIMEOUT
@@ -93,6 +110,8 @@ impl ResponseError for ApiError {
         let body = match self {
             ApiError::BadRequest { kind, .. } => json!({"error": kind, "detail": detail}),
             ApiError::TooLarge(_) => json!({"error": "too_large", "detail": detail}),
+            ApiError::BodyTimeout(_) => json!({"error": "body_timeout", "detail": detail}),
+            ApiError::Overloaded(_) => json!({"error": "overloaded", "detail": detail}),
             ApiError::NotFound => json!({"error": "not_found", "detail": detail}),
             ApiError::Client(ClientError::NoLeader { leader }) => json!({
                 "error": "no_leader",
@@ -160,13 +179,33 @@ fn request_id(req: &HttpRequest) -> Result<Option<RequestId>, ApiError> {
     })
 }
 
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// Reads a body of at most `limit` bytes, within the deadline and the node's budget. The
+/// reservation holds its bytes until the caller drops it, once the request is answered.
+async fn read_body(
+    state: &ApiState,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<(Vec<u8>, Reservation), ApiError> {
+    let mut reservation = state.admission.reserve();
+    let read = read_within(payload, limit, &mut reservation);
+    match tokio::time::timeout(state.body_timeout, read).await {
+        Ok(body) => Ok((body?, reservation)),
+        Err(_) => Err(ApiError::BodyTimeout(state.body_timeout)),
+    }
+}
+
+async fn read_within(
+    mut payload: web::Payload,
+    limit: usize,
+    reservation: &mut Reservation,
+) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| bad("bad_body", e))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::TooLarge(limit));
         }
+        reservation.grow(chunk.len())?;
         body.extend_from_slice(&chunk);
     }
     Ok(body)
@@ -202,7 +241,7 @@ async fn put(
     let key = key.into_inner();
     check_key(&state, &key)?;
     let id = request_id(&req)?;
-    let value = read_body(payload, state.max_value_bytes).await?;
+    let (value, _held) = read_body(&state, payload, state.max_value_bytes).await?;
     run(
         &state,
         KvOp::Put { key, value },
@@ -269,7 +308,7 @@ async fn cas(
     check_key(&state, &key)?;
     let id = request_id(&req)?;
     // The JSON wraps two values, so allow room for both plus the syntax.
-    let body = read_body(payload, 2 * state.max_value_bytes + 1024).await?;
+    let (body, _held) = read_body(&state, payload, 2 * state.max_value_bytes + 1024).await?;
     let body: CasBody = serde_json::from_slice(&body).map_err(|e| bad("bad_json", e))?;
     if body
         .value

@@ -20,9 +20,12 @@
 //!   start), and a blocking thread writes it to disk.
 //! * Linearizable reads go to the core as [`msg::Read`] (Raft's ReadIndex, the Paxos read
 //!   barrier); a follower's service asks the leader's for the read point (`ReadIndex`).
-//! * [`http`] maps the REST API onto the service; [`admin`] is the test-only fault switch.
+//! * [`http`] maps the REST API onto the service, bounding the request bodies a node holds at
+//!   once ([`admission`]) and how long one may take to arrive; [`admin`] is the test-only fault
+//!   switch.
 
 pub mod admin;
+pub mod admission;
 pub mod http;
 pub mod msg;
 mod reads;

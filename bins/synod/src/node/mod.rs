@@ -358,6 +358,8 @@ fn start_http(
         max_value_bytes: cfg.limits.max_value_bytes,
         max_key_bytes: cfg.limits.max_key_bytes,
         admin: cfg.admin.enabled.then_some(faults),
+        admission: synod_runtime::admission::Admission::new(cfg.limits.max_pending_bytes),
+        body_timeout: Duration::from_millis(cfg.limits.request_timeout_ms),
     };
     let server = HttpServer::new(move || {
         App::new()
