@@ -381,3 +381,53 @@ fn stalled_bodies_time_out_and_past_the_budget_writes_are_refused_not_held() {
         assert_eq!(c.get(1, key), None, "{key} was never complete");
     }
 }
+
+/// Found by a review: a cas's JSON carried values as strings only, so a value that is not UTF-8
+/// came back altered (U+FFFD) in a 409 and could not be compared or set by a cas at all. Now
+/// such values go as base64 both ways.
+#[test]
+fn a_cas_on_a_value_that_is_not_utf8_goes_by_base64_and_loses_nothing() {
+    let c = Cluster::start("raft", 1);
+    c.leader(&[1]);
+    let url = |path: &str| format!("{}{path}", c.http[0]);
+    let binary: &[u8] = &[0xff, 0x00, 0xfe];
+    assert_eq!(
+        ureq::put(&url("/v1/kv/bin"))
+            .send_bytes(binary)
+            .unwrap()
+            .status(),
+        200
+    );
+    let cas = |body: &str| match ureq::post(&url("/v1/kv/bin/cas"))
+        .set("Content-Type", "application/json")
+        .send_string(body)
+    {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("{e}"),
+    };
+    let (code, body) = cas(r#"{"expected": "x", "value": "y"}"#);
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains(r#""current_base64":"/wD+""#), "{body}");
+    assert!(!body.contains('\u{fffd}'), "{body}");
+
+    let (code, body) = cas(r#"{"expected": "x", "expected_base64": "/wD+"}"#);
+    assert_eq!((code, body.contains("not both")), (400, true), "{body}");
+    let (code, body) = cas(r#"{"expected_base64": "not base64!"}"#);
+    assert_eq!((code, body.contains("bad_json")), (400, true), "{body}");
+
+    let (code, body) = cas(r#"{"expected_base64": "/wD+", "value_base64": "AQI="}"#);
+    assert_eq!(code, 200, "{body}");
+    let mut got = Vec::new();
+    ureq::get(&url("/v1/kv/bin"))
+        .call()
+        .unwrap()
+        .into_reader()
+        .read_to_end(&mut got)
+        .unwrap();
+    assert_eq!(got, [1, 2]);
+    // A UTF-8 value still comes back as a string.
+    let (code, body) = cas(r#"{"expected_base64": "/wD+", "value": "z"}"#);
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains(r#""current":"\u0001\u0002""#), "{body}");
+}

@@ -5,7 +5,7 @@
 //! | PUT | `/v1/kv/{key}` (body: raw value) | 200 | 400, 408, 413, 503, 504, 507 |
 //! | GET | `/v1/kv/{key}[?consistency=stale]` | 200 raw value, 404 | 400, 503, 504 |
 //! | DELETE | `/v1/kv/{key}` | 200 | 400, 503, 504, 507 |
-//! | POST | `/v1/kv/{key}/cas` (JSON `{"expected","value"}`) | 200 / 409 | 400, 408, 413, 503, 504, 507 |
+//! | POST | `/v1/kv/{key}/cas` (JSON `{"expected","value"}`, or `*_base64`) | 200 / 409 | 400, 408, 413, 503, 504, 507 |
 //! | GET | `/v1/status` | 200 JSON | 503 |
 //! | POST | `/v1/admin/faults` (JSON, test-only: [`crate::admin`]) | 200 | 400, 404 unless enabled |
 //!
@@ -291,11 +291,49 @@ async fn delete(state: web::Data<ApiState>, req: HttpRequest, key: web::Path<Str
     Ok(ok())
 }
 
+/// A cas: each value as a string, or as base64 for values that are not UTF-8; absent (or
+/// null) means "no such key" for `expected` and "delete" for `value`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CasBody {
     expected: Option<String>,
+    expected_base64: Option<String>,
     value: Option<String>,
+    value_base64: Option<String>,
+}
+
+/// One value of a cas body, from its string or its base64 form (not both).
+fn cas_value(
+    name: &str,
+    text: Option<String>,
+    base64: Option<String>,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    use base64::Engine;
+    match (text, base64) {
+        (Some(_), Some(_)) => Err(bad(
+            "bad_json",
+            format!("give `{name}` or `{name}_base64`, not both"),
+        )),
+        (Some(text), None) => Ok(Some(text.into_bytes())),
+        (None, Some(encoded)) => base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_bytes())
+            .map(Some)
+            .map_err(|e| bad("bad_json", format!("`{name}_base64`: {e}"))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The body of a failed cas: the current value as a string if it is UTF-8, else as base64.
+fn cas_conflict(current: Option<Vec<u8>>) -> serde_json::Value {
+    use base64::Engine;
+    match current.map(String::from_utf8) {
+        None => json!({"succeeded": false, "current": null}),
+        Some(Ok(text)) => json!({"succeeded": false, "current": text}),
+        Some(Err(e)) => json!({
+            "succeeded": false,
+            "current_base64": base64::engine::general_purpose::STANDARD.encode(e.as_bytes()),
+        }),
+    }
 }
 
 async fn cas(
@@ -310,8 +348,9 @@ async fn cas(
     // The JSON wraps two values, so allow room for both plus the syntax.
     let (body, _held) = read_body(&state, payload, 2 * state.max_value_bytes + 1024).await?;
     let body: CasBody = serde_json::from_slice(&body).map_err(|e| bad("bad_json", e))?;
-    if body
-        .value
+    let expected = cas_value("expected", body.expected, body.expected_base64)?;
+    let value = cas_value("value", body.value, body.value_base64)?;
+    if value
         .as_ref()
         .is_some_and(|v| v.len() > state.max_value_bytes)
     {
@@ -319,8 +358,8 @@ async fn cas(
     }
     let op = KvOp::Cas {
         key,
-        expected: body.expected.map(String::into_bytes),
-        value: body.value.map(String::into_bytes),
+        expected,
+        value,
     };
     match run(&state, op, id, Consistency::Linearizable).await? {
         KvResult::Cas {
@@ -329,10 +368,7 @@ async fn cas(
         KvResult::Cas {
             succeeded: false,
             current,
-        } => Ok(HttpResponse::Conflict().json(json!({
-            "succeeded": false,
-            "current": current.map(|c| String::from_utf8_lossy(&c).into_owned()),
-        }))),
+        } => Ok(HttpResponse::Conflict().json(cas_conflict(current))),
         other => Err(ApiError::Internal(format!(
             "a compare-and-swap returned {other:?}"
         ))),
