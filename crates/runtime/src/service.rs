@@ -90,6 +90,11 @@ pub struct Service {
     client_id: u64,
     next_seq: u64,
     pending: HashMap<RequestId, Pending>,
+    /// Commands other nodes forwarded here that this node's protocol took, with the term it
+    /// took them in, until they are applied: the same command forwarded again in that term
+    /// (the sender resends what is slow to apply, in case the message was lost) is not
+    /// proposed again, which would only put it in the log twice.
+    forwarded: HashMap<RequestId, u64>,
     /// Where snapshots go (the roles that compact their logs).
     compact: Vec<Recipient<Compact>>,
     /// The log position of the last snapshot taken or installed.
@@ -151,6 +156,7 @@ impl Service {
             client_id: rand::random(),
             next_seq: 0,
             pending: HashMap::new(),
+            forwarded: HashMap::new(),
             compact: Vec::new(),
             snapshot_index: 0,
             log_bytes: 0,
@@ -301,6 +307,7 @@ impl Service {
         ctx: &mut Context<Self>,
     ) {
         let ids: Vec<RequestId> = commands.iter().map(|c| c.id).collect();
+        let term = self.term;
         self.protocol
             .send(Propose(commands))
             .into_actor(self)
@@ -310,6 +317,9 @@ impl Service {
                         if let Some(p) = service.pending.get_mut(id) {
                             p.maybe_executed = true;
                         }
+                    }
+                    if origin.is_some() {
+                        service.forwarded.extend(ids.iter().map(|&id| (id, term)));
                     }
                 }
                 Ok(Err(not_leader)) => {
@@ -353,6 +363,10 @@ impl Service {
     /// The protocol reports who leads and in which term: hand pending commands over.
     fn follow(&mut self, status: &Status, ctx: &mut Context<Self>) {
         self.leader = status.leader;
+        if self.term != status.term {
+            // What a past term took may be lost: a command forwarded again goes again.
+            self.forwarded.clear();
+        }
         self.term = status.term;
         self.submit_due(ctx);
     }
@@ -417,6 +431,8 @@ impl Service {
                 self.kv = kv;
                 self.snapshot_index = snapshot.index;
                 self.log_bytes = 0;
+                // Commands the image applied are not seen one by one.
+                self.forwarded.clear();
             }
             Err(e) => {
                 // The image passed the storage and transport checksums, so this is a bug or a
@@ -456,6 +472,7 @@ impl Service {
                 continue;
             };
             self.log_bytes += log_bytes(&command);
+            self.forwarded.remove(&command.id);
             let Some(result) = kv.apply(applied.index, &command) else {
                 continue;
             };
@@ -494,8 +511,12 @@ impl Service {
         ctx: &mut Context<Self>,
     ) {
         match msg {
-            ServiceMessage::Forward { commands } => {
-                self.propose_locally(commands, Some(from.node), ctx);
+            ServiceMessage::Forward { mut commands } => {
+                let term = self.term;
+                commands.retain(|c| self.forwarded.get(&c.id) != Some(&term));
+                if !commands.is_empty() {
+                    self.propose_locally(commands, Some(from.node), ctx);
+                }
             }
             ServiceMessage::ReadIndex { ids } => {
                 let now = Instant::now();

@@ -1,5 +1,6 @@
 //! The service hands a command to its own leading protocol once per term: proposing it again
-//! while the term lasts only puts it in the log twice.
+//! while the term lasts only puts it in the log twice. The same holds for a command another
+//! node forwards again.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -10,8 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use synod_core::{Core, MemoryStorage, NotLeader, Ready, Stateless, Status};
 use synod_messages::raft::RaftMessage;
+use synod_messages::service::ServiceMessage;
 use synod_messages::{ActorAddr, Command, KvOp, Role};
-use synod_network::{Faults, LocalHub, NetworkConfig, Router};
+use synod_messages::{Envelope, Payload, RequestId};
+use synod_network::{Faults, LocalHub, NetworkConfig, Register, Router, Send};
 use synod_runtime::{ClientRequest, Consistency, Service, ServiceConfig, Shell, SnapshotPolicy};
 
 /// A core that leads in term `term`, takes every proposal (but refuses the first `refuse`)
@@ -60,6 +63,23 @@ impl Core for SlowLeader {
 /// A service in front of a [`SlowLeader`] whose first `refuse` proposals are refused, a
 /// client request sent to it; returns the proposal count and the term to change.
 async fn slow_leader(refuse: u64) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
+    let (service, _, proposals, term) = start_slow_leader(refuse).await;
+    let request = service.send(ClientRequest {
+        op: KvOp::Delete { key: "k".into() },
+        id: None,
+        consistency: Consistency::Linearizable,
+    });
+    actix_rt::spawn(async move {
+        let _ = request.await;
+    });
+    (proposals, term)
+}
+
+/// A service (registered with its router) in front of a [`SlowLeader`] whose first `refuse`
+/// proposals are refused; with the proposal count and the term to change.
+async fn start_slow_leader(
+    refuse: u64,
+) -> (Addr<Service>, Addr<Router>, Arc<AtomicU64>, Arc<AtomicU64>) {
     let router = Router::start(
         NetworkConfig::new(1, "slow"),
         Faults::new(1),
@@ -104,20 +124,16 @@ async fn slow_leader(refuse: u64) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
     };
     let service = service_ctx.run(Service::new(
         cfg,
-        router,
+        router.clone(),
         shell.clone().recipient(),
         shell.recipient(),
     ));
+    router.do_send(Register {
+        role: Role::Service,
+        recipient: service.clone().recipient(),
+    });
     actix_rt::time::sleep(Duration::from_millis(50)).await; // the service learns who leads
-    let request = service.send(ClientRequest {
-        op: KvOp::Delete { key: "k".into() },
-        id: None,
-        consistency: Consistency::Linearizable,
-    });
-    actix_rt::spawn(async move {
-        let _ = request.await;
-    });
-    (proposals, term)
+    (service, router, proposals, term)
 }
 
 #[actix_rt::test]
@@ -147,4 +163,43 @@ async fn a_stale_refusal_does_not_make_the_service_forget_its_leader() {
         1,
         "proposed again after the refusal"
     );
+}
+
+/// Review finding: a follower forwards a command again when it is not applied within
+/// `resend_after` (the message may have been lost), and the leader proposed every copy: under
+/// a load of large values the log carried each command several times. The leader's service
+/// now proposes a forwarded command once per term until it is applied.
+#[actix_rt::test]
+async fn a_command_forwarded_again_goes_to_the_protocol_once_per_term() {
+    let (_, router, proposals, term) = start_slow_leader(0).await;
+    let forward = |seq| {
+        Send(Envelope {
+            from: ActorAddr::new(2, Role::Service),
+            to: ActorAddr::new(1, Role::Service),
+            payload: Payload::Service(ServiceMessage::Forward {
+                commands: vec![Command {
+                    id: RequestId { client: 9, seq },
+                    op: KvOp::Delete { key: "k".into() },
+                }],
+            }),
+        })
+    };
+    for _ in 0..5 {
+        router.do_send(forward(1));
+        actix_rt::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(
+        proposals.load(Ordering::SeqCst),
+        1,
+        "five copies, one proposal"
+    );
+    router.do_send(forward(2));
+    actix_rt::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(proposals.load(Ordering::SeqCst), 2, "another command goes");
+    // A new term: what the last one took may be gone, so a copy forwarded again goes again.
+    term.store(2, Ordering::SeqCst);
+    actix_rt::time::sleep(Duration::from_millis(100)).await;
+    router.do_send(forward(1));
+    actix_rt::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(proposals.load(Ordering::SeqCst), 3);
 }
