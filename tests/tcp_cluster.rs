@@ -350,7 +350,8 @@ fn stalled_bodies_time_out_and_past_the_budget_writes_are_refused_not_held() {
     c.kill9(1);
     let env = [
         ("SYNOD_LIMITS__MAX_VALUE_BYTES", "1000"),
-        ("SYNOD_LIMITS__MAX_PENDING_BYTES", "3100"),
+        // The least allowed: the largest cas body, two 1000-byte values in base64 plus 1024.
+        ("SYNOD_LIMITS__MAX_PENDING_BYTES", "3696"),
     ];
     c.children[0] = Some(c.spawn_with(1, &env));
     c.leader(&[1]);
@@ -359,7 +360,8 @@ fn stalled_bodies_time_out_and_past_the_budget_writes_are_refused_not_held() {
         .map(|i| slow_put(&c.http[0], &format!("slow{i}"), 1000))
         .collect();
     std::thread::sleep(Duration::from_millis(500));
-    let refused = ureq::put(&format!("{}/v1/kv/other", c.http[0])).send_string(&"b".repeat(200));
+    // 2,997 bytes held: 800 more do not fit.
+    let refused = ureq::put(&format!("{}/v1/kv/other", c.http[0])).send_string(&"c".repeat(800));
     match refused {
         Err(ureq::Error::Status(503, r)) => {
             let body = r.into_string().unwrap_or_default();
@@ -375,8 +377,9 @@ fn stalled_bodies_time_out_and_past_the_budget_writes_are_refused_not_held() {
             "a stalled body: {text}"
         );
     }
-    // The budget is back: the node takes writes again, and nothing refused was written.
-    assert_eq!(c.put(1, "other", &"b".repeat(200)), Ok(200));
+    // Nothing refused was written, and the budget is back: the node takes writes again.
+    assert_eq!(c.get(1, "other"), None, "the refused write was executed");
+    assert_eq!(c.put(1, "other", &"b".repeat(800)), Ok(200));
     for key in ["slow0", "slow1", "slow2"] {
         assert_eq!(c.get(1, key), None, "{key} was never complete");
     }
@@ -430,4 +433,17 @@ fn a_cas_on_a_value_that_is_not_utf8_goes_by_base64_and_loses_nothing() {
     let (code, body) = cas(r#"{"expected_base64": "/wD+", "value": "z"}"#);
     assert_eq!(code, 409, "{body}");
     assert!(body.contains(r#""current":"\u0001\u0002""#), "{body}");
+
+    // Review finding: the body limit counted raw values, so a cas of two values of the
+    // largest size in base64 (4 bytes per 3) was refused with 413.
+    use base64::Engine;
+    let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
+    let (old, new) = (vec![0xff; 1 << 20], vec![0xfe; 1 << 20]);
+    ureq::put(&url("/v1/kv/bin")).send_bytes(&old).unwrap();
+    let (code, body) = cas(&format!(
+        r#"{{"expected_base64": "{}", "value_base64": "{}"}}"#,
+        b64(&old),
+        b64(&new)
+    ));
+    assert_eq!(code, 200, "{}", &body[..body.len().min(200)]);
 }

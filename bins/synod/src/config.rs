@@ -443,10 +443,10 @@ impl Config {
         {
             return Err("`network.reconnect_min_ms` must be at least 1 and at most `network.reconnect_max_ms`".into());
         }
-        let largest_body = 2 * self.limits.max_value_bytes + 1024;
+        let largest_body = synod_runtime::http::max_cas_body(self.limits.max_value_bytes);
         if self.limits.max_pending_bytes < largest_body {
             return Err(format!(
-                "`limits.max_pending_bytes` ({}) must be at least twice `limits.max_value_bytes` plus 1024 ({largest_body}, the largest cas body)",
+                "`limits.max_pending_bytes` ({}) must hold the largest cas body, two values of `limits.max_value_bytes` in base64 plus 1024 ({largest_body})",
                 self.limits.max_pending_bytes
             ));
         }

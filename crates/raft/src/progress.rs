@@ -45,7 +45,8 @@ pub struct SnapshotSend {
 /// the leader's compaction (see `Raft::compact`).
 pub const QUIET_ROUNDS: u32 = 3;
 
-/// A chunk left unanswered is sent again after 1, 2, 4, 8 and 16 quiet rounds, then every 16.
+/// A chunk left unanswered is sent again after 1, 2, 4, 8 and 16 quiet rounds, then every 16
+/// (an empty chunk goes in the rounds between, as the follower's heartbeat).
 const RESEND_BACKOFF_CAP: u32 = 16;
 
 impl SnapshotSend {

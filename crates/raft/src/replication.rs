@@ -53,9 +53,13 @@ impl Raft {
             let stalled = p.restart_if_stalled();
             if let Some(s) = &p.snapshot {
                 // A snapshot transfer keeps the follower's timer reset by itself; a chunk left
-                // unanswered goes again, less and less often.
-                if stalled && s.resend_due() {
-                    self.send_snapshot_chunk(peer);
+                // unanswered goes again, less and less often, and an empty one meanwhile.
+                if stalled {
+                    if s.resend_due() {
+                        self.send_snapshot_chunk(peer);
+                    } else {
+                        self.send_snapshot_keepalive(peer);
+                    }
                 }
                 continue;
             }

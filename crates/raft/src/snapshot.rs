@@ -63,6 +63,18 @@ impl Raft {
 
     /// Leader: sends `peer` the next chunk of the latest snapshot.
     pub(crate) fn send_snapshot_chunk(&mut self, peer: NodeId) {
+        self.send_snapshot_part(peer, false);
+    }
+
+    /// Leader: sends `peer` an empty chunk at the offset it confirmed. While a chunk left
+    /// unanswered waits for its (backed-off) resend, this is the follower's heartbeat: it
+    /// resets its election timer and answers what it holds, which restarts the transfer if it
+    /// lost its part.
+    pub(crate) fn send_snapshot_keepalive(&mut self, peer: NodeId) {
+        self.send_snapshot_part(peer, true);
+    }
+
+    fn send_snapshot_part(&mut self, peer: NodeId, keepalive: bool) {
         let (term, id, chunk) = (self.hard.term, self.cfg.id, self.cfg.snapshot_chunk.max(1));
         let Some(snap) = &self.snapshot else {
             return;
@@ -73,6 +85,8 @@ impl Raft {
         let Some(p) = progress.get_mut(&peer) else {
             return;
         };
+        // A transfer of an older snapshot starts over with a real chunk.
+        let keepalive = keepalive && p.snapshot.is_some_and(|s| s.index == snap.index);
         let sending = match p.snapshot {
             Some(s) if s.index == snap.index => s,
             _ => SnapshotSend {
@@ -86,7 +100,11 @@ impl Raft {
         p.inflight.clear();
         let len = snap.data.len();
         let start = usize::try_from(sending.offset).unwrap_or(len).min(len);
-        let end = start.saturating_add(chunk).min(len);
+        let end = if keepalive {
+            start
+        } else {
+            start.saturating_add(chunk).min(len)
+        };
         let msg = RaftMessage::InstallSnapshot {
             term,
             leader_id: id,
@@ -94,7 +112,7 @@ impl Raft {
             last_included_term: snap.term,
             offset: start as u64,
             data: snap.data[start..end].to_vec(),
-            done: end == len,
+            done: !keepalive && end == len,
         };
         self.send(peer, msg);
     }

@@ -88,18 +88,61 @@ fn an_unanswered_snapshot_chunk_goes_again_less_and_less_often_and_the_transfer_
     }
 
     let sent = run_rounds(&mut net, 100);
-    let chunks = sent
-        .iter()
-        .filter(|m| matches!(m, RaftMessage::InstallSnapshot { .. }))
-        .count();
+    let (chunks, keepalives) = sent.iter().fold((0, 0), |(c, k), m| match m {
+        RaftMessage::InstallSnapshot { data, .. } if data.is_empty() => (c, k + 1),
+        RaftMessage::InstallSnapshot { .. } => (c + 1, k),
+        _ => (c, k),
+    });
     // Rounds 1, 2, 4, 8, 16, 32, 48, 64, 80, 96, plus the first chunk: not one per round.
     assert!(
         (3..=12).contains(&chunks),
         "{chunks} chunks in 100 rounds to a follower that never answered"
     );
+    // An empty chunk in the other rounds: the follower's heartbeat.
+    assert!(keepalives >= 80, "{keepalives} empty chunks");
 
     net.heal();
     run_rounds(&mut net, 20);
     assert_eq!(net.node(3).log().snapshot_index(), 11);
     assert_eq!(net.installed[&3].len(), 1);
+}
+
+/// Review finding: with the chunk resends backed off, a follower in a snapshot transfer heard
+/// nothing for up to 16 heartbeat rounds, longer than an election timeout. One that was
+/// frozen (SIGSTOP) and then resumed stood for election against a healthy leader and deposed
+/// it. An empty chunk now goes in the rounds between resends.
+#[test]
+fn a_follower_resumed_mid_transfer_hears_the_leader_every_round_and_stays_a_follower() {
+    let mut net = Net::with_states(
+        (1..=3)
+            .map(|id| {
+                let mut cfg = config(id, 3);
+                cfg.snapshot_chunk = 1000;
+                (cfg, RaftState::default())
+            })
+            .collect(),
+    );
+    net.elect(1);
+    net.deliver_all();
+    net.isolate(3);
+    for seq in 1..=10 {
+        net.propose(1, vec![cmd(seq)]);
+    }
+    net.deliver_all();
+    for id in [1, 2] {
+        net.compact(id, 11, &[7; 2500]);
+    }
+    // Node 3 is frozen (no ticks, nothing delivered) for 40 rounds of the leader.
+    run_rounds(&mut net, 40);
+    net.heal();
+    let term = net.node(1).term();
+    for _ in 0..30 * config(1, 3).heartbeat_ticks {
+        for id in 1..=3 {
+            net.tick(id);
+        }
+        net.deliver_all();
+    }
+    assert!(net.node(1).is_leader(), "the leader was deposed");
+    assert_eq!(net.node(3).term(), term, "node 3 stood for election");
+    assert_eq!(net.node(3).log().snapshot_index(), 11);
 }

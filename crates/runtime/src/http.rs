@@ -291,6 +291,17 @@ async fn delete(state: web::Data<ApiState>, req: HttpRequest, key: web::Path<Str
     Ok(ok())
 }
 
+/// The largest cas body taken when values are at most `max_value_bytes`: the JSON wraps two
+/// values, each in base64 at most (4 bytes per 3), plus the syntax. (A string of many
+/// characters JSON escapes can be longer: such values go as base64.)
+pub fn max_cas_body(max_value_bytes: usize) -> usize {
+    max_value_bytes
+        .div_ceil(3)
+        .saturating_mul(4)
+        .saturating_mul(2)
+        .saturating_add(1024)
+}
+
 /// A cas: each value as a string, or as base64 for values that are not UTF-8; absent (or
 /// null) means "no such key" for `expected` and "delete" for `value`.
 #[derive(Deserialize)]
@@ -345,8 +356,7 @@ async fn cas(
     let key = key.into_inner();
     check_key(&state, &key)?;
     let id = request_id(&req)?;
-    // The JSON wraps two values, so allow room for both plus the syntax.
-    let (body, _held) = read_body(&state, payload, 2 * state.max_value_bytes + 1024).await?;
+    let (body, _held) = read_body(&state, payload, max_cas_body(state.max_value_bytes)).await?;
     let body: CasBody = serde_json::from_slice(&body).map_err(|e| bad("bad_json", e))?;
     let expected = cas_value("expected", body.expected, body.expected_base64)?;
     let value = cas_value("value", body.value, body.value_base64)?;

@@ -90,8 +90,8 @@ pub struct Service {
     client_id: u64,
     next_seq: u64,
     pending: HashMap<RequestId, Pending>,
-    /// Commands other nodes forwarded here that this node's protocol took, with the term it
-    /// took them in, until they are applied: the same command forwarded again in that term
+    /// Commands other nodes forwarded here that this node, leading, handed to its protocol,
+    /// with the term, until they are applied (or refused): the same command forwarded again in that term
     /// (the sender resends what is slow to apply, in case the message was lost) is not
     /// proposed again, which would only put it in the log twice.
     forwarded: HashMap<RequestId, u64>,
@@ -318,12 +318,10 @@ impl Service {
                             p.maybe_executed = true;
                         }
                     }
-                    if origin.is_some() {
-                        service.forwarded.extend(ids.iter().map(|&id| (id, term)));
-                    }
                 }
                 Ok(Err(not_leader)) => {
                     if let Some(origin) = origin {
+                        service.unforward(&ids, term);
                         service.send_to(
                             origin,
                             ServiceMessage::Redirect {
@@ -343,9 +341,21 @@ impl Service {
                         service.refresh_leader(ctx);
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "the protocol actor is gone"),
+                Err(e) => {
+                    service.unforward(&ids, term);
+                    tracing::error!(error = %e, "the protocol actor is gone");
+                }
             })
             .spawn(ctx);
+    }
+
+    /// Forwarded commands the protocol refused in `term`: a copy forwarded again goes again.
+    fn unforward(&mut self, ids: &[RequestId], term: u64) {
+        for id in ids {
+            if self.forwarded.get(id) == Some(&term) {
+                self.forwarded.remove(id);
+            }
+        }
     }
 
     /// Asks the protocol who leads now, then hands pending commands over.
@@ -512,8 +522,13 @@ impl Service {
     ) {
         match msg {
             ServiceMessage::Forward { mut commands } => {
-                let term = self.term;
-                commands.retain(|c| self.forwarded.get(&c.id) != Some(&term));
+                if self.leader == Some(self.cfg.node) {
+                    // Recorded before the proposal, so that its apply (which may be handled
+                    // before the proposal's answer) finds the record to clear.
+                    let term = self.term;
+                    commands.retain(|c| self.forwarded.get(&c.id) != Some(&term));
+                    self.forwarded.extend(commands.iter().map(|c| (c.id, term)));
+                }
                 if !commands.is_empty() {
                     self.propose_locally(commands, Some(from.node), ctx);
                 }
