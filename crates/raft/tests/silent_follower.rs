@@ -28,6 +28,31 @@ fn run_rounds(net: &mut Net, rounds: u32) -> Vec<RaftMessage> {
     to_3
 }
 
+/// 3 nodes with 1000-byte snapshot chunks; node 3, cut off, missed 10 commands that nodes 1
+/// (the leader) and 2 then compacted into a 2500-byte snapshot.
+fn cut_off_behind_a_snapshot() -> Net {
+    let mut net = Net::with_states(
+        (1..=3)
+            .map(|id| {
+                let mut cfg = config(id, 3);
+                cfg.snapshot_chunk = 1000;
+                (cfg, RaftState::default())
+            })
+            .collect(),
+    );
+    net.elect(1);
+    net.deliver_all();
+    net.isolate(3);
+    for seq in 1..=10 {
+        net.propose(1, vec![cmd(seq)]);
+    }
+    net.deliver_all();
+    for id in [1, 2] {
+        net.compact(id, 11, &[7; 2500]);
+    }
+    net
+}
+
 fn carries_entries(m: &RaftMessage) -> bool {
     matches!(m, RaftMessage::AppendEntries { entries, .. } if !entries.is_empty())
 }
@@ -67,25 +92,7 @@ fn a_silent_follower_is_probed_with_empty_append_entries_not_sent_its_batch_ever
 
 #[test]
 fn an_unanswered_snapshot_chunk_goes_again_less_and_less_often_and_the_transfer_resumes() {
-    let mut net = Net::with_states(
-        (1..=3)
-            .map(|id| {
-                let mut cfg = config(id, 3);
-                cfg.snapshot_chunk = 1000;
-                (cfg, RaftState::default())
-            })
-            .collect(),
-    );
-    net.elect(1);
-    net.deliver_all();
-    net.isolate(3);
-    for seq in 1..=10 {
-        net.propose(1, vec![cmd(seq)]);
-    }
-    net.deliver_all();
-    for id in [1, 2] {
-        net.compact(id, 11, &[7; 2500]);
-    }
+    let mut net = cut_off_behind_a_snapshot();
 
     let sent = run_rounds(&mut net, 100);
     let (chunks, keepalives) = sent.iter().fold((0, 0), |(c, k), m| match m {
@@ -113,25 +120,7 @@ fn an_unanswered_snapshot_chunk_goes_again_less_and_less_often_and_the_transfer_
 /// it. An empty chunk now goes in the rounds between resends.
 #[test]
 fn a_follower_resumed_mid_transfer_hears_the_leader_every_round_and_stays_a_follower() {
-    let mut net = Net::with_states(
-        (1..=3)
-            .map(|id| {
-                let mut cfg = config(id, 3);
-                cfg.snapshot_chunk = 1000;
-                (cfg, RaftState::default())
-            })
-            .collect(),
-    );
-    net.elect(1);
-    net.deliver_all();
-    net.isolate(3);
-    for seq in 1..=10 {
-        net.propose(1, vec![cmd(seq)]);
-    }
-    net.deliver_all();
-    for id in [1, 2] {
-        net.compact(id, 11, &[7; 2500]);
-    }
+    let mut net = cut_off_behind_a_snapshot();
     // Node 3 is frozen (no ticks, nothing delivered) for 40 rounds of the leader.
     run_rounds(&mut net, 40);
     net.heal();
