@@ -91,9 +91,9 @@ pub struct Service {
     next_seq: u64,
     pending: HashMap<RequestId, Pending>,
     /// Commands other nodes forwarded here that this node, leading, handed to its protocol,
-    /// with the term, until they are applied (or refused): the same command forwarded again in that term
-    /// (the sender resends what is slow to apply, in case the message was lost) is not
-    /// proposed again, which would only put it in the log twice.
+    /// with the term, until they are applied (or refused): the same command forwarded again
+    /// in that term (the sender resends what is slow to apply, in case the message was lost)
+    /// is not proposed again, which would only put it in the log twice.
     forwarded: HashMap<RequestId, u64>,
     /// Where snapshots go (the roles that compact their logs).
     compact: Vec<Recipient<Compact>>,
