@@ -50,6 +50,7 @@ async fn request(
             op,
             id: None,
             consistency,
+            held: None,
         })
         .await
         .unwrap()

@@ -245,8 +245,8 @@ pub struct LimitsSection {
     /// How long a request waits for its outcome (then 503 or 504), and for its body to arrive
     /// (then 408).
     pub request_timeout_ms: u64,
-    /// Bytes of request bodies (values, cas JSON) a node holds at once, from their first byte to
-    /// their answer (past it: 503 `overloaded`, nothing done).
+    /// Bytes of request bodies (values, cas JSON) a node holds at once, from their first byte
+    /// until their command is answered or expires (past it: 503 `overloaded`, nothing done).
     pub max_pending_bytes: usize,
 }
 

@@ -1,10 +1,11 @@
 //! Admission of request bodies: the bytes of the writes a node holds at once, from the first
-//! chunk of a body until its answer, are bounded.
+//! chunk of a body until its command is answered or expires, are bounded.
 //!
 //! ```text
 //!   PUT / cas body ──chunk──▶ Reservation::grow(len) ──▶ held + len ≤ max ? read on
 //!                                                    └──▶ else 503 overloaded (nothing done)
-//!   answer sent (or the request dropped) ──▶ Reservation dropped ──▶ held −= its bytes
+//!   ClientRequest { held } ──▶ service's pending command (kept if the client goes away)
+//!   command answered or expired ──▶ Reservation dropped ──▶ held −= its bytes
 //! ```
 //!
 //! Without it, many clients sending large values at once (or slowly) make the node hold all

@@ -180,7 +180,8 @@ fn request_id(req: &HttpRequest) -> Result<Option<RequestId>, ApiError> {
 }
 
 /// Reads a body of at most `limit` bytes, within the deadline and the node's budget. The
-/// reservation holds its bytes until the caller drops it, once the request is answered.
+/// reservation holds its bytes until dropped: it goes with the request to the service, which
+/// keeps it until the command is answered or expires (a client that goes away frees nothing).
 async fn read_body(
     state: &ApiState,
     payload: web::Payload,
@@ -216,11 +217,13 @@ async fn run(
     op: KvOp,
     id: Option<RequestId>,
     consistency: Consistency,
+    held: Option<Reservation>,
 ) -> Result<KvResult, ApiError> {
     let req = ClientRequest {
         op,
         id,
         consistency,
+        held,
     };
     match state.service.send(req).await {
         Ok(result) => Ok(result?),
@@ -241,12 +244,13 @@ async fn put(
     let key = key.into_inner();
     check_key(&state, &key)?;
     let id = request_id(&req)?;
-    let (value, _held) = read_body(&state, payload, state.max_value_bytes).await?;
+    let (value, held) = read_body(&state, payload, state.max_value_bytes).await?;
     run(
         &state,
         KvOp::Put { key, value },
         id,
         Consistency::Linearizable,
+        Some(held),
     )
     .await?;
     Ok(ok())
@@ -274,7 +278,7 @@ async fn get(
             ))
         }
     };
-    match run(&state, KvOp::Get { key }, None, consistency).await? {
+    match run(&state, KvOp::Get { key }, None, consistency, None).await? {
         KvResult::Value(Some(v)) => Ok(HttpResponse::Ok()
             .content_type("application/octet-stream")
             .body(v)),
@@ -287,7 +291,14 @@ async fn delete(state: web::Data<ApiState>, req: HttpRequest, key: web::Path<Str
     let key = key.into_inner();
     check_key(&state, &key)?;
     let id = request_id(&req)?;
-    run(&state, KvOp::Delete { key }, id, Consistency::Linearizable).await?;
+    run(
+        &state,
+        KvOp::Delete { key },
+        id,
+        Consistency::Linearizable,
+        None,
+    )
+    .await?;
     Ok(ok())
 }
 
@@ -356,7 +367,7 @@ async fn cas(
     let key = key.into_inner();
     check_key(&state, &key)?;
     let id = request_id(&req)?;
-    let (body, _held) = read_body(&state, payload, max_cas_body(state.max_value_bytes)).await?;
+    let (body, held) = read_body(&state, payload, max_cas_body(state.max_value_bytes)).await?;
     let body: CasBody = serde_json::from_slice(&body).map_err(|e| bad("bad_json", e))?;
     let expected = cas_value("expected", body.expected, body.expected_base64)?;
     let value = cas_value("value", body.value, body.value_base64)?;
@@ -371,7 +382,7 @@ async fn cas(
         expected,
         value,
     };
-    match run(&state, op, id, Consistency::Linearizable).await? {
+    match run(&state, op, id, Consistency::Linearizable, Some(held)).await? {
         KvResult::Cas {
             succeeded: true, ..
         } => Ok(HttpResponse::Ok().json(json!({"succeeded": true}))),

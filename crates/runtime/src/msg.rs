@@ -63,6 +63,9 @@ pub struct ClientRequest {
     pub id: Option<RequestId>,
     /// For reads.
     pub consistency: Consistency,
+    /// The request body's share of the node's budget: held until the command is answered or
+    /// expires, even if the client went away meanwhile.
+    pub held: Option<crate::admission::Reservation>,
 }
 
 /// Why a client request got no result.

@@ -58,6 +58,8 @@ type Reply = oneshot::Sender<Result<KvResult, ClientError>>;
 
 struct Pending {
     command: Command,
+    /// The command's share of the node's budget of request bodies, given back with this.
+    _held: Option<crate::admission::Reservation>,
     waiters: Vec<Reply>,
     deadline: Instant,
     /// Whether some leader may have accepted the command.
@@ -629,6 +631,7 @@ impl Handler<ClientRequest> for Service {
                     id,
                     Pending {
                         command: Command { id, op: req.op },
+                        _held: req.held,
                         waiters: vec![tx],
                         deadline: Instant::now() + self.cfg.request_timeout,
                         // A request id chosen by the client may be a retry of an attempt
@@ -725,6 +728,7 @@ mod tests {
                 id: RequestId { client: 1, seq: 1 },
                 op: KvOp::Delete { key: "k".into() },
             },
+            _held: None,
             waiters: Vec::new(),
             deadline: Instant::now(),
             maybe_executed: false,

@@ -1,6 +1,6 @@
 //! The service hands a command to its own leading protocol once per term: proposing it again
 //! while the term lasts only puts it in the log twice. The same holds for a command another
-//! node forwards again.
+//! node forwards again. A pending command keeps its share of the node's body budget.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -68,6 +68,7 @@ async fn slow_leader(refuse: u64) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
         op: KvOp::Delete { key: "k".into() },
         id: None,
         consistency: Consistency::Linearizable,
+        held: None,
     });
     actix_rt::spawn(async move {
         let _ = request.await;
@@ -202,4 +203,32 @@ async fn a_command_forwarded_again_goes_to_the_protocol_once_per_term() {
     router.do_send(forward(1));
     actix_rt::time::sleep(Duration::from_millis(30)).await;
     assert_eq!(proposals.load(Ordering::SeqCst), 3);
+}
+
+/// Review finding: a request body's share of the node's budget was given back when the HTTP
+/// handler ended, also when the client went away while its command was still pending: clients
+/// that send a body and hang up could make a node hold any number of commands. The share now
+/// stays with the pending command.
+#[actix_rt::test]
+async fn a_pending_command_keeps_its_share_of_the_body_budget_after_its_client_left() {
+    let (service, _, _, _) = start_slow_leader(0).await;
+    let admission = synod_runtime::admission::Admission::new(1000);
+    let mut held = admission.reserve();
+    held.grow(100).unwrap();
+    // Sent and not waited for: the client is gone.
+    service.do_send(ClientRequest {
+        op: KvOp::Put {
+            key: "k".into(),
+            value: vec![0; 100],
+        },
+        id: None,
+        consistency: Consistency::Linearizable,
+        held: Some(held),
+    });
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        admission.held(),
+        100,
+        "the command is pending (never committed)"
+    );
 }
