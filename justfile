@@ -40,6 +40,11 @@ bench-scale protocol="raft":
 bench-latency protocol="raft":
     scripts/bench-latency.sh {{protocol}}
 
+# What a follower stopped with SIGSTOP costs the leader's memory under large writes, and how
+# fast it catches up once resumed.
+bench-stall protocol="raft":
+    scripts/bench-stall.sh {{protocol}}
+
 # Replay one of the seed's worked Paxos examples: paxos-example-1 or paxos-example-2.
 scenario name="paxos-example-2":
     cargo run -q -p synod -- scenario {{name}}
