@@ -56,10 +56,6 @@ impl Core for SlowLeader {
     }
 }
 
-/// Review finding: a command not applied within `resend_after` (a quarter of the request
-/// timeout) was proposed again to this node's own leading protocol, and again at every
-/// `resend_after`: under a load of large values (commits taking seconds) the log carried each
-/// command several times, which slowed the commits further.
 /// A service in front of a [`SlowLeader`] whose first `refuse` proposals are refused, a
 /// client request sent to it; returns the proposal count and the term to change.
 async fn slow_leader(refuse: u64) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
@@ -137,6 +133,10 @@ async fn start_slow_leader(
     (service, router, proposals, term)
 }
 
+/// Review finding: a command not applied within `resend_after` (a quarter of the request
+/// timeout) was proposed again to this node's own leading protocol, and again at every
+/// `resend_after`: under a load of large values (commits taking seconds) the log carried each
+/// command several times, which slowed the commits further.
 #[actix_rt::test]
 async fn a_command_goes_to_the_local_leader_once_per_term() {
     let (proposals, term) = slow_leader(0).await;
