@@ -170,4 +170,22 @@ pub enum PaxosMessage {
         /// The last slot the snapshot covers.
         slot: Slot,
     },
+    /// Acceptor → the learner of its node, once the votes are durable: I accepted these values
+    /// in `ballot`. (Paxos Made Simple has acceptors tell the learners what they accept; here
+    /// the message stays on its node, so that a value crosses the network once, in the Accept.)
+    Voted {
+        /// The ballot of the votes.
+        ballot: Ballot,
+        /// Slots and values accepted.
+        entries: Vec<(Slot, Value)>,
+    },
+    /// Leader → a learner whose node's acceptor was sent these slots: the values proposed in
+    /// `ballot` for them are chosen. The learner takes each value from its acceptor's `Voted`
+    /// (one value per slot and ballot), or, should that vote never come, from the others.
+    ChosenSlots {
+        /// The ballot the values were proposed in.
+        ballot: Ballot,
+        /// The slots chosen.
+        slots: Vec<Slot>,
+    },
 }

@@ -2,8 +2,8 @@
 //!
 //! It remembers the highest ballot it promised and, per slot, the value it accepted with its
 //! ballot. `Prepare(b)` with `b` above the promise is answered `Promise` with the values
-//! accepted from the asked slot on; `Accept(b, …)` with `b` at least the promise is stored and
-//! answered `Accepted`; anything lower is answered `Rejected` with the promise held. A
+//! accepted from the asked slot on; `Accept(b, …)` with `b` at least the promise is stored,
+//! answered `Accepted`, and its large values told to this node's learner (`Voted`); anything lower is answered `Rejected` with the promise held. A
 //! `Prepare` at the promised ballot itself is refused too: phase 1 runs once per ballot, so such
 //! a `Prepare` comes from a proposer that restarted and forgot it used that ballot, and leading
 //! with it again could put a second value in a slot under one ballot. Both the
@@ -11,6 +11,7 @@
 //! Votes of slots up to `s` are forgotten when this node's learner reports `Snapshotted(s)`:
 //! its snapshot through `s` is durable by then; later promises say how far they were forgotten.
 
+use crate::config::by_slot;
 use std::collections::BTreeMap;
 use synod_core::{
     decode_row, encode_row, Core, DurableState, NotLeader, Ready, Row, Rows, Schema, Status,
@@ -230,6 +231,14 @@ impl Core for Acceptor {
                     return;
                 }
                 let slots = entries.iter().map(|(s, _)| *s).collect();
+                // This node's learner learns the large values from here (the leader tells it
+                // only which slots were chosen, `ChosenSlots`), a resent Accept's too: the
+                // learner may have restarted since.
+                let voted: Vec<(Slot, Value)> = entries
+                    .iter()
+                    .filter(|(_, v)| by_slot(v))
+                    .cloned()
+                    .collect();
                 // The Accept raises the promise. Stored on its own, it outlives compaction,
                 // which removes the accepted values whose ballots would otherwise recall it.
                 if ballot > self.state.promised {
@@ -245,6 +254,14 @@ impl Core for Acceptor {
                     self.persist(AcceptorOp::Accept(ballot, fresh));
                 }
                 self.reply(from, PaxosMessage::Accepted { ballot, slots });
+                if !voted.is_empty() {
+                    let learner = ActorAddr::new(self.id, Role::Learner);
+                    let voted = PaxosMessage::Voted {
+                        ballot,
+                        entries: voted,
+                    };
+                    self.reply(learner, voted);
+                }
             }
             // Only this node's learner: its durable snapshot is what makes forgetting safe.
             PaxosMessage::Snapshotted { slot }
@@ -363,6 +380,46 @@ mod tests {
             PaxosMessage::Rejected { .. }
         ));
         assert!(!a.state().accepted.contains_key(&5));
+    }
+
+    #[test]
+    fn tells_its_learner_the_large_values_it_accepted_and_nothing_of_the_small_ones() {
+        let mut a = Acceptor::new(1, AcceptorState::default());
+        let b = Ballot::new(3, 2);
+        let big = Value::Command(Command {
+            id: synod_messages::RequestId { client: 1, seq: 1 },
+            op: synod_messages::KvOp::Put {
+                key: "k".into(),
+                value: vec![7; crate::config::BY_SLOT_BYTES],
+            },
+        });
+        let accept = PaxosMessage::Accept {
+            ballot: b,
+            entries: vec![(4, Value::Noop), (5, big.clone())],
+        };
+        a.on_message(proposer(2), accept.clone());
+        let voted = PaxosMessage::Voted {
+            ballot: b,
+            entries: vec![(5, big)],
+        };
+        let learner = ActorAddr::new(1, Role::Learner);
+        let r = a.take_ready();
+        assert_eq!(r.messages[1], (learner, voted.clone()));
+        // A resent Accept is not written again, but its votes are told again: the learner
+        // may have restarted meanwhile.
+        a.on_message(proposer(2), accept);
+        let r = a.take_ready();
+        assert!(r.persist.is_empty());
+        assert_eq!(r.messages[1], (learner, voted));
+        // Small values only: no message to the learner.
+        a.on_message(
+            proposer(2),
+            PaxosMessage::Accept {
+                ballot: b,
+                entries: vec![(6, Value::Noop)],
+            },
+        );
+        assert_eq!(a.take_ready().messages.len(), 1, "only the Accepted");
     }
 
     /// What a backend would hold after `ops`, read back.

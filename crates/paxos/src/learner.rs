@@ -1,7 +1,11 @@
 //! The learner: learns chosen values, delivers them in slot order, helps others catch up.
 //!
-//! Chosen values arrive from the leader (`Chosen`) or from other learners answering a
-//! `CatchUp`, and every contiguous slot is delivered to the state machine at once.
+//! A learner hears which slots are chosen from the leader, and every contiguous slot is
+//! delivered to the state machine at once. A value crosses the network once, in the leader's
+//! Accept: the learner takes it from its own node's acceptor, which tells it every vote
+//! (`Voted`), and the leader names only the slots and their ballot (`ChosenSlots`). A learner
+//! whose node has no acceptor, or whose acceptor was passed over for a slot, gets the value
+//! itself (`Chosen`), and so does one catching up from the others (`CatchUp`).
 //!
 //! Chosen values are kept in memory only; a learner persists nothing but its snapshots. No
 //! chosen value is lost by that: it was accepted by a majority of acceptors, and an acceptor
@@ -11,11 +15,11 @@
 //! from the acceptors. This saves the second fsync per batch that a durable learner log costs.
 //!
 //! ```text
-//!   Chosen ──► learner ──(deliver, in slot order)──► state machine
-//!                 ▲                                     │ snapshot
-//!   CatchUp ◄─────┘ ◄──────────── compact ◄─────────────┘
-//!                 │ persist snapshot, then
-//!                 └──► Snapshotted ──► acceptor (same node) forgets those votes
+//!   own acceptor ──Voted(b, values)──────┐
+//!   leader ──ChosenSlots(b, slots)───────┼─► learner ──(in slot order)──► state machine
+//!   leader, learners ──Chosen(values)────┘    │  ▲                            │ snapshot
+//!                    other learners ◄─CatchUp─┘  └───────── compact ◄─────────┘
+//!   persist snapshot, then Snapshotted ──► own acceptor forgets those votes
 //! ```
 //! A learner that sees a gap, or hears from the leader's heartbeat that more is chosen than it
 //! has, asks every other learner for the slots from its first missing one. It reports its
@@ -126,6 +130,11 @@ pub struct Learner {
     state: LearnerState,
     /// Chosen values by slot, after the snapshot; not persisted.
     chosen: BTreeMap<Slot, Value>,
+    /// This node's acceptor's votes not known chosen yet: slot → (ballot, value).
+    votes: BTreeMap<Slot, (Ballot, Value)>,
+    /// Slots the leader said are chosen in a ballot (`ChosenSlots`) before this node's
+    /// acceptor told their votes in it.
+    awaited: BTreeMap<Slot, Ballot>,
     delivered: Slot,
     known_chosen_upto: Slot,
     ballot: Ballot,
@@ -149,6 +158,8 @@ impl Learner {
             delivered: state.snapshot.as_ref().map_or(0, |s| s.index),
             state,
             chosen: BTreeMap::new(),
+            votes: BTreeMap::new(),
+            awaited: BTreeMap::new(),
             known_chosen_upto: 0,
             ballot: Ballot::default(),
             leader: None,
@@ -224,6 +235,49 @@ impl Learner {
         }
     }
 
+    /// This node's acceptor accepted `entries` in `ballot`: a slot the leader already said is
+    /// chosen in that ballot is learned, the others wait for the leader's word.
+    fn on_voted(&mut self, from: ActorAddr, ballot: Ballot, entries: Vec<(Slot, Value)>) {
+        let mut learned = Vec::new();
+        for (slot, value) in entries {
+            if slot <= self.delivered || self.chosen.contains_key(&slot) {
+                continue;
+            }
+            if self.awaited.get(&slot) == Some(&ballot) {
+                self.awaited.remove(&slot);
+                learned.push((slot, value));
+            } else if self.votes.get(&slot).is_none_or(|(b, _)| *b <= ballot) {
+                self.votes.insert(slot, (ballot, value));
+            }
+        }
+        self.learn(from, learned);
+    }
+
+    /// The leader chose `slots` in `ballot`: the value of each is this node's acceptor's vote
+    /// in that ballot (a ballot proposes one value per slot). A slot whose vote has not come
+    /// waits for it, and catch-up fetches it from the others if it never does (`behind`).
+    fn on_chosen_slots(&mut self, from: ActorAddr, ballot: Ballot, slots: Vec<Slot>) {
+        let mut learned = Vec::new();
+        for slot in slots {
+            if slot <= self.delivered || self.chosen.contains_key(&slot) {
+                continue;
+            }
+            if self.votes.get(&slot).is_some_and(|(b, _)| *b == ballot) {
+                if let Some((_, value)) = self.votes.remove(&slot) {
+                    learned.push((slot, value));
+                }
+            } else {
+                self.awaited.insert(slot, ballot);
+            }
+        }
+        self.known_chosen_upto = self.known_chosen_upto.max(self.awaited_top());
+        self.learn(from, learned);
+    }
+
+    fn awaited_top(&self) -> Slot {
+        self.awaited.last_key_value().map_or(0, |(slot, _)| *slot)
+    }
+
     fn deliver(&mut self) {
         while let Some(value) = self.chosen.get(&(self.delivered + 1)) {
             self.delivered += 1;
@@ -235,6 +289,22 @@ impl Learner {
                 index: self.delivered,
                 command,
             });
+        }
+        // The votes and awaited slots that delivery (or a snapshot) went past.
+        let delivered = self.delivered;
+        while self
+            .votes
+            .first_key_value()
+            .is_some_and(|(s, _)| *s <= delivered)
+        {
+            self.votes.pop_first();
+        }
+        while self
+            .awaited
+            .first_key_value()
+            .is_some_and(|(s, _)| *s <= delivered)
+        {
+            self.awaited.pop_first();
         }
     }
 
@@ -362,6 +432,14 @@ impl Core for Learner {
     fn on_message(&mut self, from: ActorAddr, msg: PaxosMessage) {
         match msg {
             PaxosMessage::Chosen { entries } => self.learn(from, entries),
+            PaxosMessage::ChosenSlots { ballot, slots } => {
+                self.on_chosen_slots(from, ballot, slots)
+            }
+            PaxosMessage::Voted { ballot, entries }
+                if from == ActorAddr::new(self.cfg.id, Role::Acceptor) =>
+            {
+                self.on_voted(from, ballot, entries)
+            }
             PaxosMessage::Heartbeat {
                 ballot,
                 chosen_upto,

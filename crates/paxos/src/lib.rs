@@ -5,7 +5,9 @@
 //!   Proposer ◄──Promise(b, acc)─── Acceptor               (or Rejected(b, promised))
 //!   Proposer ──Accept(b, slots)──► Acceptor      phase 2: per batch of slots
 //!   Proposer ◄──Accepted(b, …)──── Acceptor
-//!   Proposer ──Chosen(slots)─────► Learner ──Applied (slot order)──► KV service
+//!   Acceptor ──Voted(b, values)──► Learner (same node): what it accepted
+//!   Proposer ──ChosenSlots(b, s)─► Learner ──Applied (slot order)──► KV service
+//!             (or Chosen(values), to a learner whose node's acceptor lacks them)
 //!   Proposer ──Heartbeat(b, k)───► Proposers, Learners
 //!   Proposer ──ReadBarrier(b, n)─► Acceptor ──ReadBarrierAck(b, n)──► Proposer
 //!             (one numbered barrier per heartbeat or burst of reads: check-quorum, reads)

@@ -22,7 +22,7 @@
 //! led with before, since a majority promised that ballot already and acceptors refuse a
 //! `Prepare` that is not above their promise.
 
-use crate::config::PaxosConfig;
+use crate::config::{by_slot, PaxosConfig};
 use crate::window::Window;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -442,11 +442,51 @@ impl Proposer {
         while l.chosen_above.remove(&(l.chosen_upto + 1)) {
             l.chosen_upto += 1;
         }
+        // Before the feed below moves the windows on past these slots.
+        let sent_upto: Vec<(NodeId, Slot)> = self
+            .cfg
+            .learners
+            .iter()
+            .map(|&n| (n, l.windows.get(&n).map_or(0, |w| w.next())))
+            .collect();
         self.feed_after_answer(from);
-        let learners = self.cfg.learners.clone();
-        for chunk in self.batches(&chosen) {
-            let msg = PaxosMessage::Chosen { entries: chunk };
-            self.broadcast(&learners, Role::Learner, &msg);
+        self.announce(chosen, &sent_upto);
+    }
+
+    /// Tells each learner that `chosen` are chosen. A large value (see [`crate::config::BY_SLOT_BYTES`])
+    /// goes by its slot only to a learner whose node's acceptor was sent it (below
+    /// `sent_upto` of its window): that acceptor tells it the value (`Voted`), so the value
+    /// crosses the network once. Other values, and learners without such an acceptor (none on
+    /// the node, or it was passed over while its window was full), get the value itself.
+    fn announce(&mut self, mut chosen: Vec<(Slot, Value)>, sent_upto: &[(NodeId, Slot)]) {
+        if !chosen.iter().any(|(_, v)| by_slot(v)) {
+            let learners = self.cfg.learners.clone();
+            for chunk in self.batches(&chosen) {
+                let msg = PaxosMessage::Chosen { entries: chunk };
+                self.broadcast(&learners, Role::Learner, &msg);
+            }
+            return;
+        }
+        chosen.sort_unstable_by_key(|(slot, _)| *slot);
+        for &(learner, upto) in sent_upto {
+            let (known, unknown): (Vec<_>, Vec<_>) = chosen
+                .iter()
+                .partition(|(slot, value)| *slot < upto && by_slot(value));
+            if !known.is_empty() {
+                let msg = PaxosMessage::ChosenSlots {
+                    ballot: self.ballot,
+                    slots: known.into_iter().map(|(slot, _)| *slot).collect(),
+                };
+                self.send(learner, Role::Learner, msg);
+            }
+            let unknown: Vec<(Slot, Value)> = unknown.into_iter().cloned().collect();
+            for chunk in self.batches(&unknown) {
+                self.send(
+                    learner,
+                    Role::Learner,
+                    PaxosMessage::Chosen { entries: chunk },
+                );
+            }
         }
     }
 

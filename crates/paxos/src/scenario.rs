@@ -9,8 +9,10 @@
 //! [`example_1`] and [`example_2`] run the steps in the seed's numbering and call `observe`
 //! after each one, with the step and the world; the tests assert each step there, and
 //! `synod scenario` prints them. Heartbeats between officers (and the read barriers a leader's
-//! heartbeat sends the generals) are not part of the seed's story and are never delivered; `Chosen` announcements reach the scribes (learners on the generals'
-//! nodes) at once, so the trace can show what was learned.
+//! heartbeat sends the generals) are not part of the seed's story and are never delivered;
+//! what tells the scribes (learners on the generals' nodes) what was chosen — the officer's
+//! `Chosen` and `ChosenSlots`, a general's `Voted` to its own scribe — reaches them at once, so
+//! the trace can show what was learned.
 
 use crate::acceptor::{Acceptor, AcceptorState};
 use crate::config::PaxosConfig;
@@ -180,8 +182,8 @@ impl World {
     }
 
     /// Collects what an actor sent. Heartbeats, and the read barriers a leader's heartbeat
-    /// sends its generals (the stories have no reads), are set aside; `Chosen` goes to the
-    /// scribes.
+    /// sends its generals (the stories have no reads), are set aside; what tells a scribe what
+    /// was chosen goes to it at once.
     fn collect(&mut self, from: ActorAddr) {
         let messages = match from.role {
             Role::Proposer => self
@@ -202,7 +204,9 @@ impl World {
                 PaxosMessage::Heartbeat { .. }
                 | PaxosMessage::ReadBarrier { .. }
                 | PaxosMessage::ReadBarrierAck { .. } => {}
-                PaxosMessage::Chosen { .. } => {
+                PaxosMessage::Chosen { .. }
+                | PaxosMessage::ChosenSlots { .. }
+                | PaxosMessage::Voted { .. } => {
                     if let Some(scribe) = self.scribes.get_mut(&to.node) {
                         scribe.on_message(from, msg.clone());
                         scribe.take_ready();

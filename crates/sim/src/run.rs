@@ -31,6 +31,9 @@ pub struct SimConfig {
     pub clients: usize,
     /// Nodes snapshot their state machine every this many applied positions.
     pub snapshot_every: u64,
+    /// Written values are padded to at least this many bytes (0: short values), so that
+    /// paths taken only by large values (Paxos announcing them by slot) run too.
+    pub value_bytes: usize,
 }
 
 impl SimConfig {
@@ -44,6 +47,7 @@ impl SimConfig {
             end: 3_000,
             clients: 3,
             snapshot_every: 25,
+            value_bytes: 0,
         }
     }
 }
@@ -81,7 +85,7 @@ pub struct Report {
 impl Report {
     /// The command that replays this run.
     pub fn replay(&self) -> String {
-        format!(
+        let mut replay = format!(
             "cargo run -p synod-sim -- --protocol {} --seed {} --scenario {}",
             match self.config.protocol {
                 Protocol::Raft => "raft",
@@ -89,7 +93,11 @@ impl Report {
             },
             self.config.seed,
             self.config.scenario
-        )
+        );
+        if self.config.value_bytes > 0 {
+            replay.push_str(&format!(" --value-bytes {}", self.config.value_bytes));
+        }
+        replay
     }
 }
 
@@ -192,7 +200,7 @@ pub fn run(cfg: &SimConfig) -> Report {
         ids,
         nodes,
         net: Network::default(),
-        work: Workload::new(cfg.clients),
+        work: Workload::new(cfg.clients, cfg.value_bytes),
         invariants: Invariants::new(n),
         now: 0,
         steps: 0,

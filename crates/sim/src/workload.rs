@@ -45,14 +45,17 @@ pub struct Workload {
     pub clients: Vec<Client>,
     /// Every operation with its call and outcome.
     pub history: Vec<Operation>,
+    /// Written values are padded to at least this many bytes.
+    value_bytes: usize,
 }
 
 impl Workload {
-    /// `n` idle clients.
-    pub fn new(n: usize) -> Self {
+    /// `n` idle clients, writing values of at least `value_bytes` bytes.
+    pub fn new(n: usize, value_bytes: usize) -> Self {
         Self {
             clients: (0..n).map(|_| Client::default()).collect(),
             history: Vec::new(),
+            value_bytes,
         }
     }
 
@@ -61,7 +64,10 @@ impl Workload {
         let client = &mut self.clients[c];
         client.seq += 1;
         let key = KEYS[rng.gen_range(0..KEYS.len())].to_string();
-        let fresh = format!("{c}-{}", client.seq).into_bytes();
+        let mut fresh = format!("{c}-{}", client.seq).into_bytes();
+        if fresh.len() < self.value_bytes {
+            fresh.resize(self.value_bytes, b'.');
+        }
         // A pinned client only reads: it plays the reader stuck on a deposed leader.
         let roll = if client.pinned.is_some() {
             5

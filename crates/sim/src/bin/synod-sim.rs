@@ -3,6 +3,7 @@
 //! ```text
 //! synod-sim --protocol raft --seeds 1000          # seeds 0..1000, each with its scenario
 //! synod-sim --protocol paxos --seed 42 --scenario loss --verbose
+//! synod-sim --protocol paxos --seeds 500 --value-bytes 1100   # large values
 //! ```
 
 use clap::Parser;
@@ -30,6 +31,9 @@ struct Args {
     /// Force a scenario (default: each seed picks its own).
     #[arg(long, value_enum)]
     scenario: Option<Scenario>,
+    /// Pad written values to at least this many bytes (default: short values).
+    #[arg(long, default_value_t = 0)]
+    value_bytes: usize,
     /// Print every run, not only failures.
     #[arg(long)]
     verbose: bool,
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
             if let Some(s) = args.scenario {
                 cfg.scenario = s;
             }
+            cfg.value_bytes = args.value_bytes;
             let report = run(&cfg);
             runs += 1;
             steps += report.steps;
