@@ -177,7 +177,8 @@ pub struct StorageSection {
     /// Bytes per chunk when a snapshot is sent to a lagging node.
     pub snapshot_chunk_bytes: usize,
     /// Keys of a snapshot image encoded per step of the node's thread, between which it goes on
-    /// applying and serving.
+    /// applying and serving (a step also ends once it holds
+    /// [`synod_runtime::service::STEP_BYTES`]).
     pub snapshot_keys_per_step: usize,
     /// MiB of page cache for the node's database file.
     pub cache_mb: usize,

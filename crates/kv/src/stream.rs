@@ -67,9 +67,14 @@ impl KvStore {
         Ok((out, self.applied_index))
     }
 
-    /// The next bytes of the image under way: up to `keys` keys, and with the last of them
-    /// the exactly-once table. `Ok(None)` once the image is complete (or none was begun).
-    pub fn snapshot_next(&mut self, keys: usize) -> Result<Option<Vec<u8>>, CodecError> {
+    /// The next bytes of the image under way: up to `keys` keys, fewer once they take `bytes`
+    /// (at least one key, whatever its size), and with the last of them the exactly-once
+    /// table. `Ok(None)` once the image is complete (or none was begun).
+    pub fn snapshot_next(
+        &mut self,
+        keys: usize,
+        bytes: usize,
+    ) -> Result<Option<Vec<u8>>, CodecError> {
         let Some(f) = self.freeze.as_deref_mut() else {
             return Ok(None);
         };
@@ -88,7 +93,7 @@ impl KvStore {
         let mut now = self.data.range::<str, _>(range).peekable();
         let mut then = f.before.range::<str, _>(range).peekable();
         let mut last: Option<&str> = None;
-        while taken < keys {
+        while taken < keys && (taken == 0 || out.len() < bytes) {
             let next_now: Option<&str> = now.peek().map(|(k, _)| &***k);
             let next_then: Option<&str> = then.peek().map(|(k, _)| &***k);
             let key = match (next_now, next_then) {
@@ -222,7 +227,11 @@ mod tests {
                     continue;
                 }
                 let keys = 1 + rng.below(6) as usize;
-                match kv.snapshot_next(keys).unwrap() {
+                let bytes = match rng.below(3) {
+                    0 => 1 + rng.below(40) as usize,
+                    _ => usize::MAX,
+                };
+                match kv.snapshot_next(keys, bytes).unwrap() {
                     Some(bytes) => image.extend(bytes),
                     None => break,
                 }
@@ -257,7 +266,7 @@ mod tests {
                 kv.apply(seq, &put(format!("z{seq:06}"), seq));
             }
             steps += 1;
-            match kv.snapshot_next(1).unwrap() {
+            match kv.snapshot_next(1, usize::MAX).unwrap() {
                 Some(bytes) => image.extend(bytes),
                 None => break,
             }
@@ -270,11 +279,15 @@ mod tests {
     fn an_empty_store_and_an_aborted_image() {
         let mut kv = KvStore::new();
         let (mut image, _) = kv.snapshot_begin().unwrap();
-        while let Some(bytes) = kv.snapshot_next(4).unwrap() {
+        while let Some(bytes) = kv.snapshot_next(4, usize::MAX).unwrap() {
             image.extend(bytes);
         }
         assert_eq!(image, KvStore::new().snapshot().unwrap());
-        assert_eq!(kv.snapshot_next(4).unwrap(), None, "nothing under way");
+        assert_eq!(
+            kv.snapshot_next(4, usize::MAX).unwrap(),
+            None,
+            "nothing under way"
+        );
         kv.apply(
             1,
             &Command {
@@ -287,6 +300,42 @@ mod tests {
         );
         kv.snapshot_begin().unwrap();
         kv.snapshot_abort();
-        assert_eq!(kv.snapshot_next(4).unwrap(), None);
+        assert_eq!(kv.snapshot_next(4, usize::MAX).unwrap(), None);
+    }
+
+    /// Found by a review of large values: a step took `keys` keys whatever their size, so with
+    /// 1 MB values a step of the default 1,024 keys built a 1 GB chunk, and the writer's channel
+    /// held four of them. A step now ends once it holds `bytes`.
+    #[test]
+    fn a_step_of_large_values_stops_at_its_byte_budget_but_takes_at_least_one_key() {
+        let mut kv = KvStore::new();
+        for seq in 1..=20 {
+            let put = Command {
+                id: RequestId { client: 1, seq },
+                op: KvOp::Put {
+                    key: format!("k{seq:02}"),
+                    value: vec![7; 10_000],
+                },
+            };
+            kv.apply(seq, &put);
+        }
+        let (mut image, _) = kv.snapshot_begin().unwrap();
+        let mut steps = Vec::new();
+        while let Some(bytes) = kv.snapshot_next(1024, 25_000).unwrap() {
+            steps.push(bytes.len());
+            image.extend(bytes);
+        }
+        // Three values reach the budget: 20 keys in 7 steps, each under budget + one value.
+        assert_eq!(steps.len(), 7, "{steps:?}");
+        assert!(steps.iter().all(|&n| n < 25_000 + 10_100), "{steps:?}");
+        assert_eq!(image, kv.snapshot().unwrap());
+        let (mut image, _) = kv.snapshot_begin().unwrap();
+        let mut steps = 0;
+        while let Some(bytes) = kv.snapshot_next(1024, 1).unwrap() {
+            steps += 1;
+            image.extend(bytes);
+        }
+        assert_eq!(steps, 20, "one key a step, however small the budget");
+        assert_eq!(image, kv.snapshot().unwrap());
     }
 }

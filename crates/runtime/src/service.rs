@@ -33,7 +33,7 @@ use synod_network::{Deliver, Router};
 use tokio::sync::oneshot;
 
 mod snapshots;
-pub use snapshots::{SnapshotChunks, SnapshotWriter};
+pub use snapshots::{SnapshotChunks, SnapshotWriter, STEP_BYTES};
 
 /// Timing of the service.
 #[derive(Debug, Clone)]

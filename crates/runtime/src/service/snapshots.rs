@@ -23,6 +23,11 @@ use std::time::Instant;
 use synod_core::{Snapshot, StorageError};
 use tokio::sync::mpsc;
 
+/// A step of an image ends after `keys_per_step` keys or once it holds this many bytes,
+/// whichever comes first: large values neither stall the thread for long nor fill the
+/// writer's channel with huge chunks.
+pub const STEP_BYTES: usize = 4 << 20;
+
 /// Writes a snapshot image arriving in [`SnapshotChunks`] where the node's storage will look
 /// for it when the protocol persists that snapshot, makes it durable, and returns the bytes to
 /// hand over (mapped from the file, so the image does not stay in memory). Runs on a blocking
@@ -79,7 +84,7 @@ impl Handler<NextChunk> for Service {
         }
         match self
             .kv
-            .snapshot_next(self.cfg.snapshot.keys_per_step.max(1))
+            .snapshot_next(self.cfg.snapshot.keys_per_step.max(1), STEP_BYTES)
         {
             Ok(Some(bytes)) if self.kv.snapshot_under_way() => {
                 self.send_chunk(Chunk::Bytes(bytes), ctx)
