@@ -89,6 +89,37 @@ impl PartialEq for KvStore {
 
 impl Eq for KvStore {}
 
+/// What the exactly-once table keeps of a write's result. A cas that succeeded found the
+/// value it expected, which its command carries (and a retry brings again): that value is not
+/// kept a second time, so cas on large values do not fill the table with copies of them.
+fn kept(result: &KvResult) -> KvResult {
+    match result {
+        KvResult::Cas {
+            succeeded: true, ..
+        } => KvResult::Cas {
+            succeeded: true,
+            current: None,
+        },
+        other => other.clone(),
+    }
+}
+
+/// The result [`kept`] remembered, as it was, for a retry of the command `op`.
+fn recalled(kept: &KvResult, op: &KvOp) -> KvResult {
+    match (kept, op) {
+        (
+            KvResult::Cas {
+                succeeded: true, ..
+            },
+            KvOp::Cas { expected, .. },
+        ) => KvResult::Cas {
+            succeeded: true,
+            current: expected.clone(),
+        },
+        (other, _) => other.clone(),
+    }
+}
+
 impl KvStore {
     /// An empty store.
     pub fn new() -> Self {
@@ -102,11 +133,11 @@ impl KvStore {
             return None;
         }
         if let Some(result) = self.dedup.get(&command.id) {
-            return Some(result.clone());
+            return Some(recalled(result, &command.op));
         }
         let result = self.execute(&command.op);
         if command.op.is_write() {
-            self.dedup.insert(index, command.id, result.clone());
+            self.dedup.insert(index, command.id, kept(&result));
         }
         Some(result)
     }
@@ -323,6 +354,51 @@ mod tests {
         // The retry of request 1 lands later in the log: not executed again, same answer.
         assert_eq!(kv.apply(3, &c), first);
         assert_eq!(kv.get("n"), Some(&b"2"[..]));
+    }
+
+    /// Found by a review of what breaks at scale: the table kept a successful cas's result
+    /// with the value it found, a copy of its expected value, for the whole window.
+    #[test]
+    fn a_successful_cas_is_remembered_without_the_value_it_found_and_recalled_whole() {
+        let mut kv = KvStore::new();
+        let big = |b: u8| vec![b; 100_000];
+        kv.apply(
+            1,
+            &cmd(
+                1,
+                KvOp::Put {
+                    key: "k".into(),
+                    value: big(1),
+                },
+            ),
+        );
+        let swap = cmd(
+            2,
+            KvOp::Cas {
+                key: "k".into(),
+                expected: Some(big(1)),
+                value: Some(big(2)),
+            },
+        );
+        let first = kv.apply(2, &swap);
+        assert_eq!(
+            first,
+            Some(KvResult::Cas {
+                succeeded: true,
+                current: Some(big(1))
+            })
+        );
+        let image = kv.snapshot().unwrap();
+        assert!(
+            image.len() < 110_000,
+            "one value in the image, not the one found as well: {} bytes",
+            image.len()
+        );
+        // A retry gets the same answer, from the table and from a restored snapshot.
+        assert_eq!(kv.apply(3, &swap), first);
+        let mut restored = KvStore::restore(&image).unwrap();
+        assert_eq!(restored.apply(3, &swap), first);
+        assert_eq!(restored.get("k"), Some(&big(2)[..]));
     }
 
     #[test]
