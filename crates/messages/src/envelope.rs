@@ -40,8 +40,9 @@ pub struct Handshake {
 }
 
 impl Handshake {
-    /// The wire version this build speaks.
-    pub const VERSION: u32 = 1;
+    /// The wire version this build speaks (2: Paxos's `Voted` and `ChosenSlots`, which an
+    /// older node could not decode).
+    pub const VERSION: u32 = 2;
 }
 
 impl From<RaftMessage> for Payload {

@@ -3,11 +3,12 @@
 //! It remembers the highest ballot it promised and, per slot, the value it accepted with its
 //! ballot. `Prepare(b)` with `b` above the promise is answered `Promise` with the values
 //! accepted from the asked slot on; `Accept(b, …)` with `b` at least the promise is stored,
-//! answered `Accepted`, and its large values told to this node's learner (`Voted`); anything lower is answered `Rejected` with the promise held. A
-//! `Prepare` at the promised ballot itself is refused too: phase 1 runs once per ballot, so such
-//! a `Prepare` comes from a proposer that restarted and forgot it used that ballot, and leading
-//! with it again could put a second value in a slot under one ballot. Both the
-//! promise and the accepted values are persisted before the answer leaves (the shell's rule).
+//! answered `Accepted`, and its large values told to this node's learner (`Voted`); anything
+//! lower is answered `Rejected` with the promise held. A `Prepare` at the promised ballot
+//! itself is refused too: phase 1 runs once per ballot, so such a `Prepare` comes from a
+//! proposer that restarted and forgot it used that ballot, and leading with it again could put
+//! a second value in a slot under one ballot. Both the promise and the accepted values are
+//! persisted before the answer leaves (the shell's rule).
 //! Votes of slots up to `s` are forgotten when this node's learner reports `Snapshotted(s)`:
 //! its snapshot through `s` is durable by then; later promises say how far they were forgotten.
 

@@ -1,11 +1,13 @@
 //! The learner: learns chosen values, delivers them in slot order, helps others catch up.
 //!
 //! A learner hears which slots are chosen from the leader, and every contiguous slot is
-//! delivered to the state machine at once. A value crosses the network once, in the leader's
-//! Accept: the learner takes it from its own node's acceptor, which tells it every vote
-//! (`Voted`), and the leader names only the slots and their ballot (`ChosenSlots`). A learner
-//! whose node has no acceptor, or whose acceptor was passed over for a slot, gets the value
-//! itself (`Chosen`), and so does one catching up from the others (`CatchUp`).
+//! delivered to the state machine at once. A large value crosses the network once, in the
+//! leader's Accept: the learner takes it from its own node's acceptor, which tells it its votes
+//! for large values (`Voted`), and the leader names only the slots and their ballot
+//! (`ChosenSlots`). Small values, the leader's own learner, a learner whose node has no
+//! acceptor, and one whose acceptor was passed over for a slot get the value itself (`Chosen`);
+//! so does a learner catching up from the others (`CatchUp`), as one whose vote never came (the
+//! Accept was lost) does after a round of grace.
 //!
 //! Chosen values are kept in memory only; a learner persists nothing but its snapshots. No
 //! chosen value is lost by that: it was accepted by a majority of acceptors, and an acceptor
@@ -133,8 +135,10 @@ pub struct Learner {
     /// This node's acceptor's votes not known chosen yet: slot → (ballot, value).
     votes: BTreeMap<Slot, (Ballot, Value)>,
     /// Slots the leader said are chosen in a ballot (`ChosenSlots`) before this node's
-    /// acceptor told their votes in it.
-    awaited: BTreeMap<Slot, Ballot>,
+    /// acceptor told their votes in it, with the tick they were first awaited at.
+    awaited: BTreeMap<Slot, (Ballot, u64)>,
+    /// Ticks since the start.
+    now: u64,
     delivered: Slot,
     known_chosen_upto: Slot,
     ballot: Ballot,
@@ -160,6 +164,7 @@ impl Learner {
             chosen: BTreeMap::new(),
             votes: BTreeMap::new(),
             awaited: BTreeMap::new(),
+            now: 0,
             known_chosen_upto: 0,
             ballot: Ballot::default(),
             leader: None,
@@ -243,7 +248,7 @@ impl Learner {
             if slot <= self.delivered || self.chosen.contains_key(&slot) {
                 continue;
             }
-            if self.awaited.get(&slot) == Some(&ballot) {
+            if self.awaited.get(&slot).is_some_and(|(b, _)| *b == ballot) {
                 self.awaited.remove(&slot);
                 learned.push((slot, value));
             } else if self.votes.get(&slot).is_none_or(|(b, _)| *b <= ballot) {
@@ -255,7 +260,8 @@ impl Learner {
 
     /// The leader chose `slots` in `ballot`: the value of each is this node's acceptor's vote
     /// in that ballot (a ballot proposes one value per slot). A slot whose vote has not come
-    /// waits for it, and catch-up fetches it from the others if it never does (`behind`).
+    /// waits for it (for the highest ballot it was announced in), and catch-up fetches it from
+    /// the others if it does not come within a round (`behind`).
     fn on_chosen_slots(&mut self, from: ActorAddr, ballot: Ballot, slots: Vec<Slot>) {
         let mut learned = Vec::new();
         for slot in slots {
@@ -267,7 +273,9 @@ impl Learner {
                     learned.push((slot, value));
                 }
             } else {
-                self.awaited.insert(slot, ballot);
+                let now = self.now;
+                let awaited = self.awaited.entry(slot).or_insert((ballot, now));
+                awaited.0 = awaited.0.max(ballot);
             }
         }
         self.known_chosen_upto = self.known_chosen_upto.max(self.awaited_top());
@@ -309,6 +317,13 @@ impl Learner {
     }
 
     fn behind(&self) -> bool {
+        // The next slot's vote may still be on its way (its acceptor syncing): a round of grace.
+        let grace = u64::from(2 * self.cfg.heartbeat_ticks);
+        if let Some((_, since)) = self.awaited.get(&(self.delivered + 1)) {
+            if self.now - since < grace {
+                return false;
+            }
+        }
         self.known_chosen_upto > self.delivered
             || self.chosen.range(self.delivered + 1..).next().is_some()
     }
@@ -473,6 +488,7 @@ impl Core for Learner {
         if let Some(snapshot) = self.deferred.release(!self.serving.is_empty()) {
             self.compact(snapshot);
         }
+        self.now += 1;
         self.ticks_since_catch_up += 1;
         if self.behind() && self.ticks_since_catch_up >= 2 * self.cfg.heartbeat_ticks {
             self.ticks_since_catch_up = 0;

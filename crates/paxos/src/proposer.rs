@@ -442,22 +442,30 @@ impl Proposer {
         while l.chosen_above.remove(&(l.chosen_upto + 1)) {
             l.chosen_upto += 1;
         }
-        // Before the feed below moves the windows on past these slots.
+        // Before the feed below moves the windows on past these slots. This node's learner
+        // gets the values (no network between them), so that it does not wait for this
+        // node's acceptor when the others were faster.
+        let me = self.cfg.id;
         let sent_upto: Vec<(NodeId, Slot)> = self
             .cfg
             .learners
             .iter()
-            .map(|&n| (n, l.windows.get(&n).map_or(0, |w| w.next())))
+            .map(|&n| {
+                let sent = l.windows.get(&n).filter(|_| n != me);
+                (n, sent.map_or(0, |w| w.next()))
+            })
             .collect();
         self.feed_after_answer(from);
         self.announce(chosen, &sent_upto);
     }
 
-    /// Tells each learner that `chosen` are chosen. A large value (see [`crate::config::BY_SLOT_BYTES`])
-    /// goes by its slot only to a learner whose node's acceptor was sent it (below
-    /// `sent_upto` of its window): that acceptor tells it the value (`Voted`), so the value
-    /// crosses the network once. Other values, and learners without such an acceptor (none on
-    /// the node, or it was passed over while its window was full), get the value itself.
+    /// Tells each learner that `chosen` are chosen. A large value (see
+    /// [`crate::config::BY_SLOT_BYTES`]) goes by its slot only to a learner whose node's
+    /// acceptor was sent it (below `sent_upto` of its window): that acceptor tells it the value
+    /// (`Voted`), so the value crosses the network once. Other values, and learners without
+    /// such an acceptor (none on the node, or it was passed over while its window was full),
+    /// get the value itself. (A slot sent but lost on the way is caught up by that learner
+    /// from the others.)
     fn announce(&mut self, mut chosen: Vec<(Slot, Value)>, sent_upto: &[(NodeId, Slot)]) {
         if !chosen.iter().any(|(_, v)| by_slot(v)) {
             let learners = self.cfg.learners.clone();

@@ -1,8 +1,8 @@
 //! A large value crosses the network once, in the leader's Accept. A learner whose node's
 //! acceptor was sent the slot hears only the slot's number and ballot (`ChosenSlots`) and takes
-//! the value from that acceptor's `Voted`; a learner without one, or whose acceptor was passed
-//! over while its window was full, gets the value (`Chosen`), and so does every learner for a
-//! small value.
+//! the value from that acceptor's `Voted`; the leader's own learner, a learner without an
+//! acceptor, or one whose acceptor was passed over while its window was full, gets the value
+//! (`Chosen`), and so does every learner for a small value.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -70,19 +70,20 @@ fn learners_whose_acceptor_was_sent_the_slot_hear_its_number_the_others_its_valu
     assert_eq!(
         announcements(&mut p),
         BTreeMap::from([
-            (1, heard(vec![1], vec![])),
+            (1, heard(vec![], vec![1])),
             (2, heard(vec![1], vec![])),
             (3, heard(vec![1], vec![])),
             (4, heard(vec![], vec![1])),
         ]),
-        "every acceptor was sent slot 1: only node 4's learner needs its value"
+        "every acceptor was sent slot 1: node 4's learner needs its value, and the leader's \
+         own gets it rather than wait for its acceptor"
     );
     accepted(&mut p, 2, vec![2, 3]);
     accepted(&mut p, 1, vec![2, 3]); // chosen while acceptor 3 still holds slot 1's Accept
     assert_eq!(
         announcements(&mut p),
         BTreeMap::from([
-            (1, heard(vec![2, 3], vec![])),
+            (1, heard(vec![], vec![2, 3])),
             (2, heard(vec![2, 3], vec![])),
             (3, heard(vec![], vec![2, 3])),
             (4, heard(vec![], vec![2, 3])),
@@ -201,19 +202,48 @@ fn a_vote_of_another_ballot_is_not_taken_and_catch_up_fetches_the_value() {
     assert_eq!(delivered(&mut l), vec![(1, Some(1))]);
 }
 
+/// Catch-up requests from the learners asked, over `ticks` ticks.
+fn catch_ups(l: &mut Learner, ticks: u32) -> Vec<(NodeId, Slot)> {
+    let mut asked = Vec::new();
+    for _ in 0..ticks {
+        l.on_tick();
+        for (to, m) in l.take_ready().messages {
+            if let PaxosMessage::CatchUp { from_slot, .. } = m {
+                asked.push((to.node, from_slot));
+            }
+        }
+    }
+    asked
+}
+
+/// Review finding: the leader's word usually comes before the vote of a slower acceptor,
+/// still syncing, and every such wait that met a catch-up round asked every other learner for
+/// the values. A slot now waits a round for its vote before it counts as missing.
 #[test]
-fn a_vote_for_a_slot_already_learned_or_delivered_changes_nothing() {
+fn a_vote_still_on_its_way_gets_a_round_of_grace_before_catch_up() {
     let b = Ballot::new(1, 2);
     let mut l = learner();
-    l.on_message(
-        leader(),
-        PaxosMessage::Chosen {
-            entries: vec![(1, value(1))],
-        },
-    );
-    assert_eq!(delivered(&mut l), vec![(1, Some(1))]);
-    l.on_message(own_acceptor(), voted(b, vec![(1, value(1))]));
+    assert_eq!(catch_ups(&mut l, 3), vec![]);
     l.on_message(leader(), chosen_slots(b, vec![1]));
-    assert_eq!(delivered(&mut l), vec![], "slot 1 is delivered once");
-    assert_eq!(l.delivered(), 1);
+    assert_eq!(
+        catch_ups(&mut l, 1),
+        vec![],
+        "the catch-up round comes, but the vote may still be on its way"
+    );
+    assert_eq!(catch_ups(&mut l, 4), vec![(2, 1), (3, 1)], "a round later");
+}
+
+/// Review finding: a late word of an older ballot replaced the one the learner waited for,
+/// so the vote of the newer ballot no longer matched.
+#[test]
+fn a_late_word_of_an_older_ballot_does_not_replace_the_awaited_one() {
+    let (old, new) = (Ballot::new(1, 2), Ballot::new(2, 3));
+    let mut l = learner();
+    l.on_message(leader(), chosen_slots(new, vec![1]));
+    l.on_message(
+        ActorAddr::new(2, Role::Proposer),
+        chosen_slots(old, vec![1]),
+    );
+    l.on_message(own_acceptor(), voted(new, vec![(1, value(1))]));
+    assert_eq!(delivered(&mut l), vec![(1, Some(1))]);
 }

@@ -274,6 +274,7 @@ mod tests {
             1,
             &[1, 2, 3],
             0,
+            0,
             &crate::replica::Disk::new(crate::replica::Protocol::Paxos),
         );
         let vote = |round, seq| Output {

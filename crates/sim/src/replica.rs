@@ -108,25 +108,32 @@ fn batch_bytes(seed: u64) -> usize {
     }
 }
 
+/// Bytes per snapshot chunk: small, so that transfers take many chunks; with values padded to
+/// `value_bytes` (see [`crate::SimConfig::value_bytes`]) as many chunks as with short values,
+/// not a hundred times more.
+fn snapshot_chunk(value_bytes: usize) -> usize {
+    256 + 4 * value_bytes
+}
+
 /// Timing shared by every node, in ticks.
-pub fn raft_config(id: NodeId, nodes: &[NodeId], seed: u64) -> RaftConfig {
+pub fn raft_config(id: NodeId, nodes: &[NodeId], seed: u64, value_bytes: usize) -> RaftConfig {
     let mut cfg = RaftConfig::new(id, nodes.to_vec());
     cfg.seed = seed;
     cfg.max_batch = 16;
     cfg.max_batch_bytes = batch_bytes(seed);
     cfg.max_inflight = window(seed);
-    cfg.snapshot_chunk = 256;
+    cfg.snapshot_chunk = snapshot_chunk(value_bytes);
     cfg
 }
 
 /// Timing shared by every node, in ticks.
-pub fn paxos_config(id: NodeId, nodes: &[NodeId], seed: u64) -> PaxosConfig {
+pub fn paxos_config(id: NodeId, nodes: &[NodeId], seed: u64, value_bytes: usize) -> PaxosConfig {
     let mut cfg = PaxosConfig::all_roles(id, nodes.to_vec());
     cfg.seed = seed;
     cfg.max_batch = 16;
     cfg.max_batch_bytes = batch_bytes(seed);
     cfg.max_inflight = window(seed);
-    cfg.snapshot_chunk = 256;
+    cfg.snapshot_chunk = snapshot_chunk(value_bytes);
     cfg
 }
 
@@ -135,15 +142,16 @@ fn load<S: synod_core::DurableState>(disk: &MemoryStorage<S>) -> S {
 }
 
 impl Replica {
-    /// A node starting from what `disk` holds (a restart after a crash).
-    pub fn start(id: NodeId, nodes: &[NodeId], seed: u64, disk: &Disk) -> Self {
+    /// A node starting from what `disk` holds (a restart after a crash), for values of about
+    /// `value_bytes` (0: short ones).
+    pub fn start(id: NodeId, nodes: &[NodeId], seed: u64, value_bytes: usize, disk: &Disk) -> Self {
         match disk {
             Disk::Raft(store) => Replica::Raft(Box::new(Raft::new(
-                raft_config(id, nodes, seed),
+                raft_config(id, nodes, seed, value_bytes),
                 load(store),
             ))),
             Disk::Paxos { acceptor, learner } => {
-                let cfg = paxos_config(id, nodes, seed);
+                let cfg = paxos_config(id, nodes, seed, value_bytes);
                 Replica::Paxos {
                     proposer: Box::new(Proposer::new(cfg.clone())),
                     acceptor: Box::new(

@@ -176,7 +176,7 @@ pub fn run(cfg: &SimConfig) -> Report {
             let disk = Disk::new(cfg.protocol);
             Node {
                 id,
-                replica: Some(Replica::start(id, &ids, cfg.seed, &disk)),
+                replica: Some(Replica::start(id, &ids, cfg.seed, cfg.value_bytes, &disk)),
                 disk,
                 kv: KvStore::new(),
                 last_snapshot: 0,
@@ -438,6 +438,7 @@ impl Sim {
                             node.id,
                             &self.ids,
                             self.cfg.seed ^ self.now,
+                            self.cfg.value_bytes,
                             &node.disk,
                         ));
                         node.next_tick = self.now + 1;
