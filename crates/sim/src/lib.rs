@@ -7,7 +7,8 @@
 //!   event loop: earliest of { fault, message, tick(node), client } ─► step one node
 //!                          │
 //!          after every step: Invariants::observe ─► first broken invariant = failure
-//!   at the end: liveness after the faults stop, linearizability of the history
+//!   at the end: liveness after the faults stop, linearizability of the history, then
+//!   a quiet time (no clients, no faults) after which every node that is up applied as much
 //! ```
 //!
 //! No actix, no threads, no clocks: nodes are the same [`synod_raft::Raft`] and Paxos role cores

@@ -165,6 +165,10 @@ pub(crate) struct Sim {
     crashes: u64,
 }
 
+/// Time after the end of the run, without clients or faults, in which every node that is up
+/// must catch up.
+const QUIET: u64 = 1_000;
+
 /// Runs one seed to the end, or to its first failure.
 pub fn run(cfg: &SimConfig) -> Report {
     let mut rng = StdRng::seed_from_u64(cfg.seed);
@@ -225,6 +229,7 @@ impl Sim {
         }
         let mut next_plan = 0;
         let mut healed = false;
+        let mut quiet = false;
         loop {
             // The earliest event; ties go in this fixed order, so runs are deterministic.
             let mut best: Option<(u64, Event)> = None;
@@ -247,15 +252,22 @@ impl Sim {
                     consider(node.next_tick, Event::Tick(i));
                 }
             }
-            for (i, c) in self.work.clients.iter().enumerate() {
-                let at = c.pending.as_ref().map_or(c.next_at, |p| p.deadline);
-                consider(at, Event::Client(i));
+            if !quiet {
+                for (i, c) in self.work.clients.iter().enumerate() {
+                    let at = c.pending.as_ref().map_or(c.next_at, |p| p.deadline);
+                    consider(at, Event::Client(i));
+                }
             }
             let Some((at, event)) = best else {
                 return Ok(());
             };
-            if at >= self.cfg.end {
-                return self.check_end();
+            if at >= self.cfg.end && !quiet {
+                self.check_end()?;
+                quiet = true;
+                continue;
+            }
+            if at >= self.cfg.end + QUIET {
+                return self.check_converged();
             }
             self.now = at;
             self.steps += 1;
@@ -606,6 +618,24 @@ impl Sim {
                 "the linearizability check gave up on key {key} after {explored} states"
             ))),
         }
+    }
+
+    /// After the quiet time every node that is up has applied the same positions.
+    fn check_converged(&mut self) -> Result<(), Failure> {
+        let applied: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|n| n.replica.is_some())
+            .map(|n| n.kv.applied_index())
+            .collect();
+        let (min, max) = (applied.iter().min(), applied.iter().max());
+        if min == max {
+            return Ok(());
+        }
+        Err(self.fail(format!(
+            "convergence: {QUIET} time units after the clients stopped, the nodes that are up have not applied the same positions; nodes:\n{}",
+            self.describe_nodes()
+        )))
     }
 
     /// One line per node: its protocol status and applied position.
