@@ -1,6 +1,7 @@
 //! Client commands of the replicated key-value store, their ids and results.
 
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// A client request's unique id. A retried request keeps its id, so the state machine applies it
 /// once (the dedup window is described in `synod-kv`).
@@ -12,8 +13,9 @@ pub struct RequestId {
     pub seq: u64,
 }
 
-/// One operation on the store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One operation on the store. (Its `Debug` shows at most the first bytes of a value: a log
+/// line or a simulator's report does not print a megabyte.)
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KvOp {
     /// Set `key` to `value`.
     Put {
@@ -94,8 +96,8 @@ impl Command {
     }
 }
 
-/// The outcome of applying a command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The outcome of applying a command (its `Debug` shortens values, as [`KvOp`]'s does).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KvResult {
     /// A put or delete was applied.
     Done,
@@ -109,4 +111,92 @@ pub enum KvResult {
         #[serde(with = "serde_bytes")]
         current: Option<Vec<u8>>,
     },
+}
+
+/// A value in `Debug` output: its first [`Shown::HEAD`] bytes, escaped, and its length when
+/// there is more.
+struct Shown<'a>(&'a [u8]);
+
+impl Shown<'_> {
+    const HEAD: usize = 32;
+}
+
+impl fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let head = &self.0[..self.0.len().min(Self::HEAD)];
+        write!(f, "b\"{}\"", head.escape_ascii())?;
+        if self.0.len() > Self::HEAD {
+            write!(f, "…({} bytes)", self.0.len())?;
+        }
+        Ok(())
+    }
+}
+
+fn shown(value: &Option<Vec<u8>>) -> Option<Shown<'_>> {
+    value.as_deref().map(Shown)
+}
+
+impl fmt::Debug for KvOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KvOp::Put { key, value } => f
+                .debug_struct("Put")
+                .field("key", key)
+                .field("value", &Shown(value))
+                .finish(),
+            KvOp::Get { key } => f.debug_struct("Get").field("key", key).finish(),
+            KvOp::Delete { key } => f.debug_struct("Delete").field("key", key).finish(),
+            KvOp::Cas {
+                key,
+                expected,
+                value,
+            } => f
+                .debug_struct("Cas")
+                .field("key", key)
+                .field("expected", &shown(expected))
+                .field("value", &shown(value))
+                .finish(),
+        }
+    }
+}
+
+impl fmt::Debug for KvResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KvResult::Done => f.write_str("Done"),
+            KvResult::Value(value) => f.debug_tuple("Value").field(&shown(value)).finish(),
+            KvResult::Cas { succeeded, current } => f
+                .debug_struct("Cas")
+                .field("succeeded", succeeded)
+                .field("current", &shown(current))
+                .finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_the_head_of_a_large_value_and_its_length() {
+        let put = KvOp::Put {
+            key: "k".into(),
+            value: vec![b'x'; 1100],
+        };
+        let shown = format!("{put:?}");
+        assert!(shown.len() < 100, "{shown}");
+        assert!(
+            shown.contains(&format!("b\"{}\"…(1100 bytes)", "x".repeat(32))),
+            "{shown}"
+        );
+        let cas = KvResult::Cas {
+            succeeded: false,
+            current: Some(vec![0xff, b'a']),
+        };
+        assert_eq!(
+            format!("{cas:?}"),
+            "Cas { succeeded: false, current: Some(b\"\\xffa\") }"
+        );
+    }
 }
