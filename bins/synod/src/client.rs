@@ -99,8 +99,30 @@ fn agent() -> ureq::Agent {
         .build()
 }
 
+/// Why this client cannot send `key`, if it cannot: the URL library resolves the path
+/// segments `.` and `..` (and their percent-encoded forms) before the request leaves, so the
+/// request would name another path.
+fn unsendable(key: &str) -> Option<String> {
+    matches!(key, "." | "..").then(|| {
+        format!(
+            "the key {key:?} cannot be sent by this client: URLs resolve it as a path segment; \
+             the HTTP API takes it as is, e.g. `curl --path-as-is http://127.0.0.1:8101/v1/kv/{key}`"
+        )
+    })
+}
+
 /// Runs `cmd` against the first endpoint that answers; prints the result. Returns the exit code.
 pub fn run(endpoints: &[String], cmd: &KvCommand) -> i32 {
+    let key = match cmd {
+        KvCommand::Put { key, .. }
+        | KvCommand::Get { key, .. }
+        | KvCommand::Delete { key }
+        | KvCommand::Cas { key, .. } => key,
+    };
+    if let Some(why) = unsendable(key) {
+        eprintln!("{why}");
+        return 2;
+    }
     let agent = agent();
     let mut last = String::from("no endpoints given");
     for endpoint in endpoints {
@@ -143,12 +165,34 @@ pub fn status(endpoints: &[String]) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::segment;
+    use super::{agent, segment, unsendable};
 
     /// Review finding: `synod kv put 'a?b' v` wrote key `a` (the rest went as a query).
     #[test]
     fn a_key_is_one_path_segment_whatever_it_holds() {
         assert_eq!(segment("key-1_x.y~"), "key-1_x.y~");
         assert_eq!(segment("a?b/c d#é"), "a%3Fb%2Fc%20d%23%C3%A9");
+    }
+
+    /// `synod kv get ..` answered `404 no such route`: the URL library had sent `GET /v1/`.
+    #[test]
+    fn the_keys_dot_and_dot_dot_are_refused_with_the_reason_as_urls_resolve_them() {
+        for key in [".", ".."] {
+            let url = format!("http://127.0.0.1:1/v1/kv/{}", segment(key));
+            let sent = agent().get(&url).request_url().unwrap();
+            assert_ne!(
+                sent.path(),
+                format!("/v1/kv/{key}"),
+                "{key} is sent as is now"
+            );
+            let why = unsendable(key).unwrap();
+            assert!(why.contains("--path-as-is"), "{why}");
+        }
+        for key in ["...", ".a", "a.", "a..b"] {
+            assert_eq!(unsendable(key), None);
+            let url = format!("http://127.0.0.1:1/v1/kv/{}", segment(key));
+            let sent = agent().get(&url).request_url().unwrap();
+            assert_eq!(sent.path(), format!("/v1/kv/{key}"));
+        }
     }
 }
