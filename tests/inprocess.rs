@@ -120,6 +120,39 @@ macro_rules! for_each_protocol {
 for_each_protocol!(write_on_one_node_read_linearizably_on_another);
 for_each_protocol!(isolated_leader_is_replaced_and_its_uncommitted_entries_are_overwritten);
 for_each_protocol!(a_minority_cannot_write_and_says_so);
+for_each_protocol!(large_values_written_on_every_node_are_read_whole_on_every_node);
+
+/// Values past 1 KiB take Paxos's by-slot path to the learners (the leader names the slot, a
+/// node's acceptor tells its learner the value, through the node's router): every node must
+/// still apply every value whole.
+async fn large_values_written_on_every_node_are_read_whole_on_every_node(protocol: &str) {
+    let (nodes, _faults) = cluster(protocol, 3).await;
+    leader(&nodes, &[1, 2, 3]).await;
+    let value = |n: usize| -> Vec<u8> { (0..4096 + n).map(|i| (i * 7 + n) as u8).collect() };
+    for (n, writer) in nodes.iter().enumerate() {
+        let op = KvOp::Put {
+            key: format!("big{n}"),
+            value: value(n),
+        };
+        assert_eq!(
+            request(writer, op, Consistency::Linearizable).await,
+            Ok(KvResult::Done)
+        );
+    }
+    for reader in &nodes {
+        for n in 0..nodes.len() {
+            let got = get(reader, &format!("big{n}"), Consistency::Linearizable).await;
+            assert!(
+                got == Some(value(n)),
+                "node {} read big{n} wrong",
+                reader.id
+            );
+        }
+    }
+    for n in nodes {
+        n.stop().await;
+    }
+}
 
 async fn write_on_one_node_read_linearizably_on_another(protocol: &str) {
     let (nodes, _faults) = cluster(protocol, 3).await;
