@@ -68,6 +68,9 @@ struct Pending {
     sent: Option<(NodeId, Instant)>,
     /// The protocol's term (Raft) or ballot round (Paxos) when it was last handed over.
     sent_term: u64,
+    /// The term in which the leader it was last forwarded to said its protocol took it
+    /// (`Taken`): not sent to that leader again while this node sees that term.
+    taken: Option<u64>,
 }
 
 impl Pending {
@@ -223,11 +226,13 @@ impl Service {
                 None => true,
                 Some((to, _)) if to != leader => true,
                 Some(_) if local => p.sent_term != term,
+                Some(_) if p.taken == Some(term) => false,
                 Some((_, at)) => now.duration_since(at) >= resend_after,
             })
             .map(|p| {
                 p.sent = Some((leader, now));
                 p.sent_term = term;
+                p.taken = None;
                 // Handed to another node, it may be executed whatever we hear next.
                 p.maybe_executed |= !local;
                 p.command.clone()
@@ -319,6 +324,9 @@ impl Service {
                         if let Some(p) = service.pending.get_mut(id) {
                             p.maybe_executed = true;
                         }
+                    }
+                    if let Some(origin) = origin {
+                        service.send_to(origin, ServiceMessage::Taken { ids, term });
                     }
                 }
                 Ok(Err(not_leader)) => {
@@ -528,7 +536,15 @@ impl Service {
                     // Recorded before the proposal, so that its apply (which may be handled
                     // before the proposal's answer) finds the record to clear.
                     let term = self.term;
-                    commands.retain(|c| self.forwarded.get(&c.id) != Some(&term));
+                    let (held, fresh): (Vec<Command>, Vec<Command>) = commands
+                        .into_iter()
+                        .partition(|c| self.forwarded.get(&c.id) == Some(&term));
+                    if !held.is_empty() {
+                        // Sent again: the answer to the first copy may have been lost.
+                        let ids = held.iter().map(|c| c.id).collect();
+                        self.send_to(from.node, ServiceMessage::Taken { ids, term });
+                    }
+                    commands = fresh;
                     self.forwarded.extend(commands.iter().map(|c| (c.id, term)));
                 }
                 if !commands.is_empty() {
@@ -569,6 +585,15 @@ impl Service {
                 for id in ids {
                     if let Some(p) = self.pending.get_mut(&id) {
                         p.sent = None;
+                    }
+                }
+            }
+            ServiceMessage::Taken { ids, term } => {
+                for id in ids {
+                    if let Some(p) = self.pending.get_mut(&id) {
+                        if p.sent.is_some_and(|(to, _)| to == from.node) {
+                            p.taken = Some(term);
+                        }
                     }
                 }
             }
@@ -639,6 +664,7 @@ impl Handler<ClientRequest> for Service {
                         maybe_executed: req.id.is_some(),
                         sent: None,
                         sent_term: 0,
+                        taken: None,
                     },
                 );
                 self.schedule_submit(ctx);
@@ -734,6 +760,7 @@ mod tests {
             maybe_executed: false,
             sent: sent.map(|n| (n, Instant::now())),
             sent_term: 0,
+            taken: None,
         }
     }
 

@@ -56,6 +56,23 @@ impl Core for SlowLeader {
     }
 }
 
+/// Counts the commands said `Taken` to the service it stands for.
+struct TakenCounter(Arc<AtomicU64>);
+
+impl Actor for TakenCounter {
+    type Context = Context<Self>;
+}
+
+impl Handler<synod_network::Deliver> for TakenCounter {
+    type Result = ();
+
+    fn handle(&mut self, msg: synod_network::Deliver, _: &mut Context<Self>) {
+        if let Payload::Service(ServiceMessage::Taken { ids, term: 1 }) = msg.0.payload {
+            self.0.fetch_add(ids.len() as u64, Ordering::SeqCst);
+        }
+    }
+}
+
 /// A service in front of a [`SlowLeader`] whose first `refuse` proposals are refused, a
 /// client request sent to it; returns the proposal count and the term to change.
 async fn slow_leader(refuse: u64) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
@@ -77,13 +94,17 @@ async fn slow_leader(refuse: u64) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
 async fn start_slow_leader(
     refuse: u64,
 ) -> (Addr<Service>, Addr<Router>, Arc<AtomicU64>, Arc<AtomicU64>) {
-    let router = Router::start(
-        NetworkConfig::new(1, "slow"),
-        Faults::new(1),
-        Some(LocalHub::new()),
-    )
-    .await
-    .unwrap();
+    start_slow_leader_on(refuse, LocalHub::new()).await
+}
+
+/// [`start_slow_leader`] on `hub`, where other nodes' routers may be.
+async fn start_slow_leader_on(
+    refuse: u64,
+    hub: LocalHub,
+) -> (Addr<Service>, Addr<Router>, Arc<AtomicU64>, Arc<AtomicU64>) {
+    let router = Router::start(NetworkConfig::new(1, "slow"), Faults::new(1), Some(hub))
+        .await
+        .unwrap();
     let (proposals, term) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(1)));
     let core = (
         proposals.clone(),
@@ -172,7 +193,17 @@ async fn a_stale_refusal_does_not_make_the_service_forget_its_leader() {
 /// now proposes a forwarded command once per term until it is applied.
 #[actix_rt::test]
 async fn a_command_forwarded_again_goes_to_the_protocol_once_per_term() {
-    let (_, router, proposals, term) = start_slow_leader(0).await;
+    let hub = LocalHub::new();
+    let (_, router, proposals, term) = start_slow_leader_on(0, hub.clone()).await;
+    // Node 2, the forwarding node, counts the commands the leader says it took.
+    let taken = Arc::new(AtomicU64::new(0));
+    let node2 = Router::start(NetworkConfig::new(2, "slow"), Faults::new(1), Some(hub))
+        .await
+        .unwrap();
+    node2.do_send(Register {
+        role: Role::Service,
+        recipient: TakenCounter(taken.clone()).start().recipient(),
+    });
     let forward = |seq| {
         Send(Envelope {
             from: ActorAddr::new(2, Role::Service),
@@ -193,6 +224,11 @@ async fn a_command_forwarded_again_goes_to_the_protocol_once_per_term() {
         proposals.load(Ordering::SeqCst),
         1,
         "five copies, one proposal"
+    );
+    assert_eq!(
+        taken.load(Ordering::SeqCst),
+        5,
+        "every copy is answered Taken, the first once proposed, the others at once"
     );
     router.do_send(forward(2));
     actix_rt::time::sleep(Duration::from_millis(30)).await;

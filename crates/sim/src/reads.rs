@@ -64,7 +64,9 @@ impl Sim {
                 self.serve_reads(i);
                 Ok(())
             }
-            ServiceMessage::Forward { .. } | ServiceMessage::Redirect { .. } => Ok(()),
+            ServiceMessage::Forward { .. }
+            | ServiceMessage::Redirect { .. }
+            | ServiceMessage::Taken { .. } => Ok(()),
         }
     }
 

@@ -1,0 +1,165 @@
+//! A follower forwards its clients' commands to the leader's service and sends them again
+//! when no result comes within `resend_after` (the message may have been lost), but not once
+//! the leader said its protocol took them (`Taken`) in the term the follower sees.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use actix::prelude::*;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use synod_core::{Core, MemoryStorage, NotLeader, Ready, Stateless, Status};
+use synod_messages::raft::RaftMessage;
+use synod_messages::service::ServiceMessage;
+use synod_messages::{ActorAddr, Command, Envelope, KvOp, Payload, Role};
+use synod_network::{Deliver, Faults, LocalHub, NetworkConfig, Register, Router, Send};
+use synod_runtime::{ClientRequest, Consistency, Service, ServiceConfig, Shell, SnapshotPolicy};
+
+/// A core that follows node 2 in term 1 and never commits anything.
+struct Follower;
+
+impl Core for Follower {
+    type Message = RaftMessage;
+    type Persist = Infallible;
+
+    fn on_message(&mut self, _: ActorAddr, _: RaftMessage) {}
+    fn on_tick(&mut self) {}
+    fn propose(&mut self, _: Vec<Command>) -> Result<(), NotLeader> {
+        Err(NotLeader { leader: Some(2) })
+    }
+    fn take_ready(&mut self) -> Ready<RaftMessage, Infallible> {
+        Ready::default()
+    }
+    fn status(&self) -> Status {
+        Status {
+            protocol: "stub",
+            role: "follower",
+            term: 1,
+            leader: Some(2),
+            commit_index: 0,
+            last_index: 0,
+            ballot: None,
+        }
+    }
+}
+
+/// Node 2's service: counts the commands forwarded to it and, if `answer`, says each one was
+/// taken in term 1.
+struct Leader {
+    forwarded: Arc<AtomicU64>,
+    answer: Arc<AtomicBool>,
+    router: Addr<Router>,
+}
+
+impl Actor for Leader {
+    type Context = Context<Self>;
+}
+
+impl Handler<Deliver> for Leader {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(envelope): Deliver, _: &mut Context<Self>) {
+        let Payload::Service(ServiceMessage::Forward { commands }) = envelope.payload else {
+            return;
+        };
+        self.forwarded
+            .fetch_add(commands.len() as u64, Ordering::SeqCst);
+        if self.answer.load(Ordering::SeqCst) {
+            let ids = commands.iter().map(|c| c.id).collect();
+            self.router.do_send(Send(Envelope {
+                from: envelope.to,
+                to: envelope.from,
+                payload: Payload::Service(ServiceMessage::Taken { ids, term: 1 }),
+            }));
+        }
+    }
+}
+
+/// Node 1's service in front of a [`Follower`], node 2's a [`Leader`]; a client request sent
+/// to node 1. Returns the count of commands node 2 received.
+async fn forward_one(answer: bool) -> Arc<AtomicU64> {
+    let hub = LocalHub::new();
+    let router = |node| {
+        Router::start(
+            NetworkConfig::new(node, "fwd"),
+            Faults::new(1),
+            Some(hub.clone()),
+        )
+    };
+    let (router1, router2) = (router(1).await.unwrap(), router(2).await.unwrap());
+    let forwarded = Arc::new(AtomicU64::new(0));
+    let leader = Leader {
+        forwarded: forwarded.clone(),
+        answer: Arc::new(AtomicBool::new(answer)),
+        router: router2.clone(),
+    }
+    .start();
+    router2.do_send(Register {
+        role: Role::Service,
+        recipient: leader.recipient(),
+    });
+    let service_ctx = Context::<Service>::new();
+    let shell = Shell::recover(
+        ActorAddr::new(1, Role::Raft),
+        Box::new(MemoryStorage::<Stateless>::new()),
+        |_| Follower,
+        router1.clone(),
+        Duration::from_millis(5),
+    )
+    .unwrap()
+    .report_roles_to(service_ctx.address().recipient())
+    .start();
+    let cfg = ServiceConfig {
+        node: 1,
+        request_timeout: Duration::from_secs(5),
+        max_forward_bytes: 1 << 20,
+        retry_interval: Duration::from_millis(5),
+        resend_after: Duration::from_millis(20),
+        roles: vec!["raft"],
+        snapshot: SnapshotPolicy {
+            every: 0,
+            max_log_bytes: 0,
+            keys_per_step: 1,
+        },
+    };
+    let service = service_ctx.run(Service::new(
+        cfg,
+        router1.clone(),
+        shell.clone().recipient(),
+        shell.recipient(),
+    ));
+    router1.do_send(Register {
+        role: Role::Service,
+        recipient: service.clone().recipient(),
+    });
+    actix_rt::time::sleep(Duration::from_millis(50)).await; // the service learns who leads
+    let request = service.send(ClientRequest {
+        op: KvOp::Put {
+            key: "k".into(),
+            value: vec![7; 100_000],
+        },
+        id: None,
+        consistency: Consistency::Linearizable,
+        held: None,
+    });
+    actix_rt::spawn(async move {
+        let _ = request.await;
+    });
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    forwarded
+}
+
+/// Review of what breaks at scale: a command not applied within `resend_after` went to the
+/// leader again at every `resend_after`, its value with it, so under a load of large values
+/// (commits taking seconds) the followers sent each value several times.
+#[actix_rt::test]
+async fn a_command_the_leader_took_is_not_forwarded_again_in_that_term() {
+    let unanswered = forward_one(false).await.load(Ordering::SeqCst);
+    assert!(
+        unanswered >= 5,
+        "without an answer the command goes again every 20 ms: {unanswered} copies in 300 ms"
+    );
+    let taken = forward_one(true).await.load(Ordering::SeqCst);
+    assert_eq!(taken, 1, "taken in the term the follower sees: sent once");
+}
