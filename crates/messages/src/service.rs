@@ -2,9 +2,9 @@
 //!
 //! A node that is not the leader forwards its clients' commands to the leader's service. It does
 //! not wait for a reply carrying the result: it answers its client when it applies the command's
-//! entry itself, so the answer reflects its own state. The leader answers only to say "taken"
-//! (its protocol has the commands, so the follower need not send them again while that term
-//! lasts) or "not me".
+//! entry itself, so the answer reflects its own state. The leader answers a forward only to say
+//! "taken" (its protocol has the commands, so the follower need not send them again while that
+//! term lasts) or "not me". Linearizable reads ask the leader for a read point.
 
 use crate::ids::NodeId;
 use crate::kv::{Command, RequestId};
@@ -37,13 +37,14 @@ pub enum ServiceMessage {
         /// Who the refusing node believes leads, if it knows.
         leader: Option<NodeId>,
     },
-    /// The leader's protocol took these forwarded commands in `term` (Raft's term, Paxos's
-    /// ballot round): it does not lose them while it leads in that term, so sending them
-    /// again before the term changes only costs the network their bytes.
+    /// The leader's protocol took these forwarded commands (or holds them already) in `term`
+    /// (Raft's term, Paxos's ballot round): it does not lose them while it leads in that term,
+    /// so sending them again before the term changes only costs the network their bytes.
     Taken {
         /// The ids of the commands taken.
         ids: Vec<RequestId>,
-        /// The leader's term when its protocol took them.
+        /// The term the leader's service saw when it handed them over (never later than the
+        /// term its protocol took them in).
         term: u64,
     },
 }

@@ -46,7 +46,8 @@ pub struct ServiceConfig {
     pub max_forward_bytes: usize,
     /// How often pending requests are checked for resending and deadlines.
     pub retry_interval: Duration,
-    /// A command forwarded to the same leader is sent again after this long without result.
+    /// A command forwarded to the same leader is sent again after this long without result,
+    /// unless that leader answered `Taken` in the term this node sees.
     pub resend_after: Duration,
     /// The actors this node hosts, for `/v1/status`.
     pub roles: Vec<&'static str>,
@@ -97,8 +98,9 @@ pub struct Service {
     pending: HashMap<RequestId, Pending>,
     /// Commands other nodes forwarded here that this node, leading, handed to its protocol,
     /// with the term, until they are applied (or refused): the same command forwarded again
-    /// in that term (the sender resends what is slow to apply, in case the message was lost)
-    /// is not proposed again, which would only put it in the log twice.
+    /// in that term (a sender that did not hear `Taken` resends what is slow to apply, in case
+    /// the message was lost) is not proposed again, which would only put it in the log twice,
+    /// and is answered `Taken` again.
     forwarded: HashMap<RequestId, u64>,
     /// Where snapshots go (the roles that compact their logs).
     compact: Vec<Recipient<Compact>>,
@@ -209,9 +211,10 @@ impl Service {
 
     /// Hands pending commands to the leader: those never sent, sent to a node that is no longer
     /// the leader, or sent to another node long ago without result (the message may have been
-    /// lost). This node's own protocol, leading, loses nothing it took while the term lasts: a
-    /// command proposed here goes again only in a new term (proposing it again meanwhile put it
-    /// in the log twice, as many times as the commit took `resend_after`).
+    /// lost) and not answered `Taken` in the term this node sees. A leading protocol loses
+    /// nothing it took while the term lasts: a command proposed here, or taken by the leader,
+    /// goes again only in a new term or after a snapshot replaced the store (proposing it again
+    /// meanwhile put it in the log twice, as many times as the commit took `resend_after`).
     fn submit_due(&mut self, ctx: &mut Context<Self>) {
         let Some(leader) = self.leader else {
             return;
@@ -451,8 +454,13 @@ impl Service {
                 self.kv = kv;
                 self.snapshot_index = snapshot.index;
                 self.log_bytes = 0;
-                // Commands the image applied are not seen one by one.
+                // Commands the image applied are not seen one by one: a pending one the
+                // leader took may be among them, so it goes again (the leader proposes the
+                // copy, and its entry's apply answers from the exactly-once table).
                 self.forwarded.clear();
+                for p in self.pending.values_mut() {
+                    p.taken = None;
+                }
             }
             Err(e) => {
                 // The image passed the storage and transport checksums, so this is a bug or a

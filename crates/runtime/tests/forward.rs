@@ -1,6 +1,7 @@
 //! A follower forwards its clients' commands to the leader's service and sends them again
 //! when no result comes within `resend_after` (the message may have been lost), but not once
-//! the leader said its protocol took them (`Taken`) in the term the follower sees.
+//! the leader said its protocol took them (`Taken`) in the term the follower sees, unless that
+//! term changes or a snapshot replaces the follower's store.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -9,15 +10,19 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use synod_core::{Core, MemoryStorage, NotLeader, Ready, Stateless, Status};
+use synod_core::{Core, MemoryStorage, NotLeader, Ready, Snapshot, Stateless, Status};
+use synod_kv::KvStore;
 use synod_messages::raft::RaftMessage;
 use synod_messages::service::ServiceMessage;
+use synod_messages::RequestId;
 use synod_messages::{ActorAddr, Command, Envelope, KvOp, Payload, Role};
 use synod_network::{Deliver, Faults, LocalHub, NetworkConfig, Register, Router, Send};
-use synod_runtime::{ClientRequest, Consistency, Service, ServiceConfig, Shell, SnapshotPolicy};
+use synod_runtime::{
+    ApplyBatch, ClientRequest, Consistency, Service, ServiceConfig, Shell, SnapshotPolicy,
+};
 
-/// A core that follows node 2 in term 1 and never commits anything.
-struct Follower;
+/// A core that follows node 2 in the term it is given and never commits anything.
+struct Follower(Arc<AtomicU64>);
 
 impl Core for Follower {
     type Message = RaftMessage;
@@ -35,7 +40,7 @@ impl Core for Follower {
         Status {
             protocol: "stub",
             role: "follower",
-            term: 1,
+            term: self.0.load(Ordering::SeqCst),
             leader: Some(2),
             commit_index: 0,
             last_index: 0,
@@ -76,9 +81,19 @@ impl Handler<Deliver> for Leader {
     }
 }
 
-/// Node 1's service in front of a [`Follower`], node 2's a [`Leader`]; a client request sent
-/// to node 1. Returns the count of commands node 2 received.
-async fn forward_one(answer: bool) -> Arc<AtomicU64> {
+/// What a test holds of the two nodes.
+struct Nodes {
+    /// Commands node 2 received.
+    forwarded: Arc<AtomicU64>,
+    /// The term node 1's protocol reports.
+    term: Arc<AtomicU64>,
+    /// Node 1's service.
+    service: Addr<Service>,
+}
+
+/// Node 1's service in front of a [`Follower`] in term 1, node 2's a [`Leader`]; a client
+/// request sent to node 1, and 300 ms for it to be forwarded.
+async fn forward_one(answer: bool) -> Nodes {
     let hub = LocalHub::new();
     let router = |node| {
         Router::start(
@@ -99,11 +114,13 @@ async fn forward_one(answer: bool) -> Arc<AtomicU64> {
         role: Role::Service,
         recipient: leader.recipient(),
     });
+    let term = Arc::new(AtomicU64::new(1));
+    let core_term = term.clone();
     let service_ctx = Context::<Service>::new();
     let shell = Shell::recover(
         ActorAddr::new(1, Role::Raft),
         Box::new(MemoryStorage::<Stateless>::new()),
-        |_| Follower,
+        move |_| Follower(core_term.clone()),
         router1.clone(),
         Duration::from_millis(5),
     )
@@ -115,7 +132,7 @@ async fn forward_one(answer: bool) -> Arc<AtomicU64> {
         request_timeout: Duration::from_secs(5),
         max_forward_bytes: 1 << 20,
         retry_interval: Duration::from_millis(5),
-        resend_after: Duration::from_millis(20),
+        resend_after: Duration::from_millis(40),
         roles: vec!["raft"],
         snapshot: SnapshotPolicy {
             every: 0,
@@ -147,7 +164,11 @@ async fn forward_one(answer: bool) -> Arc<AtomicU64> {
         let _ = request.await;
     });
     actix_rt::time::sleep(Duration::from_millis(300)).await;
-    forwarded
+    Nodes {
+        forwarded,
+        term,
+        service,
+    }
 }
 
 /// Review of what breaks at scale: a command not applied within `resend_after` went to the
@@ -155,11 +176,47 @@ async fn forward_one(answer: bool) -> Arc<AtomicU64> {
 /// (commits taking seconds) the followers sent each value several times.
 #[actix_rt::test]
 async fn a_command_the_leader_took_is_not_forwarded_again_in_that_term() {
-    let unanswered = forward_one(false).await.load(Ordering::SeqCst);
+    let unanswered = forward_one(false).await.forwarded.load(Ordering::SeqCst);
     assert!(
-        unanswered >= 5,
-        "without an answer the command goes again every 20 ms: {unanswered} copies in 300 ms"
+        unanswered >= 4,
+        "without an answer the command goes again every 40 ms: {unanswered} copies in 300 ms"
     );
-    let taken = forward_one(true).await.load(Ordering::SeqCst);
-    assert_eq!(taken, 1, "taken in the term the follower sees: sent once");
+    let nodes = forward_one(true).await;
+    assert_eq!(
+        nodes.forwarded.load(Ordering::SeqCst),
+        1,
+        "taken in the term the follower sees: sent once"
+    );
+    // A new term: what the last one took may be gone, so it goes again.
+    nodes.term.store(2, Ordering::SeqCst);
+    actix_rt::time::sleep(Duration::from_millis(200)).await;
+    assert!(nodes.forwarded.load(Ordering::SeqCst) >= 2);
+}
+
+/// Review finding: a command the leader took and committed may reach a lagging follower inside
+/// a snapshot, which does not show it one by one; with the resend suppressed the client waited
+/// for its timeout. After a snapshot the command goes again (its copy's apply answers it).
+#[actix_rt::test]
+async fn a_command_taken_goes_again_once_a_snapshot_replaced_the_store() {
+    let nodes = forward_one(true).await;
+    assert_eq!(nodes.forwarded.load(Ordering::SeqCst), 1);
+    let mut kv = KvStore::new();
+    let other = Command {
+        id: RequestId { client: 5, seq: 1 },
+        op: KvOp::Delete { key: "x".into() },
+    };
+    kv.apply(1, &other);
+    nodes.service.do_send(ApplyBatch {
+        snapshot: Some(Snapshot {
+            index: 1,
+            data: kv.snapshot().unwrap().into(),
+        }),
+        entries: Vec::new(),
+        reads: Vec::new(),
+    });
+    actix_rt::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        nodes.forwarded.load(Ordering::SeqCst) >= 2,
+        "sent again after the snapshot"
+    );
 }
