@@ -5,21 +5,21 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod common;
+
 use actix::prelude::*;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use synod_core::{Core, MemoryStorage, NotLeader, Ready, Snapshot, Stateless, Status};
+use synod_core::{Core, NotLeader, Ready, Snapshot, Status};
 use synod_kv::KvStore;
 use synod_messages::raft::RaftMessage;
 use synod_messages::service::ServiceMessage;
 use synod_messages::RequestId;
 use synod_messages::{ActorAddr, Command, Envelope, KvOp, Payload, Role};
 use synod_network::{Deliver, Faults, LocalHub, NetworkConfig, Register, Router, Send};
-use synod_runtime::{
-    ApplyBatch, ClientRequest, Consistency, Service, ServiceConfig, Shell, SnapshotPolicy,
-};
+use synod_runtime::{ApplyBatch, ClientRequest, Consistency, Service};
 
 /// A core that follows node 2 in the term it is given and never commits anything.
 struct Follower(Arc<AtomicU64>);
@@ -116,41 +116,12 @@ async fn forward_one(answer: bool) -> Nodes {
     });
     let term = Arc::new(AtomicU64::new(1));
     let core_term = term.clone();
-    let service_ctx = Context::<Service>::new();
-    let shell = Shell::recover(
-        ActorAddr::new(1, Role::Raft),
-        Box::new(MemoryStorage::<Stateless>::new()),
+    let service = common::service_in_front_of(
+        &router1,
         move |_| Follower(core_term.clone()),
-        router1.clone(),
-        Duration::from_millis(5),
+        Duration::from_millis(40),
     )
-    .unwrap()
-    .report_roles_to(service_ctx.address().recipient())
-    .start();
-    let cfg = ServiceConfig {
-        node: 1,
-        request_timeout: Duration::from_secs(5),
-        max_forward_bytes: 1 << 20,
-        retry_interval: Duration::from_millis(5),
-        resend_after: Duration::from_millis(40),
-        roles: vec!["raft"],
-        snapshot: SnapshotPolicy {
-            every: 0,
-            max_log_bytes: 0,
-            keys_per_step: 1,
-        },
-    };
-    let service = service_ctx.run(Service::new(
-        cfg,
-        router1.clone(),
-        shell.clone().recipient(),
-        shell.recipient(),
-    ));
-    router1.do_send(Register {
-        role: Role::Service,
-        recipient: service.clone().recipient(),
-    });
-    actix_rt::time::sleep(Duration::from_millis(50)).await; // the service learns who leads
+    .await;
     let request = service.send(ClientRequest {
         op: KvOp::Put {
             key: "k".into(),

@@ -4,18 +4,20 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod common;
+
 use actix::prelude::*;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use synod_core::{Core, MemoryStorage, NotLeader, Ready, Stateless, Status};
+use synod_core::{Core, NotLeader, Ready, Status};
 use synod_messages::raft::RaftMessage;
 use synod_messages::service::ServiceMessage;
 use synod_messages::{ActorAddr, Command, KvOp, Role};
 use synod_messages::{Envelope, Payload, RequestId};
 use synod_network::{Faults, LocalHub, NetworkConfig, Register, Router, Send};
-use synod_runtime::{ClientRequest, Consistency, Service, ServiceConfig, Shell, SnapshotPolicy};
+use synod_runtime::{ClientRequest, Consistency, Service};
 
 /// A core that leads in term `term`, takes every proposal (but refuses the first `refuse`)
 /// and never commits one.
@@ -111,46 +113,16 @@ async fn start_slow_leader_on(
         term.clone(),
         Arc::new(AtomicU64::new(refuse)),
     );
-    let service_ctx = Context::<Service>::new();
-    let shell = Shell::recover(
-        ActorAddr::new(1, Role::Raft),
-        Box::new(MemoryStorage::<Stateless>::new()),
+    let service = common::service_in_front_of(
+        &router,
         move |_| SlowLeader {
             proposals: core.0.clone(),
             term: core.1.clone(),
             refuse: core.2.clone(),
         },
-        router.clone(),
-        Duration::from_millis(5),
+        Duration::from_millis(20),
     )
-    .unwrap()
-    .apply_to(service_ctx.address().recipient())
-    .report_roles_to(service_ctx.address().recipient())
-    .start();
-    let cfg = ServiceConfig {
-        node: 1,
-        request_timeout: Duration::from_secs(5),
-        max_forward_bytes: 1 << 20,
-        retry_interval: Duration::from_millis(5),
-        resend_after: Duration::from_millis(20),
-        roles: vec!["raft"],
-        snapshot: SnapshotPolicy {
-            every: 0,
-            max_log_bytes: 0,
-            keys_per_step: 1,
-        },
-    };
-    let service = service_ctx.run(Service::new(
-        cfg,
-        router.clone(),
-        shell.clone().recipient(),
-        shell.recipient(),
-    ));
-    router.do_send(Register {
-        role: Role::Service,
-        recipient: service.clone().recipient(),
-    });
-    actix_rt::time::sleep(Duration::from_millis(50)).await; // the service learns who leads
+    .await;
     (service, router, proposals, term)
 }
 

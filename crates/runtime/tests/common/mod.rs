@@ -1,0 +1,60 @@
+//! Shared by the service tests: node 1's service in front of a stub protocol core.
+
+use actix::prelude::*;
+use std::convert::Infallible;
+use std::time::Duration;
+use synod_core::{Core, MemoryStorage, Stateless};
+use synod_messages::raft::RaftMessage;
+use synod_messages::{ActorAddr, Role};
+use synod_network::{Register, Router};
+use synod_runtime::{Service, ServiceConfig, Shell, SnapshotPolicy};
+
+/// Node 1's service, registered with `router`, in front of the core `build` makes (its shell
+/// applies to the service and reports roles to it), sending forwards again after
+/// `resend_after`. Returns once the service has had time to learn who leads.
+pub async fn service_in_front_of<C>(
+    router: &Addr<Router>,
+    build: impl Fn(Stateless) -> C + Send + 'static,
+    resend_after: Duration,
+) -> Addr<Service>
+where
+    C: Core<Message = RaftMessage, Persist = Infallible> + Unpin + 'static,
+{
+    let service_ctx = Context::<Service>::new();
+    let shell = Shell::recover(
+        ActorAddr::new(1, Role::Raft),
+        Box::new(MemoryStorage::<Stateless>::new()),
+        build,
+        router.clone(),
+        Duration::from_millis(5),
+    )
+    .expect("a memory store loads")
+    .apply_to(service_ctx.address().recipient())
+    .report_roles_to(service_ctx.address().recipient())
+    .start();
+    let cfg = ServiceConfig {
+        node: 1,
+        request_timeout: Duration::from_secs(5),
+        max_forward_bytes: 1 << 20,
+        retry_interval: Duration::from_millis(5),
+        resend_after,
+        roles: vec!["raft"],
+        snapshot: SnapshotPolicy {
+            every: 0,
+            max_log_bytes: 0,
+            keys_per_step: 1,
+        },
+    };
+    let service = service_ctx.run(Service::new(
+        cfg,
+        router.clone(),
+        shell.clone().recipient(),
+        shell.recipient(),
+    ));
+    router.do_send(Register {
+        role: Role::Service,
+        recipient: service.clone().recipient(),
+    });
+    actix_rt::time::sleep(Duration::from_millis(50)).await; // the service learns who leads
+    service
+}
