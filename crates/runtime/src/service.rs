@@ -377,8 +377,10 @@ impl Service {
             .send(GetStatus)
             .into_actor(self)
             .map(|status, service, ctx| match status {
-                Ok(status) => service.follow(&status, ctx),
-                Err(_) => service.submit_due(ctx),
+                // A report of a later term may have come meanwhile: terms only grow, so an
+                // answer about an older one is stale.
+                Ok(status) if status.term >= service.term => service.follow(&status, ctx),
+                _ => service.submit_due(ctx),
             })
             .spawn(ctx);
     }

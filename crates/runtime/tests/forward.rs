@@ -191,3 +191,120 @@ async fn a_command_taken_goes_again_once_a_snapshot_replaced_the_store() {
         "sent again after the snapshot"
     );
 }
+
+/// A protocol that refuses every proposal and answers who leads late, with what was true
+/// before: node 2, in term 1.
+struct StaleProtocol;
+
+impl Actor for StaleProtocol {
+    type Context = Context<Self>;
+}
+
+impl Handler<synod_runtime::Propose> for StaleProtocol {
+    type Result = Result<(), NotLeader>;
+
+    fn handle(&mut self, _: synod_runtime::Propose, _: &mut Context<Self>) -> Self::Result {
+        Err(NotLeader { leader: None })
+    }
+}
+
+impl Handler<synod_runtime::GetStatus> for StaleProtocol {
+    type Result = ResponseFuture<Status>;
+
+    fn handle(&mut self, _: synod_runtime::GetStatus, _: &mut Context<Self>) -> Self::Result {
+        Box::pin(async {
+            actix_rt::time::sleep(Duration::from_millis(100)).await;
+            Status {
+                protocol: "stub",
+                role: "follower",
+                term: 1,
+                leader: Some(2),
+                commit_index: 0,
+                last_index: 0,
+                ballot: None,
+            }
+        })
+    }
+}
+
+/// Counts what reaches the service it stands for.
+struct Count(Arc<AtomicU64>);
+
+impl Actor for Count {
+    type Context = Context<Self>;
+}
+
+impl Handler<Deliver> for Count {
+    type Result = ();
+
+    fn handle(&mut self, _: Deliver, _: &mut Context<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Review finding: after a refusal the service asks its protocol who leads, and an answer
+/// that arrived after a newer leadership report rolled the service's view back to the older
+/// leader and term (and a command that leader answered `Taken` for would then wait).
+#[actix_rt::test]
+async fn an_answer_about_an_older_term_does_not_roll_back_who_leads() {
+    let hub = LocalHub::new();
+    let router = |node| {
+        Router::start(
+            NetworkConfig::new(node, "fwd"),
+            Faults::new(1),
+            Some(hub.clone()),
+        )
+    };
+    let router1 = router(1).await.unwrap();
+    let mut heard = Vec::new();
+    let mut others = Vec::new();
+    for node in [2, 3] {
+        let count = Arc::new(AtomicU64::new(0));
+        let r = router(node).await.unwrap();
+        r.do_send(Register {
+            role: Role::Service,
+            recipient: Count(count.clone()).start().recipient(),
+        });
+        heard.push(count);
+        others.push(r);
+    }
+    let protocol = StaleProtocol.start();
+    let service = common::start_service(
+        &router1,
+        protocol.clone().recipient(),
+        protocol.recipient(),
+        Duration::from_millis(40),
+        Context::new(),
+    );
+    let status = |role, term, leader| {
+        synod_runtime::RoleChanged(Status {
+            protocol: "stub",
+            role,
+            term,
+            leader: Some(leader),
+            commit_index: 0,
+            last_index: 0,
+            ballot: None,
+        })
+    };
+    service.do_send(status("leader", 1, 1));
+    let request = service.send(ClientRequest {
+        op: KvOp::Delete { key: "k".into() },
+        id: None,
+        consistency: Consistency::Linearizable,
+        held: None,
+    });
+    actix_rt::spawn(async move {
+        let _ = request.await;
+    });
+    // The proposal is refused and the service asks who leads; meanwhile node 3 is elected.
+    actix_rt::time::sleep(Duration::from_millis(30)).await;
+    service.do_send(status("follower", 2, 3));
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    let (to2, to3) = (
+        heard[0].load(Ordering::SeqCst),
+        heard[1].load(Ordering::SeqCst),
+    );
+    assert!(to3 >= 1, "the command goes to node 3, the leader of term 2");
+    assert_eq!(to2, 0, "nothing goes to node 2, the leader of term 1");
+}

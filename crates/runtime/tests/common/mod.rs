@@ -7,7 +7,7 @@ use synod_core::{Core, MemoryStorage, Stateless};
 use synod_messages::raft::RaftMessage;
 use synod_messages::{ActorAddr, Role};
 use synod_network::{Register, Router};
-use synod_runtime::{Service, ServiceConfig, Shell, SnapshotPolicy};
+use synod_runtime::{GetStatus, Propose, Service, ServiceConfig, Shell, SnapshotPolicy};
 
 /// Node 1's service, registered with `router`, in front of the core `build` makes (its shell
 /// applies to the service and reports roles to it), sending forwards again after
@@ -32,6 +32,26 @@ where
     .apply_to(service_ctx.address().recipient())
     .report_roles_to(service_ctx.address().recipient())
     .start();
+    let service = start_service(
+        router,
+        shell.clone().recipient(),
+        shell.recipient(),
+        resend_after,
+        service_ctx,
+    );
+    actix_rt::time::sleep(Duration::from_millis(50)).await; // the service learns who leads
+    service
+}
+
+/// Node 1's service on `ctx`, registered with `router`, proposing to `protocol` and asking
+/// `status` who leads, sending forwards again after `resend_after`.
+pub fn start_service(
+    router: &Addr<Router>,
+    protocol: Recipient<Propose>,
+    status: Recipient<GetStatus>,
+    resend_after: Duration,
+    ctx: Context<Service>,
+) -> Addr<Service> {
     let cfg = ServiceConfig {
         node: 1,
         request_timeout: Duration::from_secs(5),
@@ -45,16 +65,10 @@ where
             keys_per_step: 1,
         },
     };
-    let service = service_ctx.run(Service::new(
-        cfg,
-        router.clone(),
-        shell.clone().recipient(),
-        shell.recipient(),
-    ));
+    let service = ctx.run(Service::new(cfg, router.clone(), protocol, status));
     router.do_send(Register {
         role: Role::Service,
         recipient: service.clone().recipient(),
     });
-    actix_rt::time::sleep(Duration::from_millis(50)).await; // the service learns who leads
     service
 }
