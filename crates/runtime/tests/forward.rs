@@ -19,7 +19,7 @@ use synod_messages::service::ServiceMessage;
 use synod_messages::RequestId;
 use synod_messages::{ActorAddr, Command, Envelope, KvOp, Payload, Role};
 use synod_network::{Deliver, Faults, LocalHub, NetworkConfig, Register, Router, Send};
-use synod_runtime::{ApplyBatch, ClientRequest, Consistency, Service};
+use synod_runtime::{ApplyBatch, Service};
 
 /// A core that follows node 2 in the term it is given and never commits anything.
 struct Follower(Arc<AtomicU64>);
@@ -37,15 +37,7 @@ impl Core for Follower {
         Ready::default()
     }
     fn status(&self) -> Status {
-        Status {
-            protocol: "stub",
-            role: "follower",
-            term: self.0.load(Ordering::SeqCst),
-            leader: Some(2),
-            commit_index: 0,
-            last_index: 0,
-            ballot: None,
-        }
+        common::status("follower", self.0.load(Ordering::SeqCst), 2)
     }
 }
 
@@ -122,18 +114,11 @@ async fn forward_one(answer: bool) -> Nodes {
         Duration::from_millis(40),
     )
     .await;
-    let request = service.send(ClientRequest {
-        op: KvOp::Put {
-            key: "k".into(),
-            value: vec![7; 100_000],
-        },
-        id: None,
-        consistency: Consistency::Linearizable,
-        held: None,
-    });
-    actix_rt::spawn(async move {
-        let _ = request.await;
-    });
+    let op = KvOp::Put {
+        key: "k".into(),
+        value: vec![7; 100_000],
+    };
+    common::request_in_background(&service, op);
     actix_rt::time::sleep(Duration::from_millis(300)).await;
     Nodes {
         forwarded,
@@ -214,15 +199,7 @@ impl Handler<synod_runtime::GetStatus> for StaleProtocol {
     fn handle(&mut self, _: synod_runtime::GetStatus, _: &mut Context<Self>) -> Self::Result {
         Box::pin(async {
             actix_rt::time::sleep(Duration::from_millis(100)).await;
-            Status {
-                protocol: "stub",
-                role: "follower",
-                term: 1,
-                leader: Some(2),
-                commit_index: 0,
-                last_index: 0,
-                ballot: None,
-            }
+            common::status("follower", 1, 2)
         })
     }
 }
@@ -276,27 +253,10 @@ async fn an_answer_about_an_older_term_does_not_roll_back_who_leads() {
         Duration::from_millis(40),
         Context::new(),
     );
-    let status = |role, term, leader| {
-        synod_runtime::RoleChanged(Status {
-            protocol: "stub",
-            role,
-            term,
-            leader: Some(leader),
-            commit_index: 0,
-            last_index: 0,
-            ballot: None,
-        })
-    };
+    let status =
+        |role, term, leader| synod_runtime::RoleChanged(common::status(role, term, leader));
     service.do_send(status("leader", 1, 1));
-    let request = service.send(ClientRequest {
-        op: KvOp::Delete { key: "k".into() },
-        id: None,
-        consistency: Consistency::Linearizable,
-        held: None,
-    });
-    actix_rt::spawn(async move {
-        let _ = request.await;
-    });
+    common::request_in_background(&service, KvOp::Delete { key: "k".into() });
     // The proposal is refused and the service asks who leads; meanwhile node 3 is elected.
     actix_rt::time::sleep(Duration::from_millis(30)).await;
     service.do_send(status("follower", 2, 3));

@@ -46,15 +46,7 @@ impl Core for SlowLeader {
         Ready::default()
     }
     fn status(&self) -> Status {
-        Status {
-            protocol: "slow",
-            role: "leader",
-            term: self.term.load(Ordering::SeqCst),
-            leader: Some(1),
-            commit_index: 0,
-            last_index: 0,
-            ballot: None,
-        }
+        common::status("leader", self.term.load(Ordering::SeqCst), 1)
     }
 }
 
@@ -79,15 +71,7 @@ impl Handler<synod_network::Deliver> for TakenCounter {
 /// client request sent to it; returns the proposal count and the term to change.
 async fn slow_leader(refuse: u64) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
     let (service, _, proposals, term) = start_slow_leader(refuse).await;
-    let request = service.send(ClientRequest {
-        op: KvOp::Delete { key: "k".into() },
-        id: None,
-        consistency: Consistency::Linearizable,
-        held: None,
-    });
-    actix_rt::spawn(async move {
-        let _ = request.await;
-    });
+    common::request_in_background(&service, KvOp::Delete { key: "k".into() });
     (proposals, term)
 }
 

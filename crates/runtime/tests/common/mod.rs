@@ -72,3 +72,29 @@ pub fn start_service(
     });
     service
 }
+
+/// A stub protocol's status: `role` in `term`, following `leader`.
+pub fn status(role: &'static str, term: u64, leader: u64) -> synod_core::Status {
+    synod_core::Status {
+        protocol: "stub",
+        role,
+        term,
+        leader: Some(leader),
+        commit_index: 0,
+        last_index: 0,
+        ballot: None,
+    }
+}
+
+/// Sends `service` a client request for `op` without waiting for its answer.
+pub fn request_in_background(service: &Addr<Service>, op: synod_messages::KvOp) {
+    let request = service.send(synod_runtime::ClientRequest {
+        op,
+        id: None,
+        consistency: synod_runtime::Consistency::Linearizable,
+        held: None,
+    });
+    actix_rt::spawn(async move {
+        let _ = request.await;
+    });
+}
