@@ -83,18 +83,23 @@ struct Nodes {
     service: Addr<Service>,
 }
 
+/// A router for `node` on `hub`.
+async fn on_hub(hub: &LocalHub, node: u64) -> Addr<Router> {
+    Router::start(
+        NetworkConfig::new(node, "fwd"),
+        Faults::new(1),
+        Some(hub.clone()),
+    )
+    .await
+    .unwrap()
+}
+
 /// Node 1's service in front of a [`Follower`] in term 1, node 2's a [`Leader`]; a client
 /// request sent to node 1, and 300 ms for it to be forwarded.
 async fn forward_one(answer: bool) -> Nodes {
     let hub = LocalHub::new();
-    let router = |node| {
-        Router::start(
-            NetworkConfig::new(node, "fwd"),
-            Faults::new(1),
-            Some(hub.clone()),
-        )
-    };
-    let (router1, router2) = (router(1).await.unwrap(), router(2).await.unwrap());
+    let router = |node| on_hub(&hub, node);
+    let (router1, router2) = (router(1).await, router(2).await);
     let forwarded = Arc::new(AtomicU64::new(0));
     let leader = Leader {
         forwarded: forwarded.clone(),
@@ -225,19 +230,13 @@ impl Handler<Deliver> for Count {
 #[actix_rt::test]
 async fn an_answer_about_an_older_term_does_not_roll_back_who_leads() {
     let hub = LocalHub::new();
-    let router = |node| {
-        Router::start(
-            NetworkConfig::new(node, "fwd"),
-            Faults::new(1),
-            Some(hub.clone()),
-        )
-    };
-    let router1 = router(1).await.unwrap();
+    let router = |node| on_hub(&hub, node);
+    let router1 = router(1).await;
     let mut heard = Vec::new();
     let mut others = Vec::new();
     for node in [2, 3] {
         let count = Arc::new(AtomicU64::new(0));
-        let r = router(node).await.unwrap();
+        let r = router(node).await;
         r.do_send(Register {
             role: Role::Service,
             recipient: Count(count.clone()).start().recipient(),
