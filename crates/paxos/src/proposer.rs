@@ -442,21 +442,22 @@ impl Proposer {
         while l.chosen_above.remove(&(l.chosen_upto + 1)) {
             l.chosen_upto += 1;
         }
-        // Before the feed below moves the windows on past these slots. This node's learner
-        // gets the values (no network between them), so that it does not wait for this
-        // node's acceptor when the others were faster.
+        // Only for large values, and before the feed below moves the windows on past these
+        // slots. This node's learner gets the values (no network between them), so that it
+        // does not wait for this node's acceptor when the others were faster.
         let me = self.cfg.id;
-        let sent_upto: Vec<(NodeId, Slot)> = self
-            .cfg
-            .learners
-            .iter()
-            .map(|&n| {
-                let sent = l.windows.get(&n).filter(|_| n != me);
-                (n, sent.map_or(0, |w| w.next()))
-            })
-            .collect();
+        let sent_upto = chosen.iter().any(|(_, v)| by_slot(v)).then(|| {
+            self.cfg
+                .learners
+                .iter()
+                .map(|&n| {
+                    let sent = l.windows.get(&n).filter(|_| n != me);
+                    (n, sent.map_or(0, |w| w.next()))
+                })
+                .collect::<Vec<(NodeId, Slot)>>()
+        });
         self.feed_after_answer(from);
-        self.announce(chosen, &sent_upto);
+        self.announce(chosen, sent_upto);
     }
 
     /// Tells each learner that `chosen` are chosen. A large value (see
@@ -466,17 +467,18 @@ impl Proposer {
     /// such an acceptor (none on the node, or it was passed over while its window was full),
     /// get the value itself. (A slot sent but lost on the way is caught up by that learner
     /// from the others.)
-    fn announce(&mut self, mut chosen: Vec<(Slot, Value)>, sent_upto: &[(NodeId, Slot)]) {
-        if !chosen.iter().any(|(_, v)| by_slot(v)) {
+    /// `sent_upto` is `None` when no value is large: every learner then gets the same `Chosen`.
+    fn announce(&mut self, mut chosen: Vec<(Slot, Value)>, sent_upto: Option<Vec<(NodeId, Slot)>>) {
+        let Some(sent_upto) = sent_upto else {
             let learners = self.cfg.learners.clone();
             for chunk in self.batches(&chosen) {
                 let msg = PaxosMessage::Chosen { entries: chunk };
                 self.broadcast(&learners, Role::Learner, &msg);
             }
             return;
-        }
+        };
         chosen.sort_unstable_by_key(|(slot, _)| *slot);
-        for &(learner, upto) in sent_upto {
+        for (learner, upto) in sent_upto {
             let (known, unknown): (Vec<_>, Vec<_>) = chosen
                 .iter()
                 .partition(|(slot, value)| *slot < upto && by_slot(value));
