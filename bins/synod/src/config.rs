@@ -190,7 +190,7 @@ impl Default for StorageSection {
             backend: Backend::Wal,
             data_dir: PathBuf::from("data"),
             snapshot_entries: 10_000,
-            snapshot_log_mb: 64,
+            snapshot_log_mb: 32,
             snapshot_chunk_bytes: 1024 * 1024,
             snapshot_keys_per_step: 1024,
             cache_mb: 16,
