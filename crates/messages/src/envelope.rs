@@ -37,12 +37,16 @@ pub struct Handshake {
     pub cluster_id: String,
     /// The caller's node id; an id not in the receiver's config is refused.
     pub node: NodeId,
+    /// The largest frame the caller may send (its `network.max_frame_bytes`); a receiver whose
+    /// own limit is smaller refuses the caller, which would otherwise be cut off at its first
+    /// large batch, and again at every retry.
+    pub max_frame: u64,
 }
 
 impl Handshake {
     /// The wire version this build speaks (2: Paxos's `Voted` and `ChosenSlots`, which an
-    /// older node could not decode).
-    pub const VERSION: u32 = 2;
+    /// older node could not decode; 3: the handshake's `max_frame`).
+    pub const VERSION: u32 = 3;
 }
 
 impl From<RaftMessage> for Payload {

@@ -50,6 +50,7 @@ impl Router {
             version: Handshake::VERSION,
             cluster_id: config.cluster_id.clone(),
             node: config.node,
+            max_frame: config.max_frame as u64,
         };
         let handshake: Arc<[u8]> = codec::encode_frame(&handshake, config.max_frame)
             .map_err(|e| NetworkError::Config(format!("cannot frame the handshake: {e}")))?

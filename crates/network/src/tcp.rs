@@ -68,6 +68,11 @@ enum InboundError {
     OwnId(NodeId),
     #[error("node {0} is not a configured peer")]
     UnknownNode(NodeId),
+    #[error(
+        "node {node} may send frames of up to {theirs} bytes, past this node's \
+         network.max_frame_bytes of {ours}: set the same limit on every node"
+    )]
+    FrameLimit { node: NodeId, theirs: u64, ours: usize },
     #[error("bad handshake frame: {0}")]
     BadHandshake(CodecError),
     #[error("bad frame: {0}")]
@@ -95,6 +100,13 @@ impl InboundPolicy {
         }
         if !self.peers.contains(&handshake.node) {
             return Err(InboundError::UnknownNode(handshake.node));
+        }
+        if handshake.max_frame > self.max_frame as u64 {
+            return Err(InboundError::FrameLimit {
+                node: handshake.node,
+                theirs: handshake.max_frame,
+                ours: self.max_frame,
+            });
         }
         Ok(())
     }

@@ -66,6 +66,7 @@ fn handshake(cluster_id: &str, node: NodeId) -> Vec<u8> {
         version: Handshake::VERSION,
         cluster_id: cluster_id.into(),
         node,
+        max_frame: MAX_FRAME as u64,
     };
     codec::encode_frame(&handshake, MAX_FRAME).unwrap()
 }
@@ -151,21 +152,46 @@ async fn bad_handshakes_are_refused() {
     // Control: a valid handshake keeps the connection open.
     let (closed, _keep) = closed_after(addr, &handshake(CLUSTER, 1), QUIET).await;
     assert!(!closed, "a valid handshake was refused");
+    // ... and so does a caller whose frames are smaller than the receiver takes.
+    let smaller_frames = codec::encode_frame(
+        &Handshake {
+            version: Handshake::VERSION,
+            cluster_id: CLUSTER.into(),
+            node: 1,
+            max_frame: MAX_FRAME as u64 / 2,
+        },
+        MAX_FRAME,
+    )
+    .unwrap();
+    let (closed, _keep_too) = closed_after(addr, &smaller_frames, QUIET).await;
+    assert!(!closed, "a caller with a smaller frame limit was refused");
 
     let wrong_version = codec::encode_frame(
         &Handshake {
             version: Handshake::VERSION + 1,
             cluster_id: CLUSTER.into(),
             node: 1,
+            max_frame: MAX_FRAME as u64,
         },
         MAX_FRAME,
     )
     .unwrap();
-    let cases: [(&str, Vec<u8>); 5] = [
+    let larger_frames = codec::encode_frame(
+        &Handshake {
+            version: Handshake::VERSION,
+            cluster_id: CLUSTER.into(),
+            node: 1,
+            max_frame: MAX_FRAME as u64 + 1,
+        },
+        MAX_FRAME,
+    )
+    .unwrap();
+    let cases: [(&str, Vec<u8>); 6] = [
         ("wrong cluster id", handshake("another-cluster", 1)),
         ("unknown node id", handshake(CLUSTER, 7)),
         ("the receiver's own id", handshake(CLUSTER, 2)),
         ("wrong version", wrong_version),
+        ("frames larger than the receiver takes", larger_frames),
         ("not a handshake", vec![0, 0, 0, 3, 0xff, 0xff, 0xff]),
     ];
     for (name, bytes) in cases {
