@@ -72,7 +72,11 @@ enum InboundError {
         "node {node} may send frames of up to {theirs} bytes, past this node's \
          network.max_frame_bytes of {ours}: set the same limit on every node"
     )]
-    FrameLimit { node: NodeId, theirs: u64, ours: usize },
+    FrameLimit {
+        node: NodeId,
+        theirs: u64,
+        ours: usize,
+    },
     #[error("bad handshake frame: {0}")]
     BadHandshake(CodecError),
     #[error("bad frame: {0}")]
