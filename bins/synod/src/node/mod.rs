@@ -366,7 +366,7 @@ fn start_http(
             .app_data(web::Data::new(state.clone()))
             .configure(http::configure)
     })
-    .workers(2)
+    .workers(cfg.http.workers)
     .disable_signals()
     .bind(addr)
     .map_err(|source| StartError::Http { addr, source })?;
