@@ -59,10 +59,17 @@ impl Dedup {
             .map(|_| self.results.get(id).unwrap_or(&DONE))
     }
 
+    /// Remembers `id`'s result, applied at `index`, unless `id` is remembered already.
     pub(crate) fn insert(&mut self, index: u64, id: RequestId, result: KvResult) {
-        if self.get(&id).is_some() {
-            return;
+        if self.get(&id).is_none() {
+            self.insert_new(index, id, result);
         }
+    }
+
+    /// [`Self::insert`] of an id the caller just found absent (one probe of the table less
+    /// per write).
+    pub(crate) fn insert_new(&mut self, index: u64, id: RequestId, result: KvResult) {
+        debug_assert!(self.get(&id).is_none(), "{id:?} is remembered already");
         let n = self.expired + self.order.len() as u64;
         self.order.push_back((index, id));
         if result != KvResult::Done {
@@ -96,7 +103,9 @@ impl Dedup {
             }
             self.order.pop_front();
             self.expired += 1;
-            self.results.remove(&id);
+            if !self.results.is_empty() {
+                self.results.remove(&id);
+            }
         }
     }
 }

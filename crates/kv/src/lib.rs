@@ -137,7 +137,7 @@ impl KvStore {
         }
         let result = self.execute(&command.op);
         if command.op.is_write() {
-            self.dedup.insert(index, command.id, kept(&result));
+            self.dedup.insert_new(index, command.id, kept(&result));
         }
         Some(result)
     }
