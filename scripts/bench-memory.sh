@@ -29,47 +29,11 @@ KEYS=${MEMORY_KEYS:-1000000}
 VALUE_SIZE=${MEMORY_VALUE_SIZE:-256}
 WRITES=${MEMORY_WRITES:-10}
 
-log() { echo "[bench-memory] $*" >&2; }
-if [ -n "${BENCH_BIN:-}" ]; then
-    BIN=$BENCH_BIN
-else
-    (cd "$ROOT" && cargo build --release -p synod)
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/synod"
-fi
-command -v curl >/dev/null || {
-    log "curl is needed to poll /v1/status"
-    exit 1
-}
-
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/synod-memory.XXXXXX")
-PIDS=()
-cleanup() {
-    for pid in ${PIDS[@]+"${PIDS[@]}"}; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-CONFIG="$ROOT/configs/$PROTOCOL.toml"
-HTTP=($(sed -n 's/^http_addr = "\(.*\)"/\1/p' "$CONFIG"))
+NAME=bench-memory
+# shellcheck source=scripts/lib/three-nodes.sh
+. "$ROOT/scripts/lib/three-nodes.sh"
 ENDPOINTS=""
 for addr in "${HTTP[@]}"; do ENDPOINTS="${ENDPOINTS:+$ENDPOINTS,}http://$addr"; done
-for id in 1 2 3; do
-    SYNOD_STORAGE__DATA_DIR="$DIR/data" RUST_LOG=warn "$BIN" node --config "$CONFIG" --id "$id" \
-        2>"$DIR/node-$id.log" &
-    PIDS+=("$!")
-done
-
-for _ in $(seq 1 60); do
-    leader=$({ curl -s --max-time 1 "http://${HTTP[0]}/v1/status" || true; } |
-        sed -n 's/.*"leader_id": *\([0-9][0-9]*\).*/\1/p')
-    [ -n "$leader" ] && break
-    sleep 0.5
-done
-[ -n "${leader:-}" ] || {
-    log "no leader after 30 s"
-    exit 1
-}
 
 # Resident memory of node $1 in MiB: a field of /proc/PID/status.
 mib() { awk -v f="$2:" '$1 == f {printf "%.0f", $2 / 1024}' "/proc/${PIDS[$(($1 - 1))]}/status"; }

@@ -29,54 +29,11 @@ VALUE_SIZE=${STALL_VALUE_SIZE:-65536}
 DURATION=${STALL_DURATION:-20}
 AFTER=${STALL_AFTER:-28}
 
-log() { echo "[bench-stall] $*" >&2; }
-if [ -n "${BENCH_BIN:-}" ]; then
-    BIN=$BENCH_BIN
-else
-    (cd "$ROOT" && cargo build --release -p synod)
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/synod"
-fi
-command -v curl >/dev/null || {
-    log "curl is needed to poll /v1/status"
-    exit 1
-}
-
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/synod-stall.XXXXXX")
-PIDS=()
-STOPPED=""
-cleanup() {
-    [ -z "$STOPPED" ] || kill -CONT "$STOPPED" 2>/dev/null || true
-    for pid in ${PIDS[@]+"${PIDS[@]}"}; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-CONFIG="$ROOT/configs/$PROTOCOL.toml"
-HTTP=($(sed -n 's/^http_addr = "\(.*\)"/\1/p' "$CONFIG"))
-for id in 1 2 3; do
-    SYNOD_STORAGE__DATA_DIR="$DIR/data" RUST_LOG=warn "$BIN" node --config "$CONFIG" --id "$id" \
-        2>"$DIR/node-$id.log" &
-    PIDS+=("$!")
-done
-
-# A number field of node $1's /v1/status (empty while it does not answer).
-field() {
-    { curl -s --max-time 1 "http://$1/v1/status" || true; } |
-        sed -n "s/.*\"$2\": *\([0-9][0-9]*\).*/\1/p"
-}
+NAME=bench-stall
+# shellcheck source=scripts/lib/three-nodes.sh
+. "$ROOT/scripts/lib/three-nodes.sh"
 rss() { awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' "/proc/$1/status"; }
 
-leader=""
-for _ in $(seq 1 60); do
-    leader=$(field "${HTTP[0]}" leader_id)
-    [ -n "$leader" ] && break
-    sleep 0.5
-done
-[ -n "$leader" ] || {
-    log "no leader after 30 s"
-    exit 1
-}
 follower=1
 [ "$leader" = 1 ] && follower=2
 LEADER_PID=${PIDS[$((leader - 1))]}
