@@ -208,7 +208,8 @@ pub struct HttpSection {
 }
 
 /// One worker: on a small machine a second one per node only adds thread switches (measured
-/// on 2 cores: as fast with 3 nodes, ~4-9 % faster with 5; see the README's Performance).
+/// on 2 cores in alternating pairs: 3-node writes no slower, 5-node writes +3 % (Raft) and
+/// +10 % (Paxos) in the median; see the README's Performance).
 impl Default for HttpSection {
     fn default() -> Self {
         Self { workers: 1 }
