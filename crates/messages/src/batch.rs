@@ -47,6 +47,23 @@ pub fn batches<T: Clone>(
     out
 }
 
+/// [`batches`] of owned items: the items move into the batches (no clone of a command, and
+/// one batch, the common case, is `items` itself).
+pub fn into_batches<T>(
+    mut items: Vec<T>,
+    max_count: usize,
+    max_bytes: usize,
+    size: impl Fn(&T) -> usize,
+) -> Vec<Vec<T>> {
+    let mut out = Vec::new();
+    while !items.is_empty() {
+        let n = batch_len(&items, max_count, max_bytes, &size);
+        let rest = items.split_off(n);
+        out.push(std::mem::replace(&mut items, rest));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +84,17 @@ mod tests {
             batches(&sizes, 10, 30, id),
             vec![vec![10, 10, 10], vec![50], vec![10]]
         );
+    }
+    #[test]
+    fn owned_batches_are_the_same_batches() {
+        let sizes: Vec<usize> = vec![10, 10, 10, 50, 10, 5, 5, 5];
+        for (count, bytes) in [(2, 1000), (10, 30), (1, 1), (100, 1000)] {
+            assert_eq!(
+                into_batches(sizes.clone(), count, bytes, |s| *s),
+                batches(&sizes, count, bytes, |s| *s),
+                "count {count}, bytes {bytes}"
+            );
+        }
+        assert!(into_batches(Vec::<usize>::new(), 2, 10, |s| *s).is_empty());
     }
 }

@@ -29,7 +29,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use synod_core::{Core, NotLeader, Ready, Status};
-use synod_messages::batch::{batches, within_bytes};
+use synod_messages::batch::{into_batches, within_bytes};
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, NodeId, Role};
 
@@ -219,10 +219,15 @@ impl Proposer {
         self.ready.messages.push((ActorAddr::new(node, role), msg));
     }
 
-    fn broadcast(&mut self, nodes: &[NodeId], role: Role, msg: &PaxosMessage) {
-        for &n in nodes {
+    /// Sends `msg` to `role` on each of `nodes` (a copy each, the last one the message itself).
+    fn broadcast(&mut self, nodes: &[NodeId], role: Role, msg: PaxosMessage) {
+        let Some((&last, rest)) = nodes.split_last() else {
+            return;
+        };
+        for &n in rest {
             self.send(n, role, msg.clone());
         }
+        self.send(last, role, msg);
     }
 
     /// Phase 1a: try to lead with a ballot above every ballot seen. Public so the seed's
@@ -246,7 +251,7 @@ impl Proposer {
             from_slot,
         };
         let acceptors = self.cfg.acceptors.clone();
-        self.broadcast(&acceptors, Role::Acceptor, &msg);
+        self.broadcast(&acceptors, Role::Acceptor, msg);
     }
 
     fn step_down(&mut self, leader: Option<NodeId>) {
@@ -395,12 +400,12 @@ impl Proposer {
     }
 
     fn send_accepts(&mut self, to: Vec<NodeId>, entries: Vec<(Slot, Value)>) {
-        for chunk in self.batches(&entries) {
+        for chunk in self.into_batches(entries) {
             let msg = PaxosMessage::Accept {
                 ballot: self.ballot,
                 entries: chunk,
             };
-            self.broadcast(&to, Role::Acceptor, &msg);
+            self.broadcast(&to, Role::Acceptor, msg);
         }
     }
 
@@ -471,9 +476,9 @@ impl Proposer {
     fn announce(&mut self, mut chosen: Vec<(Slot, Value)>, sent_upto: Option<Vec<(NodeId, Slot)>>) {
         let Some(sent_upto) = sent_upto else {
             let learners = self.cfg.learners.clone();
-            for chunk in self.batches(&chosen) {
+            for chunk in self.into_batches(chosen) {
                 let msg = PaxosMessage::Chosen { entries: chunk };
-                self.broadcast(&learners, Role::Learner, &msg);
+                self.broadcast(&learners, Role::Learner, msg);
             }
             return;
         };
@@ -490,7 +495,7 @@ impl Proposer {
                 self.send(learner, Role::Learner, msg);
             }
             let unknown: Vec<(Slot, Value)> = unknown.into_iter().cloned().collect();
-            for chunk in self.batches(&unknown) {
+            for chunk in self.into_batches(unknown) {
                 self.send(
                     learner,
                     Role::Learner,
@@ -531,9 +536,9 @@ impl Proposer {
             .copied()
             .filter(|&p| p != self.cfg.id)
             .collect();
-        self.broadcast(&proposers, Role::Proposer, &msg);
+        self.broadcast(&proposers, Role::Proposer, msg.clone());
         let learners = self.cfg.learners.clone();
-        self.broadcast(&learners, Role::Learner, &msg);
+        self.broadcast(&learners, Role::Learner, msg);
         // The acceptors answer a barrier even when no write is in flight: that is how an idle
         // leader knows a majority still hears it (check-quorum in `tick_leader`). A later
         // confirmation of the last read round is still a confirmation of its reads.
@@ -543,8 +548,9 @@ impl Proposer {
     }
 
     /// `entries` in messages of at most `max_batch` slots and `max_batch_bytes`.
-    fn batches(&self, entries: &[(Slot, Value)]) -> Vec<Vec<(Slot, Value)>> {
-        batches(
+    /// `entries` cut into messages of at most `max_batch` slots and `max_batch_bytes`.
+    fn into_batches(&self, entries: Vec<(Slot, Value)>) -> Vec<Vec<(Slot, Value)>> {
+        into_batches(
             entries,
             self.cfg.max_batch,
             self.cfg.max_batch_bytes,
@@ -559,7 +565,7 @@ impl Proposer {
             seq,
         };
         let acceptors = self.cfg.acceptors.clone();
-        self.broadcast(&acceptors, Role::Acceptor, &msg);
+        self.broadcast(&acceptors, Role::Acceptor, msg);
     }
 
     /// Acceptor `from` answered read barrier `seq` of this leader: the Accepts sent to it
