@@ -400,7 +400,7 @@ impl Proposer {
     }
 
     fn send_accepts(&mut self, to: Vec<NodeId>, entries: Vec<(Slot, Value)>) {
-        for chunk in self.into_batches(entries) {
+        for chunk in self.cut(entries) {
             let msg = PaxosMessage::Accept {
                 ballot: self.ballot,
                 entries: chunk,
@@ -476,7 +476,7 @@ impl Proposer {
     fn announce(&mut self, mut chosen: Vec<(Slot, Value)>, sent_upto: Option<Vec<(NodeId, Slot)>>) {
         let Some(sent_upto) = sent_upto else {
             let learners = self.cfg.learners.clone();
-            for chunk in self.into_batches(chosen) {
+            for chunk in self.cut(chosen) {
                 let msg = PaxosMessage::Chosen { entries: chunk };
                 self.broadcast(&learners, Role::Learner, msg);
             }
@@ -495,7 +495,7 @@ impl Proposer {
                 self.send(learner, Role::Learner, msg);
             }
             let unknown: Vec<(Slot, Value)> = unknown.into_iter().cloned().collect();
-            for chunk in self.into_batches(unknown) {
+            for chunk in self.cut(unknown) {
                 self.send(
                     learner,
                     Role::Learner,
@@ -549,7 +549,7 @@ impl Proposer {
 
     /// `entries` in messages of at most `max_batch` slots and `max_batch_bytes`.
     /// `entries` cut into messages of at most `max_batch` slots and `max_batch_bytes`.
-    fn into_batches(&self, entries: Vec<(Slot, Value)>) -> Vec<Vec<(Slot, Value)>> {
+    fn cut(&self, entries: Vec<(Slot, Value)>) -> Vec<Vec<(Slot, Value)>> {
         into_batches(
             entries,
             self.cfg.max_batch,
