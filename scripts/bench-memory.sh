@@ -18,14 +18,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PROTOCOL=${1:-raft}
-case "$PROTOCOL" in
-raft | paxos) ;;
-*)
-    echo "usage: $0 raft|paxos" >&2
-    exit 2
-    ;;
-esac
+NAME=bench-memory
+# shellcheck source=scripts/lib/three-nodes.sh
+. "$ROOT/scripts/lib/three-nodes.sh"
 KEYS=${MEMORY_KEYS:-1000000}
 VALUE_SIZE=${MEMORY_VALUE_SIZE:-256}
 WRITES=${MEMORY_WRITES:-10}
@@ -42,9 +37,7 @@ RAW=$(awk -v n="$KEYS" -v v="$VALUE_SIZE" 'BEGIN {
     exit 2
 }
 
-NAME=bench-memory
-# shellcheck source=scripts/lib/three-nodes.sh
-. "$ROOT/scripts/lib/three-nodes.sh"
+start_three_nodes
 ENDPOINTS=""
 for addr in "${HTTP[@]}"; do ENDPOINTS="${ENDPOINTS:+$ENDPOINTS,}http://$addr"; done
 

@@ -16,22 +16,15 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PROTOCOL=${1:-raft}
-case "$PROTOCOL" in
-raft | paxos) ;;
-*)
-    echo "usage: $0 raft|paxos" >&2
-    exit 2
-    ;;
-esac
+NAME=bench-stall
+# shellcheck source=scripts/lib/three-nodes.sh
+. "$ROOT/scripts/lib/three-nodes.sh"
 CLIENTS=${STALL_CLIENTS:-16}
 VALUE_SIZE=${STALL_VALUE_SIZE:-65536}
 DURATION=${STALL_DURATION:-20}
 AFTER=${STALL_AFTER:-28}
 
-NAME=bench-stall
-# shellcheck source=scripts/lib/three-nodes.sh
-. "$ROOT/scripts/lib/three-nodes.sh"
+start_three_nodes
 rss() { awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' "/proc/$1/status"; }
 
 follower=1
