@@ -30,25 +30,19 @@ pub fn within_bytes<I: Iterator>(
     })
 }
 
-/// `items` cut into consecutive batches of [`batch_len`].
+/// `items` cut into consecutive batches of [`batch_len`] (copies of them: see
+/// [`into_batches`] to move them instead).
 pub fn batches<T: Clone>(
     items: &[T],
     max_count: usize,
     max_bytes: usize,
     size: impl Fn(&T) -> usize,
 ) -> Vec<Vec<T>> {
-    let mut out = Vec::new();
-    let mut rest = items;
-    while !rest.is_empty() {
-        let n = batch_len(rest, max_count, max_bytes, &size);
-        out.push(rest[..n].to_vec());
-        rest = &rest[n..];
-    }
-    out
+    into_batches(items.to_vec(), max_count, max_bytes, size)
 }
 
-/// [`batches`] of owned items: the items move into the batches (no clone of a command, and
-/// one batch, the common case, is `items` itself).
+/// Owned `items` cut into consecutive batches of [`batch_len`]: the items move into the
+/// batches (no clone of a command, and one batch, the common case, is `items` itself).
 pub fn into_batches<T>(
     mut items: Vec<T>,
     max_count: usize,
@@ -85,16 +79,21 @@ mod tests {
             vec![vec![10, 10, 10], vec![50], vec![10]]
         );
     }
+
     #[test]
-    fn owned_batches_are_the_same_batches() {
+    fn owned_items_move_into_the_same_batches() {
         let sizes: Vec<usize> = vec![10, 10, 10, 50, 10, 5, 5, 5];
-        for (count, bytes) in [(2, 1000), (10, 30), (1, 1), (100, 1000)] {
-            assert_eq!(
-                into_batches(sizes.clone(), count, bytes, |s| *s),
-                batches(&sizes, count, bytes, |s| *s),
-                "count {count}, bytes {bytes}"
-            );
-        }
+        let cut = |count, bytes| into_batches(sizes.clone(), count, bytes, |s: &usize| *s);
+        assert_eq!(
+            cut(2, 1000),
+            vec![vec![10, 10], vec![10, 50], vec![10, 5], vec![5, 5]]
+        );
+        assert_eq!(
+            cut(10, 30),
+            vec![vec![10, 10, 10], vec![50], vec![10, 5, 5, 5]]
+        );
+        assert_eq!(cut(1, 1).len(), sizes.len(), "one item each");
+        assert_eq!(cut(100, 1000), vec![sizes.clone()], "all in one");
         assert!(into_batches(Vec::<usize>::new(), 2, 10, |s| *s).is_empty());
     }
 }
