@@ -121,6 +121,49 @@ for_each_protocol!(write_on_one_node_read_linearizably_on_another);
 for_each_protocol!(isolated_leader_is_replaced_and_its_uncommitted_entries_are_overwritten);
 for_each_protocol!(a_minority_cannot_write_and_says_so);
 for_each_protocol!(large_values_written_on_every_node_are_read_whole_on_every_node);
+for_each_protocol!(five_nodes_write_with_two_followers_cut_off_and_all_catch_up);
+
+/// Five nodes lose the two lowest-numbered followers: a majority is left, writes go on, and
+/// once healed every node applies every write. (Paxos's leader feeds its Accepts to a majority
+/// and one spare, the lowest-numbered first: here the spare is cut off too, and the acceptor
+/// left out takes a silent one's place.)
+async fn five_nodes_write_with_two_followers_cut_off_and_all_catch_up(protocol: &str) {
+    let all = [1, 2, 3, 4, 5];
+    let (nodes, faults) = cluster(protocol, 5).await;
+    let l = leader(&nodes, &all).await;
+    let cut: Vec<NodeId> = all.into_iter().filter(|&n| n != l).take(2).collect();
+    for &n in &cut {
+        faults.isolate(n);
+    }
+    for i in 0..20 {
+        let key = format!("k{i}");
+        assert_eq!(
+            put(node(&nodes, l), &key, "v").await,
+            Ok(KvResult::Done),
+            "{key}"
+        );
+    }
+    faults.heal();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for n in &nodes {
+        while get(n, "k19", Consistency::Stale).await.is_none() {
+            assert!(Instant::now() < deadline, "node {} never applied k19", n.id);
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        for i in 0..20 {
+            let key = format!("k{i}");
+            assert_eq!(
+                get(n, &key, Consistency::Stale).await,
+                Some(b"v".to_vec()),
+                "node {} {key}",
+                n.id
+            );
+        }
+    }
+    for n in nodes {
+        n.stop().await;
+    }
+}
 
 /// Values past 1 KiB take Paxos's by-slot path to the learners (the leader names the slot, a
 /// node's acceptor tells its learner the value, through the node's router): every node must

@@ -130,6 +130,9 @@ pub struct PaxosSection {
     pub max_batch: usize,
     /// Most unanswered Accept messages per acceptor; slots proposed meanwhile go in its next.
     pub max_inflight: usize,
+    /// Acceptors the leader sends its Accepts to beyond a majority; the others' learners get
+    /// the chosen values (0: thrifty; the number of acceptors or more: every acceptor).
+    pub spare_acceptors: usize,
 }
 
 impl Default for PaxosSection {
@@ -142,6 +145,7 @@ impl Default for PaxosSection {
             resend_ticks: 6,
             max_batch: 512,
             max_inflight: 1,
+            spare_acceptors: 1,
         }
     }
 }

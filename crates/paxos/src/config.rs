@@ -43,6 +43,10 @@ pub struct PaxosConfig {
     /// meanwhile go to it together in its next Accept (one sync there for all of them), and
     /// slots chosen meanwhile by the others are not sent to it.
     pub max_inflight: usize,
+    /// Acceptors a leader sends its Accepts to beyond a majority (its own acceptor and the
+    /// fewest others that make one); the others are left out of phase 2 (see
+    /// [`crate::fanout`]). 0 is thrifty Paxos; `acceptors.len()` or more sends to all.
+    pub spare_acceptors: usize,
     /// Seed of the timeout RNG (mixed with `id`).
     pub seed: u64,
     /// Bytes per snapshot chunk sent to a lagging learner.
@@ -63,6 +67,7 @@ impl PaxosConfig {
             max_batch: 512,
             max_batch_bytes: 8 << 20,
             max_inflight: 1,
+            spare_acceptors: 1,
             seed: 0,
             snapshot_chunk: 1 << 20,
         }
@@ -71,5 +76,11 @@ impl PaxosConfig {
     /// How many acceptors make a majority.
     pub fn quorum(&self) -> usize {
         self.acceptors.len() / 2 + 1
+    }
+
+    /// How many acceptors besides this node's own a leader sends its Accepts to.
+    pub fn accept_fanout(&self) -> usize {
+        let own = usize::from(self.acceptors.contains(&self.id));
+        (self.quorum() + self.spare_acceptors).saturating_sub(own)
     }
 }

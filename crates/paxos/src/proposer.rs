@@ -14,8 +14,10 @@
 //! value with the highest ballot among the promises (the seed's Example 1, step 8), holes get a
 //! no-op. Slots an acceptor of the quorum compacted (its learner's snapshot has them) are
 //! skipped, and this node's learner fetches them; if no such acceptor answers for an election
-//! timeout before it has, phase 1 runs again, and the other acceptors' votes recover them. Phase 2 Accepts go first to the acceptors that promised (the seed: "to the generals
-//! that answered"); an Accept not chosen after `resend_ticks` goes again to every acceptor. A
+//! timeout before it has, phase 1 runs again, and the other acceptors' votes recover them.
+//! Phase 2 Accepts go to the acceptors that promised (the seed: "to the generals that
+//! answered"), and of those to a majority and `spare_acceptors` spares ([`crate::fanout`]);
+//! an Accept not chosen after `resend_ticks` goes again to every acceptor. A
 //! leader's heartbeat also goes to the acceptors as a read barrier: a leader that a majority of
 //! acceptors has not answered for an election timeout steps down (check-quorum). The
 //! proposer keeps no durable state: a restarted proposer cannot lead again with a ballot it
@@ -23,6 +25,7 @@
 //! `Prepare` that is not above their promise.
 
 use crate::config::{by_slot, PaxosConfig};
+use crate::fanout::Fanout;
 use crate::window::Window;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -55,6 +58,8 @@ struct Leadership {
     pending: BTreeMap<Slot, InFlight>,
     /// The Accept messages out to each acceptor that promised.
     windows: BTreeMap<NodeId, Window>,
+    /// Which of them are sent Accepts.
+    fanout: Fanout,
     /// The highest read barrier each acceptor answered (see [`Window`]).
     barriers_answered: BTreeMap<NodeId, u64>,
     last_progress: u64,
@@ -92,6 +97,7 @@ impl Leadership {
             .next()
             .copied()
             .unwrap_or(self.next_slot);
+        self.fanout.add(a);
         self.windows.entry(a).or_insert_with(|| Window::new(first))
     }
 }
@@ -377,6 +383,10 @@ impl Proposer {
             .collect();
         tracing::debug!(node = self.cfg.id, ballot = %self.ballot, recovered = pending.len(), "phase 1 done: leading");
         let promised_by: BTreeSet<NodeId> = promises.keys().copied().collect();
+        let mut fanout = Fanout::new(self.cfg.id, self.cfg.accept_fanout());
+        for &a in &promised_by {
+            fanout.add(a);
+        }
         self.recovered_upto = last;
         self.phase = Phase::Leading(Leadership {
             heard: promised_by.clone(),
@@ -388,6 +398,7 @@ impl Proposer {
                 .iter()
                 .map(|&a| (a, Window::new(from_slot)))
                 .collect(),
+            fanout,
             promised_by,
             pending,
             barriers_answered: BTreeMap::new(),
@@ -638,6 +649,22 @@ impl Proposer {
         for w in l.windows.values_mut() {
             w.expire(now, resend);
         }
+        // An acceptor fed Accepts that left one unanswered for a heartbeat round is slow or
+        // gone: the next one takes its place (see `fanout`).
+        let suspect = u64::from(self.cfg.heartbeat_ticks.max(1));
+        let silent: Vec<NodeId> = l
+            .fanout
+            .fed()
+            .filter(|a| {
+                l.windows
+                    .get(a)
+                    .and_then(Window::oldest_unanswered)
+                    .is_some_and(|at| now - at >= suspect)
+            })
+            .collect();
+        for a in silent {
+            l.fanout.demote(a);
+        }
         let mut again = Vec::new();
         for (slot, p) in l.pending.iter_mut() {
             // Only what left: a slot still waiting for a window goes through it.
@@ -672,6 +699,9 @@ impl Proposer {
         let Phase::Leading(l) = &mut self.phase else {
             return false;
         };
+        if !l.fanout.feeds(to) {
+            return false;
+        }
         let Some(w) = l.windows.get_mut(&to) else {
             return false;
         };

@@ -53,6 +53,11 @@ impl Window {
         self.next
     }
 
+    /// The tick its oldest unanswered message left, if any.
+    pub(crate) fn oldest_unanswered(&self) -> Option<u64> {
+        self.inflight.front().map(|m| m.at)
+    }
+
     /// Whether fewer than `max` messages are unanswered.
     pub(crate) fn has_room(&self, max: usize) -> bool {
         self.inflight.len() < max

@@ -98,6 +98,12 @@ fn window(seed: u64) -> usize {
     1 + (seed % 4) as usize
 }
 
+/// Paxos acceptors fed Accepts beyond a majority: none (thrifty), one, or two (every one of
+/// five).
+fn spare_acceptors(seed: u64) -> usize {
+    ((seed / 7) % 3) as usize
+}
+
 /// The bytes of commands per message: a third of the seeds cut batches (and Paxos promises)
 /// after a few commands, as large values do in a real cluster.
 fn batch_bytes(seed: u64) -> usize {
@@ -133,6 +139,7 @@ pub fn paxos_config(id: NodeId, nodes: &[NodeId], seed: u64, value_bytes: usize)
     cfg.max_batch = 16;
     cfg.max_batch_bytes = batch_bytes(seed);
     cfg.max_inflight = window(seed);
+    cfg.spare_acceptors = spare_acceptors(seed);
     cfg.snapshot_chunk = snapshot_chunk(value_bytes);
     cfg
 }

@@ -37,6 +37,7 @@ pub(crate) fn start(
         max_batch: p.max_batch,
         max_batch_bytes,
         max_inflight: p.max_inflight,
+        spare_acceptors: p.spare_acceptors,
         seed,
         snapshot_chunk: cfg.storage.snapshot_chunk_bytes,
     };
