@@ -29,7 +29,9 @@ pub struct PaxosConfig {
     pub learners: Vec<NodeId>,
     /// A follower proposer starts phase 1 after `[min, max)` ticks without a heartbeat.
     pub election_ticks: (u32, u32),
-    /// The leader sends heartbeats every this many ticks.
+    /// The leader sends heartbeats every this many ticks; an acceptor fed Accepts that leaves
+    /// one unanswered this long (or `resend_ticks`, if shorter) while a slot waits as long for
+    /// a majority is replaced by one left out (see [`crate::fanout`]).
     pub heartbeat_ticks: u32,
     /// An Accept not answered by a majority is resent to every acceptor after this many ticks.
     pub resend_ticks: u32,
@@ -43,9 +45,10 @@ pub struct PaxosConfig {
     /// meanwhile go to it together in its next Accept (one sync there for all of them), and
     /// slots chosen meanwhile by the others are not sent to it.
     pub max_inflight: usize,
-    /// Acceptors a leader sends its Accepts to beyond a majority (its own acceptor and the
-    /// fewest others that make one); the others are left out of phase 2 (see
-    /// [`crate::fanout`]). 0 is thrifty Paxos; `acceptors.len()` or more sends to all.
+    /// Acceptors a leader sends its Accepts to beyond a majority (its own first); the others
+    /// are left out of phase 2 until one of those fed is silent for a heartbeat round (see
+    /// [`crate::fanout`]). 0 is thrifty Paxos; the acceptors beyond a majority (2 of 5) or
+    /// more sends to every acceptor.
     pub spare_acceptors: usize,
     /// Seed of the timeout RNG (mixed with `id`).
     pub seed: u64,
@@ -78,9 +81,8 @@ impl PaxosConfig {
         self.acceptors.len() / 2 + 1
     }
 
-    /// How many acceptors besides this node's own a leader sends its Accepts to.
+    /// How many acceptors a leader sends its Accepts to (see [`crate::fanout`]).
     pub fn accept_fanout(&self) -> usize {
-        let own = usize::from(self.acceptors.contains(&self.id));
-        (self.quorum() + self.spare_acceptors).saturating_sub(own)
+        self.quorum() + self.spare_acceptors
     }
 }

@@ -1,15 +1,16 @@
-//! Which acceptors a leader sends its Accepts to: its own, and just enough others for a
-//! majority, plus `spare_acceptors` spares ("thrifty" phase 2). A value is chosen once a
-//! majority accepted it, whichever majority: the acceptors left out do not write every batch
-//! to their disks, and their nodes' learners get the chosen values from the leader
-//! (`Chosen`), as every learner does. Spares keep a slow or dead acceptor from holding up
-//! every write: with one spare, a majority answers without any single one of the others.
+//! Which acceptors a leader sends its Accepts to: a majority of them, its own first, plus
+//! `spare_acceptors` spares ("thrifty" phase 2). A value is chosen once a majority accepted
+//! it, whichever majority: the acceptors left out do not write every batch to their disks, and
+//! their nodes' learners get the chosen values from the leader (`Chosen`), as every learner
+//! does. Spares keep a slow or dead acceptor from holding up every write: with one spare, a
+//! majority answers without any single one of them.
 //!
 //! ```text
-//!   5 acceptors, node 1 leads, spare_acceptors = 1 (its own + 2 for a majority + 1 spare):
-//!     order [2, 3, 4 | 5]    fed: 1, 2, 3, 4    not fed: 5
-//!   3 leaves an Accept unanswered for `suspect_ticks`: to the back, 5 is fed from then on
-//!     order [2, 4, 5 | 3]
+//!   5 acceptors, node 1 leads, spare_acceptors = 1 (a majority of 3, and 1 spare):
+//!     order [1, 2, 3, 4 | 5]    fed: 1, 2, 3, 4    left out: 5
+//!   a slot waits a heartbeat round for a majority, and 2 and 3 left an Accept unanswered
+//!   as long: they go to the back, behind the others, and 5 is fed from then on
+//!     order [1, 4, 5, 2 | 3]
 //! ```
 //!
 //! Only the slots not chosen yet go to an acceptor that starts being fed (its window opens
@@ -17,24 +18,22 @@
 //! gets the leader's read barriers (check-quorum, reads) and its resends (an Accept not chosen
 //! after `resend_ticks` goes to all of them), so liveness never depends on this choice.
 
+use std::collections::BTreeSet;
 use synod_messages::NodeId;
 
-/// The leader's order of preference among the other acceptors.
+/// The leader's order of preference among the acceptors it has a window for.
 #[derive(Debug)]
 pub(crate) struct Fanout {
-    /// This node: its own acceptor, if any, is always fed.
-    me: NodeId,
-    /// The other acceptors it has a window for, the first `width` of them fed.
+    /// The acceptors, the first `width` of them fed.
     order: Vec<NodeId>,
     /// How many of `order` are fed.
     width: usize,
 }
 
 impl Fanout {
-    /// Feeds `width` acceptors besides `me`'s own.
-    pub(crate) fn new(me: NodeId, width: usize) -> Self {
+    /// Feeds `width` acceptors.
+    pub(crate) fn new(width: usize) -> Self {
         Self {
-            me,
             order: Vec::new(),
             width,
         }
@@ -42,33 +41,32 @@ impl Fanout {
 
     /// Acceptor `a` can be fed (the leader opened a window for it): last in the order.
     pub(crate) fn add(&mut self, a: NodeId) {
-        if a != self.me && !self.order.contains(&a) {
+        if !self.order.contains(&a) {
             self.order.push(a);
         }
     }
 
     /// Whether the leader sends `a` its Accepts.
     pub(crate) fn feeds(&self, a: NodeId) -> bool {
-        a == self.me || self.fed().any(|x| x == a)
+        self.fed().any(|x| x == a)
     }
 
-    /// The other acceptors fed now.
+    /// The acceptors fed now.
     pub(crate) fn fed(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.order.iter().copied().take(self.width)
     }
 
-    /// `a` is suspected slow or gone: the first acceptor not fed takes its place, and `a`
-    /// goes to the back. True if that changed who is fed.
-    pub(crate) fn demote(&mut self, a: NodeId) -> bool {
-        let Some(at) = self.order.iter().position(|&x| x == a) else {
-            return false;
-        };
-        if at >= self.width || self.order.len() <= self.width {
-            return false;
-        }
-        self.order.remove(at);
-        self.order.push(a);
-        true
+    /// `silent` are suspected slow or gone: they go to the back (in their order), behind every
+    /// other acceptor, so the first ones left out take their places. True if that changed who
+    /// is fed.
+    pub(crate) fn demote(&mut self, silent: &[NodeId]) -> bool {
+        let fed = |f: &Self| f.fed().collect::<BTreeSet<NodeId>>();
+        let before = fed(self);
+        let (mut order, back): (Vec<NodeId>, Vec<NodeId>) =
+            self.order.iter().partition(|a| !silent.contains(a));
+        order.extend(back);
+        self.order = order;
+        fed(self) != before
     }
 }
 
@@ -76,46 +74,48 @@ impl Fanout {
 mod tests {
     use super::*;
 
+    fn fanout(width: usize, order: &[NodeId]) -> Fanout {
+        let mut f = Fanout::new(width);
+        for &a in order {
+            f.add(a);
+        }
+        f
+    }
+
     fn fed(f: &Fanout) -> Vec<NodeId> {
         f.fed().collect()
     }
 
     #[test]
-    fn feeds_its_own_acceptor_and_the_first_width_others() {
-        let mut f = Fanout::new(1, 3);
-        for a in [1, 2, 3, 4, 5] {
-            f.add(a);
-        }
-        assert_eq!(fed(&f), vec![2, 3, 4]);
+    fn feeds_the_first_width_acceptors_added_each_once() {
+        let f = fanout(4, &[1, 2, 3, 3, 4, 5]);
+        assert_eq!(f.order, vec![1, 2, 3, 4, 5]);
+        assert_eq!(fed(&f), vec![1, 2, 3, 4]);
         assert!(f.feeds(1) && f.feeds(4) && !f.feeds(5));
     }
 
     #[test]
-    fn a_demoted_acceptor_goes_last_and_the_first_spare_takes_its_place() {
-        let mut f = Fanout::new(1, 3);
-        for a in [2, 3, 4, 5] {
-            f.add(a);
-        }
-        assert!(f.demote(3));
-        assert_eq!(fed(&f), vec![2, 4, 5]);
-        assert!(!f.feeds(3));
-        // One not fed, or with no one to take its place, stays where it is.
-        assert!(!f.demote(3));
-        let mut all = Fanout::new(1, 4);
-        for a in [2, 3, 4, 5] {
-            all.add(a);
-        }
-        assert!(!all.demote(2));
-        assert_eq!(fed(&all), vec![2, 3, 4, 5]);
+    fn silent_acceptors_go_behind_every_other_so_the_left_out_take_their_places() {
+        let mut f = fanout(3, &[2, 3, 4, 5]);
+        assert!(f.demote(&[3, 4]));
+        assert_eq!(f.order, vec![2, 5, 3, 4]);
+        assert_eq!(
+            fed(&f),
+            vec![2, 5, 3],
+            "5 fed; 3 only because no one else is left"
+        );
+        // Its own acceptor is demoted as any other.
+        let mut own = fanout(3, &[1, 2, 3, 4, 5]);
+        assert!(own.demote(&[1]));
+        assert_eq!(fed(&own), vec![2, 3, 4]);
     }
 
     #[test]
-    fn acceptors_added_twice_or_itself_count_once() {
-        let mut f = Fanout::new(2, 1);
-        for a in [2, 3, 3, 1] {
-            f.add(a);
-        }
-        assert_eq!(fed(&f), vec![3]);
-        assert_eq!(f.order, vec![3, 1]);
+    fn with_no_one_left_out_a_demotion_changes_nothing() {
+        let mut all = fanout(4, &[2, 3, 4, 5]);
+        assert!(!all.demote(&[2]));
+        assert_eq!(fed(&all), vec![3, 4, 5, 2]);
+        let mut f = fanout(3, &[2, 3, 4, 5]);
+        assert!(!f.demote(&[5]), "5 was not fed");
     }
 }

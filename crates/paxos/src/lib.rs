@@ -22,9 +22,10 @@
 //!   for every slot not known to be chosen, re-proposes the highest-ballot value found for each
 //!   slot and fills holes with no-ops, then runs only phase 2 while it leads, pipelining many
 //!   slots (one command per slot, many slots per Accept) through a small window per acceptor
-//!   (`window`), to a majority of the acceptors and a spare (`fanout`). Followers detect a silent leader with randomized timeouts in logical ticks; a
-//!   proposer that sees a higher ballot steps down, and so does a leader no majority answers
-//!   (check-quorum) or that gets nothing chosen for an election timeout.
+//!   (`window`), to a majority of the acceptors and a spare (`fanout`). Followers detect a
+//!   silent leader with randomized timeouts in logical ticks; a proposer that sees a higher
+//!   ballot steps down, and so does a leader no majority answers (check-quorum) or that gets
+//!   nothing chosen for an election timeout.
 //! * [`Learner`] collects chosen values and delivers them in slot order; a lagging learner asks
 //!   the others for what it missed. It persists only snapshots (chosen values stay recoverable
 //!   from the acceptors until a snapshot covering them is durable).

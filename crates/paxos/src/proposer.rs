@@ -383,8 +383,10 @@ impl Proposer {
             .collect();
         tracing::debug!(node = self.cfg.id, ballot = %self.ballot, recovered = pending.len(), "phase 1 done: leading");
         let promised_by: BTreeSet<NodeId> = promises.keys().copied().collect();
-        let mut fanout = Fanout::new(self.cfg.id, self.cfg.accept_fanout());
-        for &a in &promised_by {
+        // Its own acceptor first (no network between them), then the others by number.
+        let mut fanout = Fanout::new(self.cfg.accept_fanout());
+        let me = self.cfg.id;
+        for &a in promised_by.iter().filter(|&&a| a == me).chain(&promised_by) {
             fanout.add(a);
         }
         self.recovered_upto = last;
@@ -480,8 +482,8 @@ impl Proposer {
     /// [`crate::config::BY_SLOT_BYTES`]) goes by its slot only to a learner whose node's
     /// acceptor was sent it (below `sent_upto` of its window): that acceptor tells it the value
     /// (`Voted`), so the value crosses the network once. Other values, and learners without
-    /// such an acceptor (none on the node, or it was passed over while its window was full),
-    /// get the value itself. (A slot sent but lost on the way is caught up by that learner
+    /// such an acceptor (none on the node, it is left out of phase 2 (`fanout`), or it was
+    /// passed over while its window was full), get the value itself. (A slot sent but lost on the way is caught up by that learner
     /// from the others.)
     /// `sent_upto` is `None` when no value is large: every learner then gets the same `Chosen`.
     fn announce(&mut self, mut chosen: Vec<(Slot, Value)>, sent_upto: Option<Vec<(NodeId, Slot)>>) {
@@ -646,24 +648,28 @@ impl Proposer {
             l.heard.clear();
             l.checked_at = now;
         }
+        // A slot that waited a heartbeat round for a majority, while an acceptor fed Accepts
+        // left one unanswered as long: that acceptor is slow or gone, and one left out takes
+        // its place (see `fanout`). Checked before the expiry below forgets that Accept.
+        let suspect = u64::from(self.cfg.heartbeat_ticks.min(self.cfg.resend_ticks).max(1));
+        if l.pending
+            .values()
+            .any(|p| p.sent && now - p.sent_at >= suspect)
+        {
+            let silent: Vec<NodeId> = l
+                .fanout
+                .fed()
+                .filter(|a| {
+                    l.windows
+                        .get(a)
+                        .and_then(Window::oldest_unanswered)
+                        .is_some_and(|at| now - at >= suspect)
+                })
+                .collect();
+            l.fanout.demote(&silent);
+        }
         for w in l.windows.values_mut() {
             w.expire(now, resend);
-        }
-        // An acceptor fed Accepts that left one unanswered for a heartbeat round is slow or
-        // gone: the next one takes its place (see `fanout`).
-        let suspect = u64::from(self.cfg.heartbeat_ticks.max(1));
-        let silent: Vec<NodeId> = l
-            .fanout
-            .fed()
-            .filter(|a| {
-                l.windows
-                    .get(a)
-                    .and_then(Window::oldest_unanswered)
-                    .is_some_and(|at| now - at >= suspect)
-            })
-            .collect();
-        for a in silent {
-            l.fanout.demote(a);
         }
         let mut again = Vec::new();
         for (slot, p) in l.pending.iter_mut() {
@@ -732,7 +738,7 @@ impl Proposer {
         sent
     }
 
-    /// Whether this node's acceptor is the only one this leader feeds.
+    /// Whether this node's acceptor is the only one this leader has a window for.
     fn feeds_itself_only(&self) -> bool {
         match &self.phase {
             Phase::Leading(l) => l.windows.keys().all(|&a| a == self.cfg.id),

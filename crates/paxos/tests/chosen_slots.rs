@@ -1,20 +1,19 @@
 //! A large value crosses the network once, in the leader's Accept. A learner whose node's
 //! acceptor was sent the slot hears only the slot's number and ballot (`ChosenSlots`) and takes
 //! the value from that acceptor's `Voted`; the leader's own learner, a learner without an
-//! acceptor, or one whose acceptor was passed over while its window was full, gets the value
+//! acceptor, or one whose acceptor was left out of phase 2 (`tests/fanout.rs`) or passed over
+//! while its window was full, gets the value
 //! (`Chosen`), and so does every learner for a small value.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
 
-use common::{accepted, config, leader_of_three_with, put};
+use common::{accepted, big, config, leader_of_three_with, put};
 use std::collections::BTreeMap;
 use synod_core::Core;
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, NodeId, Role};
-use synod_messages::{Command, KvOp, RequestId};
-use synod_paxos::config::BY_SLOT_BYTES;
 use synod_paxos::{Learner, LearnerState, PaxosConfig, Proposer};
 
 /// How each learner heard of chosen slots: by number, or with the value.
@@ -43,17 +42,6 @@ fn announcements(p: &mut Proposer) -> BTreeMap<NodeId, Heard> {
 
 fn heard(numbers: Vec<Slot>, values: Vec<Slot>) -> Heard {
     Heard { numbers, values }
-}
-
-/// A put of a value large enough to be announced by its slot.
-fn big(seq: u64) -> Command {
-    Command {
-        id: RequestId { client: 9, seq },
-        op: KvOp::Put {
-            key: format!("k{seq}"),
-            value: vec![7; BY_SLOT_BYTES],
-        },
-    }
 }
 
 #[test]

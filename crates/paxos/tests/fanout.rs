@@ -1,24 +1,28 @@
-//! Phase 2 goes to this node's acceptor and just enough others for a majority, plus
-//! `spare_acceptors` (default 1): on five nodes one acceptor is left out, and the learners of
-//! every node still get every chosen value. A fed acceptor that leaves an Accept unanswered
-//! for a heartbeat round is replaced by one that was left out.
+//! Phase 2 goes to a majority of the acceptors, the leader's own first, plus `spare_acceptors`
+//! (default 1): on five nodes one acceptor is left out, and the learners of every node still
+//! get every chosen value. When a slot waits a heartbeat round for a majority, a fed acceptor
+//! that left an Accept unanswered as long is replaced by one that was left out.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
 
-use common::{accepted, promise, put};
+use common::{accepted, big, promise, put};
 use std::collections::BTreeSet;
 use synod_core::Core;
-use synod_messages::paxos::{PaxosMessage, Slot};
+use synod_messages::paxos::PaxosMessage;
 use synod_messages::{NodeId, Role};
 use synod_paxos::{PaxosConfig, Proposer};
 
-/// Proposer 1 of five nodes playing every role, with `spares` spare acceptors, after every
-/// acceptor promised; its outputs so far taken.
-fn leader_of_five(spares: usize) -> Proposer {
+/// Five nodes playing every role, seen by node 1, with `spares` spare acceptors.
+fn five(spares: usize) -> PaxosConfig {
     let mut cfg = PaxosConfig::all_roles(1, vec![1, 2, 3, 4, 5]);
     cfg.spare_acceptors = spares;
+    cfg
+}
+
+/// Proposer 1 of `cfg` after every acceptor promised; its outputs so far taken.
+fn leader(cfg: PaxosConfig) -> Proposer {
     let mut p = Proposer::new(cfg);
     p.campaign();
     for a in 1..=5 {
@@ -29,89 +33,147 @@ fn leader_of_five(spares: usize) -> Proposer {
     p
 }
 
-/// What `p` sent: the acceptors sent an Accept, and the learners told of chosen slots (with
-/// the slots).
-fn sent(p: &mut Proposer) -> (BTreeSet<NodeId>, Vec<(NodeId, Vec<Slot>)>) {
-    let (mut accepts, mut chosen) = (BTreeSet::new(), Vec::new());
+/// What `p` sent since last asked.
+#[derive(Debug, Default)]
+struct Sent {
+    /// Acceptors sent an Accept.
+    accepts: BTreeSet<NodeId>,
+    /// Learners sent chosen values (`Chosen`).
+    values: BTreeSet<NodeId>,
+    /// Learners sent chosen slots without their values (`ChosenSlots`).
+    slots: BTreeSet<NodeId>,
+}
+
+fn sent(p: &mut Proposer) -> Sent {
+    let mut s = Sent::default();
     for (to, m) in p.take_ready().messages {
         match m {
-            PaxosMessage::Accept { .. } => {
-                accepts.insert(to.node);
-            }
-            PaxosMessage::Chosen { entries } if to.role == Role::Learner => {
-                chosen.push((to.node, entries.into_iter().map(|(s, _)| s).collect()));
-            }
-            _ => {}
-        }
+            PaxosMessage::Accept { .. } => s.accepts.insert(to.node),
+            PaxosMessage::Chosen { .. } if to.role == Role::Learner => s.values.insert(to.node),
+            PaxosMessage::ChosenSlots { .. } => s.slots.insert(to.node),
+            _ => false,
+        };
     }
-    (accepts, chosen)
+    s
+}
+
+/// Ticks `p` until it sends acceptor `a` an Accept, at most `ticks` times; the tick it did.
+fn ticks_until_fed(p: &mut Proposer, a: NodeId, ticks: u32) -> Option<u32> {
+    (1..=ticks).find(|_| {
+        p.on_tick();
+        sent(p).accepts.contains(&a)
+    })
 }
 
 #[test]
 fn five_acceptors_by_default_get_accepts_from_a_majority_and_one_spare() {
-    let mut p = leader_of_five(1);
+    let mut p = leader(five(1));
     p.propose(vec![put(1)]).unwrap();
-    let (accepts, _) = sent(&mut p);
-    assert_eq!(accepts, BTreeSet::from([1, 2, 3, 4]), "acceptor 5 left out");
+    assert_eq!(sent(&mut p).accepts, BTreeSet::from([1, 2, 3, 4]));
     for a in [1, 2, 3] {
         accepted(&mut p, a, vec![1]);
     }
     assert_eq!(p.status().commit_index, 1);
-    let (_, chosen) = sent(&mut p);
-    let told: BTreeSet<NodeId> = chosen
-        .iter()
-        .filter(|(_, slots)| slots == &vec![1])
-        .map(|(n, _)| *n)
-        .collect();
+    assert_eq!(sent(&mut p).values, BTreeSet::from([1, 2, 3, 4, 5]));
+}
+
+#[test]
+fn a_large_value_goes_whole_to_the_learner_whose_acceptor_was_left_out() {
+    let mut p = leader(five(1));
+    p.propose(vec![big(1)]).unwrap();
+    assert_eq!(sent(&mut p).accepts, BTreeSet::from([1, 2, 3, 4]));
+    for a in [1, 2, 3] {
+        accepted(&mut p, a, vec![1]);
+    }
+    let s = sent(&mut p);
     assert_eq!(
-        told,
-        BTreeSet::from([1, 2, 3, 4, 5]),
-        "every learner gets the value, the left-out acceptor's too"
+        s.slots,
+        BTreeSet::from([2, 3, 4]),
+        "their acceptors have it"
+    );
+    assert_eq!(
+        s.values,
+        BTreeSet::from([1, 5]),
+        "its own, and the left-out one"
     );
 }
 
 #[test]
 fn spares_enough_for_every_acceptor_feed_them_all_and_none_make_it_thrifty() {
-    let mut all = leader_of_five(2);
+    let mut all = leader(five(2));
     all.propose(vec![put(1)]).unwrap();
-    assert_eq!(sent(&mut all).0, BTreeSet::from([1, 2, 3, 4, 5]));
-    let mut thrifty = leader_of_five(0);
+    assert_eq!(sent(&mut all).accepts, BTreeSet::from([1, 2, 3, 4, 5]));
+    let mut thrifty = leader(five(0));
     thrifty.propose(vec![put(1)]).unwrap();
-    assert_eq!(sent(&mut thrifty).0, BTreeSet::from([1, 2, 3]));
+    assert_eq!(sent(&mut thrifty).accepts, BTreeSet::from([1, 2, 3]));
 }
 
 #[test]
 fn a_fed_acceptor_silent_for_a_heartbeat_round_is_replaced_before_the_resend() {
-    let mut p = leader_of_five(0);
-    let cfg = PaxosConfig::all_roles(1, vec![1, 2, 3, 4, 5]);
-    assert!(cfg.heartbeat_ticks < cfg.resend_ticks);
+    let cfg = five(0);
+    let (heartbeat, resend) = (cfg.heartbeat_ticks, cfg.resend_ticks);
+    assert!(heartbeat < resend);
+    let mut p = leader(cfg);
     p.propose(vec![put(1)]).unwrap();
-    assert_eq!(sent(&mut p).0, BTreeSet::from([1, 2, 3]));
+    assert_eq!(sent(&mut p).accepts, BTreeSet::from([1, 2, 3]));
     // Acceptor 3 never answers: a majority needs one more.
     for a in [1, 2] {
         accepted(&mut p, a, vec![1]);
     }
     assert_eq!(p.status().commit_index, 0);
-    let mut replaced_at = None;
-    for tick in 1..=cfg.heartbeat_ticks {
-        p.on_tick();
-        if sent(&mut p).0.contains(&4) {
-            replaced_at = Some(tick);
-            break;
-        }
-    }
     assert_eq!(
-        replaced_at,
-        Some(cfg.heartbeat_ticks),
+        ticks_until_fed(&mut p, 4, resend),
+        Some(heartbeat),
         "acceptor 4 takes silent acceptor 3's place after a heartbeat round"
     );
     accepted(&mut p, 4, vec![1]);
     assert_eq!(p.status().commit_index, 1);
     // From then on acceptor 3 is left out, even once its Accept expired.
-    for _ in 0..cfg.resend_ticks {
+    for _ in 0..resend {
         p.on_tick();
     }
     sent(&mut p);
     p.propose(vec![put(2)]).unwrap();
-    assert_eq!(sent(&mut p).0, BTreeSet::from([1, 2, 4]));
+    assert_eq!(sent(&mut p).accepts, BTreeSet::from([1, 2, 4]));
+}
+
+#[test]
+fn the_leaders_own_acceptor_is_replaced_too_when_it_is_silent() {
+    let mut p = leader(five(0));
+    p.propose(vec![put(1)]).unwrap();
+    sent(&mut p);
+    // Its own acceptor (a paused disk, say) never answers.
+    for a in [2, 3] {
+        accepted(&mut p, a, vec![1]);
+    }
+    let heartbeat = PaxosConfig::all_roles(1, vec![]).heartbeat_ticks;
+    assert_eq!(ticks_until_fed(&mut p, 4, heartbeat), Some(heartbeat));
+    accepted(&mut p, 4, vec![1]);
+    assert_eq!(p.status().commit_index, 1);
+}
+
+#[test]
+fn a_silent_acceptor_is_replaced_even_when_heartbeats_are_as_slow_as_resends() {
+    let mut cfg = five(0);
+    cfg.heartbeat_ticks = 6;
+    cfg.resend_ticks = 4;
+    let mut p = leader(cfg);
+    p.propose(vec![put(1)]).unwrap();
+    sent(&mut p);
+    for a in [1, 2] {
+        accepted(&mut p, a, vec![1]);
+    }
+    // The resend after 4 ticks goes to every acceptor; acceptor 4 is then fed on its own.
+    for _ in 0..4 {
+        p.on_tick();
+    }
+    accepted(&mut p, 4, vec![1]);
+    assert_eq!(p.status().commit_index, 1);
+    sent(&mut p);
+    p.propose(vec![put(2)]).unwrap();
+    assert_eq!(
+        sent(&mut p).accepts,
+        BTreeSet::from([1, 2, 4]),
+        "acceptor 3 was replaced by the time its Accept was resent"
+    );
 }

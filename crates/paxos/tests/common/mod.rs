@@ -111,6 +111,17 @@ pub fn put(seq: u64) -> Command {
     }
 }
 
+/// A client's put of a value large enough to be announced by its slot, numbered `seq`.
+pub fn big(seq: u64) -> Command {
+    Command {
+        id: RequestId { client: 9, seq },
+        op: KvOp::Put {
+            key: format!("k{seq}"),
+            value: vec![7; synod_paxos::config::BY_SLOT_BYTES],
+        },
+    }
+}
+
 /// Acceptor `from` accepted `slots` in `p`'s ballot.
 pub fn accepted(p: &mut Proposer, from: u64, slots: Vec<Slot>) {
     let ballot = p.ballot();
