@@ -1,7 +1,7 @@
-//! The nemesis: a 3-node cluster of real processes, for each protocol, under client load while
-//! links are cut through the network actor's fault filter (the test-only admin endpoint), nodes
-//! are killed with SIGKILL and restarted, and the leader is paused with SIGSTOP for longer than
-//! an election timeout. Nodes snapshot and compact every 200 entries, so restarted nodes also
+//! The nemesis: a 3-node cluster of real processes, for each protocol (and a 5-node one for
+//! Paxos), under client load while links are cut through the network actor's fault filter (the
+//! test-only admin endpoint), nodes are killed with SIGKILL and restarted, and the leader is
+//! paused with SIGSTOP for longer than an election timeout. Nodes snapshot and compact every 200 entries, so restarted nodes also
 //! catch up from snapshots. Afterwards the recorded client history must be linearizable —
 //! which also means no acknowledged write is missing from the final reads.
 
@@ -79,14 +79,15 @@ fn execute(agent: &ureq::Agent, url: &str, op: &KvOp) -> Outcome {
     Outcome::Ok { result, ret: 0 }
 }
 
-fn nemesis(protocol: &str) {
+fn nemesis(protocol: &str, n: usize) {
+    let all: Vec<usize> = (1..=n).collect();
     let mut cluster = Cluster::start_full(
         protocol,
-        3,
+        n,
         "snapshot_entries = 200",
         "[admin]\nenabled = true",
     );
-    cluster.leader(&[1, 2, 3]);
+    cluster.leader(&all);
     let start = Instant::now();
     let wall_start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -162,18 +163,18 @@ fn nemesis(protocol: &str) {
             std::thread::sleep(Duration::from_millis(rng.gen_range(300..900)));
             match round % 5 {
                 0 => {
-                    let node = rng.gen_range(1..=3u64);
+                    let node = rng.gen_range(1..=n as u64);
                     post(&cluster, serde_json::json!({"heal": true, "isolate": node}));
                 }
                 1 => {
-                    let (a, b) = (rng.gen_range(1..=3u64), rng.gen_range(1..=3u64));
+                    let (a, b) = (rng.gen_range(1..=n as u64), rng.gen_range(1..=n as u64));
                     post(
                         &cluster,
                         serde_json::json!({"heal": true, "block": [a, b], "drop": 0.05}),
                     );
                 }
                 2 => {
-                    let victim = rng.gen_range(1..=3usize);
+                    let victim = rng.gen_range(1..=n);
                     cluster.kill9(victim);
                     kills += 1;
                     std::thread::sleep(Duration::from_millis(rng.gen_range(200..800)));
@@ -190,7 +191,7 @@ fn nemesis(protocol: &str) {
                     let leader = cluster
                         .status(1)
                         .and_then(|s| s["leader_id"].as_u64())
-                        .map_or_else(|| rng.gen_range(1..=3usize), |l| l as usize);
+                        .map_or_else(|| rng.gen_range(1..=n), |l| l as usize);
                     cluster.signal(leader, "STOP");
                     std::thread::sleep(Duration::from_millis(rng.gen_range(400..900)));
                     cluster.signal(leader, "CONT");
@@ -206,7 +207,7 @@ fn nemesis(protocol: &str) {
 
     // Settle, then read every key: an acknowledged write that vanished would make these reads
     // inconsistent with the history.
-    cluster.leader(&[1, 2, 3]);
+    cluster.leader(&all);
     let (mut ops, mut nodes): (Vec<Operation>, Vec<usize>) =
         history.into_inner().unwrap().into_iter().unzip();
     // A leader can still change right after the settling (a node resumed from SIGSTOP steps
@@ -219,7 +220,7 @@ fn nemesis(protocol: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         let (call, outcome) = loop {
             let call = micros();
-            let outcome = execute(&agent, &cluster.http[i % 3], &op);
+            let outcome = execute(&agent, &cluster.http[i % n], &op);
             if let Outcome::Ok { result, .. } = outcome {
                 break (
                     call,
@@ -230,15 +231,15 @@ fn nemesis(protocol: &str) {
                 );
             }
             if Instant::now() > deadline {
-                let statuses: Vec<_> = (1..=3).map(|n| cluster.status(n)).collect();
+                let statuses: Vec<_> = all.iter().map(|&id| cluster.status(id)).collect();
                 panic!(
                     "the final read of {key} at node {} kept failing: {outcome:?}; statuses: {statuses:?}",
-                    i % 3 + 1
+                    i % n + 1
                 );
             }
             println!(
                 "{protocol}: the final read of {key} at node {} was not served ({outcome:?}); trying again",
-                i % 3 + 1
+                i % n + 1
             );
             std::thread::sleep(Duration::from_millis(200));
         };
@@ -248,7 +249,7 @@ fn nemesis(protocol: &str) {
             call,
             outcome,
         });
-        nodes.push(i % 3 + 1);
+        nodes.push(i % n + 1);
     }
     let answered = ops
         .iter()
@@ -309,10 +310,17 @@ fn nemesis(protocol: &str) {
 
 #[test]
 fn raft_nemesis_history_is_linearizable() {
-    nemesis("raft");
+    nemesis("raft", 3);
 }
 
 #[test]
 fn paxos_nemesis_history_is_linearizable() {
-    nemesis("paxos");
+    nemesis("paxos", 3);
+}
+
+/// Five Paxos nodes: the leader feeds its Accepts to four acceptors of five (a majority and a
+/// spare), so kills, pauses and cut links also hit acceptors it feeds and must replace.
+#[test]
+fn paxos_five_node_nemesis_history_is_linearizable() {
+    nemesis("paxos", 5);
 }
