@@ -3,12 +3,12 @@
 # (3 nodes, then 5) back to back, each pair's ratio, and the median. This machine is noisy, so
 # one pair says little; the pairs interleave so that drift hits both sizes alike.
 #
-#   scripts/bench-scale.sh                 # raft, 4 pairs of 8 s runs
-#   BENCH_PAIRS=6 scripts/bench-scale.sh paxos
+#   scripts/bench-scale.sh                 # raft, 6 pairs of 8 s runs
+#   BENCH_PAIRS=10 scripts/bench-scale.sh paxos
 #   BENCH_LEADER_ONLY=1 scripts/bench-scale.sh   # clients on the leader only
 #
 # Environment:
-#   BENCH_PAIRS     pairs to run (default 4)
+#   BENCH_PAIRS     pairs to run (default 6: single pairs range widely on a small machine)
 #   BENCH_DURATION  measured time of each run (default 8s)
 #   BENCH_BIN       use this synod binary instead of building target/release/synod
 #   (BENCH_LEADER_ONLY and every SYNOD_* variable pass through to scripts/bench.sh)
@@ -16,7 +16,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROTOCOL=${1:-raft}
-PAIRS=${BENCH_PAIRS:-4}
+PAIRS=${BENCH_PAIRS:-6}
 DURATION=${BENCH_DURATION:-8s}
 
 if [ -z "${BENCH_BIN:-}" ]; then
