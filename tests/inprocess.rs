@@ -123,52 +123,62 @@ for_each_protocol!(a_minority_cannot_write_and_says_so);
 for_each_protocol!(large_values_written_on_every_node_are_read_whole_on_every_node);
 for_each_protocol!(five_nodes_write_with_two_followers_cut_off_and_all_catch_up);
 
-/// Five nodes lose the two lowest-numbered followers: a majority is left, writes go on, and
-/// once healed every node applies every write. (Paxos's leader feeds its Accepts to a majority
-/// and one spare, its own acceptor and then the lowest-numbered: here the spare is cut off too,
-/// and the acceptor left out must take a silent one's place, since resends, which go to every
-/// acceptor, come only after the requests' timeout.)
+/// Five nodes lose two followers, get them back, then lose the other two: a majority is left
+/// each time, writes go on under the same leader, and every node applies every write. (Paxos's
+/// leader feeds its Accepts to a majority and one spare, four of five acceptors: whichever one
+/// is left out, the second cut leaves it and one fed acceptor, so it must take a silent one's
+/// place, since resends, which go to every acceptor, come only after the requests' timeout.
+/// Long election timeouts keep the followers cut off from campaigning within a round.)
 async fn five_nodes_write_with_two_followers_cut_off_and_all_catch_up(protocol: &str) {
     let all = [1, 2, 3, 4, 5];
-    let toml = common::config_toml(protocol, 5, 10, 1500).replacen(
-        "[paxos]\ntick_ms = 10\n",
-        "[paxos]\ntick_ms = 10\nresend_ticks = 1000\n",
-        1,
-    );
-    assert!(toml.contains("resend_ticks = 1000"));
+    let elections = "election_ticks_min = 150\nelection_ticks_max = 200\n";
+    let toml = common::config_toml(protocol, 5, 10, 1500)
+        .replacen(
+            "[raft]\ntick_ms = 10\n",
+            &format!("[raft]\ntick_ms = 10\n{elections}"),
+            1,
+        )
+        .replacen(
+            "[paxos]\ntick_ms = 10\n",
+            &format!("[paxos]\ntick_ms = 10\n{elections}resend_ticks = 1000\n"),
+            1,
+        );
+    assert!(toml.contains("resend_ticks = 1000") && toml.matches(elections).count() == 2);
     let (nodes, faults) = cluster_from(&toml).await;
     let l = leader(&nodes, &all).await;
     let term = status(node(&nodes, l)).await.term;
-    let cut: Vec<NodeId> = all.into_iter().filter(|&n| n != l).take(2).collect();
-    for &n in &cut {
-        faults.isolate(n);
+    let followers: Vec<NodeId> = all.into_iter().filter(|&n| n != l).collect();
+    let mut keys = Vec::new();
+    for (round, cut) in followers.chunks(2).enumerate() {
+        for &n in cut {
+            faults.isolate(n);
+        }
+        for i in 0..10 {
+            let key = format!("r{round}k{i}");
+            assert_eq!(
+                put(node(&nodes, l), &key, "v").await,
+                Ok(KvResult::Done),
+                "{key} with {cut:?} cut off"
+            );
+            keys.push(key);
+        }
+        // Without a stall: a leader that gets nothing chosen for an election timeout steps
+        // down.
+        let s = status(node(&nodes, l)).await;
+        assert_eq!((s.role, s.term), ("leader", term), "node {l} kept leading");
+        faults.heal();
     }
-    for i in 0..20 {
-        let key = format!("k{i}");
-        assert_eq!(
-            put(node(&nodes, l), &key, "v").await,
-            Ok(KvResult::Done),
-            "{key}"
-        );
-    }
-    // Without a stall: a leader that gets nothing chosen for an election timeout steps down.
-    let s = status(node(&nodes, l)).await;
-    assert_eq!((s.role, s.term), ("leader", term), "node {l} kept leading");
-    faults.heal();
     let deadline = Instant::now() + Duration::from_secs(10);
     for n in &nodes {
-        while get(n, "k19", Consistency::Stale).await.is_none() {
-            assert!(Instant::now() < deadline, "node {} never applied k19", n.id);
-            actix_rt::time::sleep(Duration::from_millis(20)).await;
-        }
-        for i in 0..20 {
-            let key = format!("k{i}");
-            assert_eq!(
-                get(n, &key, Consistency::Stale).await,
-                Some(b"v".to_vec()),
-                "node {} {key}",
-                n.id
-            );
+        for key in &keys {
+            while get(n, key, Consistency::Stale).await.is_none() {
+                assert!(
+                    Instant::now() < deadline,
+                    "node {} never applied {key}",
+                    n.id
+                );
+                actix_rt::time::sleep(Duration::from_millis(20)).await;
+            }
         }
     }
     for n in nodes {

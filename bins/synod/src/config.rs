@@ -131,7 +131,7 @@ pub struct PaxosSection {
     /// Most unanswered Accept messages per acceptor; slots proposed meanwhile go in its next.
     pub max_inflight: usize,
     /// Acceptors the leader sends its Accepts to beyond a majority; the others' learners get
-    /// the chosen values (0: thrifty; the number of acceptors or more: every acceptor).
+    /// the chosen values (0: thrifty; the acceptors beyond a majority, 2 of 5, or more: all).
     pub spare_acceptors: usize,
 }
 

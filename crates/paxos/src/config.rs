@@ -30,8 +30,9 @@ pub struct PaxosConfig {
     /// A follower proposer starts phase 1 after `[min, max)` ticks without a heartbeat.
     pub election_ticks: (u32, u32),
     /// The leader sends heartbeats every this many ticks; an acceptor fed Accepts that leaves
-    /// one unanswered this long (or `resend_ticks`, if shorter) while a slot waits as long for
-    /// a majority is replaced by one left out (see [`crate::fanout`]).
+    /// one unanswered this long (or `resend_ticks`, if shorter; at least 2 ticks) while a slot
+    /// waits as long for a majority is replaced by one left out that answered within two
+    /// heartbeat rounds (see [`crate::fanout`]).
     pub heartbeat_ticks: u32,
     /// An Accept not answered by a majority is resent to every acceptor after this many ticks.
     pub resend_ticks: u32,
@@ -46,8 +47,7 @@ pub struct PaxosConfig {
     /// slots chosen meanwhile by the others are not sent to it.
     pub max_inflight: usize,
     /// Acceptors a leader sends its Accepts to beyond a majority (its own first); the others
-    /// are left out of phase 2 until one of those fed is silent for a heartbeat round (see
-    /// [`crate::fanout`]). 0 is thrifty Paxos; the acceptors beyond a majority (2 of 5) or
+    /// are left out of phase 2 until one of those fed holds up a slot (see [`crate::fanout`]). 0 is thrifty Paxos; the acceptors beyond a majority (2 of 5) or
     /// more sends to every acceptor.
     pub spare_acceptors: usize,
     /// Seed of the timeout RNG (mixed with `id`).

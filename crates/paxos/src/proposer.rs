@@ -51,6 +51,8 @@ struct Leadership {
     promised_by: BTreeSet<NodeId>,
     /// Acceptors heard from (Promise, Accepted, ReadBarrierAck) since `checked_at`.
     heard: BTreeSet<NodeId>,
+    /// The tick each acceptor was last heard from.
+    heard_at: BTreeMap<NodeId, u64>,
     checked_at: u64,
     next_slot: Slot,
     chosen_upto: Slot,
@@ -89,6 +91,12 @@ impl Skipped {
 }
 
 impl Leadership {
+    /// Acceptor `a` answered at tick `now`.
+    fn hear(&mut self, a: NodeId, now: u64) {
+        self.heard.insert(a);
+        self.heard_at.insert(a, now);
+    }
+
     /// Acceptor `a`'s window, opened at the first slot not chosen if it has none yet.
     fn window(&mut self, a: NodeId) -> &mut Window {
         let first = self
@@ -197,12 +205,14 @@ impl Proposer {
         }
     }
 
-    /// The acceptors this leader heard from since its last quorum check (`None` unless it
-    /// leads).
-    pub(crate) fn heard_mut(&mut self) -> Option<&mut BTreeSet<NodeId>> {
+    /// Acceptor `a` answered this leader; false unless it leads.
+    pub(crate) fn heard_from(&mut self, a: NodeId) -> bool {
         match &mut self.phase {
-            Phase::Leading(l) => Some(&mut l.heard),
-            _ => None,
+            Phase::Leading(l) => {
+                l.hear(a, self.now);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -323,7 +333,7 @@ impl Proposer {
                     }
                 }
                 l.promised_by.insert(from);
-                l.heard.insert(from);
+                l.hear(from, self.now);
                 l.window(from);
                 self.feed_after_answer(from);
             }
@@ -384,14 +394,14 @@ impl Proposer {
         tracing::debug!(node = self.cfg.id, ballot = %self.ballot, recovered = pending.len(), "phase 1 done: leading");
         let promised_by: BTreeSet<NodeId> = promises.keys().copied().collect();
         // Its own acceptor first (no network between them), then the others by number.
-        let mut fanout = Fanout::new(self.cfg.accept_fanout());
-        let me = self.cfg.id;
-        for &a in promised_by.iter().filter(|&&a| a == me).chain(&promised_by) {
+        let mut fanout = Fanout::new(self.cfg.id, self.cfg.accept_fanout());
+        for &a in &promised_by {
             fanout.add(a);
         }
         self.recovered_upto = last;
         self.phase = Phase::Leading(Leadership {
             heard: promised_by.clone(),
+            heard_at: promised_by.iter().map(|&a| (a, self.now)).collect(),
             checked_at: self.now,
             next_slot: last + 1,
             chosen_upto: from_slot - 1,
@@ -431,7 +441,7 @@ impl Proposer {
         if ballot != self.ballot {
             return;
         }
-        l.heard.insert(from);
+        l.hear(from, now);
         // An acceptor that missed phase 1 (down then) and answers a resent Accept gets a
         // window: it may be needed for a majority, and resends alone come every
         // `resend_ticks`.
@@ -649,24 +659,25 @@ impl Proposer {
             l.checked_at = now;
         }
         // A slot that waited a heartbeat round for a majority, while an acceptor fed Accepts
-        // left one unanswered as long: that acceptor is slow or gone, and one left out takes
-        // its place (see `fanout`). Checked before the expiry below forgets that Accept.
-        let suspect = u64::from(self.cfg.heartbeat_ticks.min(self.cfg.resend_ticks).max(1));
+        // left one unanswered as long: that acceptor is slow or gone, and one left out that
+        // answered within two heartbeat rounds takes its place (see `fanout`). Checked before
+        // the expiry below forgets that Accept; at least two ticks, as a tick is coarse.
+        let suspect = u64::from(self.cfg.heartbeat_ticks.min(self.cfg.resend_ticks).max(2));
+        let recent = 2 * u64::from(self.cfg.heartbeat_ticks);
         if l.pending
             .values()
             .any(|p| p.sent && now - p.sent_at >= suspect)
         {
-            let silent: Vec<NodeId> = l
-                .fanout
-                .fed()
-                .filter(|a| {
-                    l.windows
-                        .get(a)
-                        .and_then(Window::oldest_unanswered)
-                        .is_some_and(|at| now - at >= suspect)
-                })
-                .collect();
-            l.fanout.demote(&silent);
+            let stale = |a: &NodeId| {
+                l.windows
+                    .get(a)
+                    .and_then(Window::oldest_unanswered)
+                    .is_some_and(|at| now - at >= suspect)
+            };
+            let silent: Vec<NodeId> = l.fanout.fed().filter(stale).collect();
+            let healthy =
+                |a: NodeId| !stale(&a) && l.heard_at.get(&a).is_some_and(|&at| now - at <= recent);
+            l.fanout.replace(&silent, healthy);
         }
         for w in l.windows.values_mut() {
             w.expire(now, resend);

@@ -45,10 +45,9 @@ impl Proposer {
         if ballot != self.ballot {
             return;
         }
-        let Some(heard) = self.heard_mut() else {
+        if !self.heard_from(from) {
             return;
-        };
-        heard.insert(from);
+        }
         let quorum = self.cfg.quorum();
         for (id, index) in self.reads.ack(from, seq, quorum, 0) {
             self.ready.reads.push((id, Some(index)));
