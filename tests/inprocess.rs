@@ -166,6 +166,15 @@ async fn five_nodes_write_with_two_followers_cut_off_and_all_catch_up(protocol: 
         // down.
         let s = status(node(&nodes, l)).await;
         assert_eq!((s.role, s.term), ("leader", term), "node {l} kept leading");
+        // It writes to every node (Raft), or to four acceptors, every one still reachable
+        // among them (Paxos).
+        let reachable = all.iter().filter(|n| !cut.contains(n));
+        assert!(
+            reachable.clone().all(|n| s.writes_to.contains(n)),
+            "writes to {:?} with {cut:?} cut off",
+            s.writes_to
+        );
+        assert_eq!(s.writes_to.len(), if protocol == "raft" { 5 } else { 4 });
         faults.heal();
     }
     let deadline = Instant::now() + Duration::from_secs(10);

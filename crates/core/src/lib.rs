@@ -131,6 +131,9 @@ pub struct Status {
     pub last_index: u64,
     /// The ballot `(round, node)` this core works in (Paxos only).
     pub ballot: Option<(u64, NodeId)>,
+    /// A leader: the nodes it writes the log to ([`Core::writes_to`]); filled in for
+    /// `/v1/status` only, empty otherwise.
+    pub writes_to: Vec<NodeId>,
 }
 
 /// A pure, deterministic protocol role: inputs in, [`Ready`] out.
@@ -171,4 +174,9 @@ pub trait Core: Send + 'static {
     }
     /// The core's current view of itself.
     fn status(&self) -> Status;
+    /// A leader: the nodes it writes the log to (Raft: every voter, itself among them; Paxos:
+    /// the acceptors it sends Accepts to). Empty for other cores and roles.
+    fn writes_to(&self) -> Vec<NodeId> {
+        Vec::new()
+    }
 }

@@ -294,6 +294,7 @@ impl Core for Acceptor {
             commit_index: 0,
             last_index: self.state.accepted.keys().next_back().copied().unwrap_or(0),
             ballot: Some((self.state.promised.round, self.state.promised.node)),
+            writes_to: Vec::new(),
         }
     }
 }

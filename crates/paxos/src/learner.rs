@@ -573,6 +573,7 @@ impl Core for Learner {
                 .copied()
                 .unwrap_or(self.delivered),
             ballot: Some((self.ballot.round, self.ballot.node)),
+            writes_to: Vec::new(),
         }
     }
 }

@@ -911,6 +911,14 @@ impl Core for Proposer {
             commit_index: self.chosen_upto(),
             last_index,
             ballot: Some((ballot.round, ballot.node)),
+            writes_to: Vec::new(),
+        }
+    }
+
+    fn writes_to(&self) -> Vec<NodeId> {
+        match &self.phase {
+            Phase::Leading(l) => l.fanout.fed().collect(),
+            _ => Vec::new(),
         }
     }
 }

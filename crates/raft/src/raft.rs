@@ -503,6 +503,15 @@ impl Core for Raft {
             commit_index: self.commit_index,
             last_index: self.log.last_index(),
             ballot: None,
+            writes_to: Vec::new(),
+        }
+    }
+
+    fn writes_to(&self) -> Vec<NodeId> {
+        if self.is_leader() {
+            self.cfg.voters.clone()
+        } else {
+            Vec::new()
         }
     }
 }

@@ -137,6 +137,10 @@ pub struct NodeStatus {
     pub snapshot_index: u64,
     /// Number of keys in the local store.
     pub keys: usize,
+    /// A leader: the nodes it writes the log to (Raft: every voter; Paxos: the acceptors it
+    /// sends Accepts to, a majority and `paxos.spare_acceptors` spares).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub writes_to: Vec<NodeId>,
 }
 
 /// Stops an actor (a clean in-process shutdown of a node).

@@ -748,6 +748,7 @@ impl Handler<GetNodeStatus> for Service {
                     applied_index: service.kv.applied_index(),
                     snapshot_index: service.snapshot_index,
                     keys: service.kv.len(),
+                    writes_to: status.writes_to,
                 })
             },
         ))

@@ -376,7 +376,11 @@ where
     type Result = actix::MessageResult<GetStatus>;
 
     fn handle(&mut self, _: GetStatus, _: &mut Context<Self>) -> Self::Result {
-        actix::MessageResult(self.status())
+        let mut status = self.status();
+        if self.failed.is_none() {
+            status.writes_to = self.core.writes_to();
+        }
+        actix::MessageResult(status)
     }
 }
 

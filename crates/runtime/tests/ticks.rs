@@ -39,6 +39,7 @@ impl Core for Ticks {
             commit_index: 0,
             last_index: 0,
             ballot: None,
+            writes_to: Vec::new(),
         }
     }
 }

@@ -83,6 +83,7 @@ pub fn status(role: &'static str, term: u64, leader: u64) -> synod_core::Status 
         commit_index: 0,
         last_index: 0,
         ballot: None,
+        writes_to: Vec::new(),
     }
 }
 
