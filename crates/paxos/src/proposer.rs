@@ -49,9 +49,7 @@ struct InFlight {
 #[derive(Debug)]
 struct Leadership {
     promised_by: BTreeSet<NodeId>,
-    /// Acceptors heard from (Promise, Accepted, ReadBarrierAck) since `checked_at`.
-    heard: BTreeSet<NodeId>,
-    /// The tick each acceptor was last heard from.
+    /// The tick each acceptor was last heard from (Promise, Accepted, ReadBarrierAck).
     heard_at: BTreeMap<NodeId, u64>,
     checked_at: u64,
     next_slot: Slot,
@@ -93,8 +91,16 @@ impl Skipped {
 impl Leadership {
     /// Acceptor `a` answered at tick `now`.
     fn hear(&mut self, a: NodeId, now: u64) {
-        self.heard.insert(a);
         self.heard_at.insert(a, now);
+    }
+
+    /// The acceptors heard from since `checked_at`.
+    fn heard(&self) -> BTreeSet<NodeId> {
+        self.heard_at
+            .iter()
+            .filter(|&(_, &at)| at >= self.checked_at)
+            .map(|(&a, _)| a)
+            .collect()
     }
 
     /// Acceptor `a`'s window, opened at the first slot not chosen if it has none yet.
@@ -400,7 +406,6 @@ impl Proposer {
         }
         self.recovered_upto = last;
         self.phase = Phase::Leading(Leadership {
-            heard: promised_by.clone(),
             heard_at: promised_by.iter().map(|&a| (a, self.now)).collect(),
             checked_at: self.now,
             next_slot: last + 1,
@@ -631,7 +636,8 @@ impl Proposer {
             // Check-quorum: a leader no majority of acceptors answered for a whole election
             // timeout steps down, so a leader cut off with nothing to write stops saying it
             // leads (and its reads fail at once instead of waiting for their deadline).
-            if l.heard.len() < self.cfg.quorum() {
+            let heard = l.heard();
+            if heard.len() < self.cfg.quorum() {
                 self.step_down(None);
                 return;
             }
@@ -644,7 +650,7 @@ impl Proposer {
             let learned = self.learned_upto;
             if l.skipped
                 .as_ref()
-                .is_some_and(|s| !s.reachable(learned, &l.heard))
+                .is_some_and(|s| !s.reachable(learned, &heard))
             {
                 // This node's learner still lacks slots only the holders' snapshots had when
                 // this leadership began, and none that has the next of them answered for an
@@ -655,7 +661,6 @@ impl Proposer {
                 self.campaign();
                 return;
             }
-            l.heard.clear();
             l.checked_at = now;
         }
         // A slot that waited a heartbeat round for a majority, while an acceptor fed Accepts
