@@ -47,8 +47,9 @@ pub struct PaxosConfig {
     /// slots chosen meanwhile by the others are not sent to it.
     pub max_inflight: usize,
     /// Acceptors a leader sends its Accepts to beyond a majority (its own first); the others
-    /// are left out of phase 2 until one of those fed holds up a slot (see [`crate::fanout`]). 0 is thrifty Paxos; the acceptors beyond a majority (2 of 5) or
-    /// more sends to every acceptor.
+    /// are left out of phase 2 until one of those fed holds up a slot (see [`crate::fanout`]).
+    /// 0 is thrifty Paxos; the acceptors beyond a majority (2 of 5) or more sends to every
+    /// acceptor.
     pub spare_acceptors: usize,
     /// Seed of the timeout RNG (mixed with `id`).
     pub seed: u64,
