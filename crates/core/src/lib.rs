@@ -10,6 +10,8 @@
 //!                               └────────────┘
 //! ```
 //!
+//! [`driver`] carries the outputs out, for the actor shell, the simulator and the tests alike.
+//!
 //! A core never touches a socket, a clock, a thread or a global RNG: time is a tick, randomness a
 //! seeded generator, and everything it wants done is returned as data. The shell carries the
 //! outputs out in the order above, so nothing leaves the node before the state it depends on is
@@ -18,12 +20,15 @@
 //! §10.2.1).
 
 pub mod deferred;
+pub mod driver;
+pub mod protocol;
 pub mod read_rounds;
 pub mod storage;
 
 use synod_messages::{ActorAddr, Command, NodeId};
 
 pub use deferred::DeferredCompaction;
+pub use protocol::{Guarantee, Host, Member, Protocol, RoleSpec, Setup, Visitor};
 pub use read_rounds::ReadRounds;
 pub use storage::{
     decode_row, encode_row, DurableState, MemoryStorage, Row, Rows, Schema, Stateless, Storage,

@@ -19,7 +19,8 @@ use crate::config::PaxosConfig;
 use crate::learner::{Learner, LearnerState};
 use crate::proposer::Proposer;
 use std::collections::{BTreeMap, VecDeque};
-use synod_core::Core;
+use synod_core::driver::{self, Effects};
+use synod_core::{Applied, Core, Snapshot, StorageError};
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
 
@@ -153,6 +154,31 @@ pub fn describe(msg: &PaxosMessage) -> String {
     }
 }
 
+/// The stories keep no disk: what an actor persists is taken as durable at once, and only
+/// its messages are looked at.
+#[derive(Default)]
+struct Story {
+    sent: Vec<(ActorAddr, PaxosMessage)>,
+}
+
+impl<P> Effects<PaxosMessage, P> for Story {
+    fn send(&mut self, to: ActorAddr, msg: PaxosMessage) {
+        self.sent.push((to, msg));
+    }
+    fn persist(&mut self, _: &[P]) -> Result<(), StorageError> {
+        Ok(())
+    }
+    fn deliver(&mut self, _: Option<Snapshot>, _: Vec<Applied>, _: Vec<(u64, Option<u64>)>) {}
+}
+
+/// Carries out an actor's outputs through the driver; returns what it sent.
+fn sent<C: Core<Message = PaxosMessage>>(actor: &mut C) -> Vec<(ActorAddr, PaxosMessage)> {
+    let mut story = Story::default();
+    // Persisting to no disk cannot fail.
+    let _ = driver::drive(actor, &mut story);
+    story.sent
+}
+
 impl Default for World {
     fn default() -> Self {
         Self::new()
@@ -186,16 +212,10 @@ impl World {
     /// was chosen goes to it at once.
     fn collect(&mut self, from: ActorAddr) {
         let messages = match from.role {
-            Role::Proposer => self
-                .officers
-                .get_mut(&from.node)
-                .map(|o| o.take_ready().messages),
-            Role::Acceptor => self
-                .generals
-                .get_mut(&from.node)
-                .map(|g| g.take_ready().messages),
+            Role::Proposer => self.officers.get_mut(&from.node).map(sent),
+            Role::Acceptor => self.generals.get_mut(&from.node).map(sent),
             _ => self.scribes.get_mut(&from.node).map(|s| {
-                s.take_ready();
+                sent(s);
                 Vec::new()
             }),
         };
@@ -209,7 +229,7 @@ impl World {
                 | PaxosMessage::Voted { .. } => {
                     if let Some(scribe) = self.scribes.get_mut(&to.node) {
                         scribe.on_message(from, msg.clone());
-                        scribe.take_ready();
+                        sent(scribe);
                     }
                 }
                 msg => {

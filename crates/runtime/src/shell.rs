@@ -24,7 +24,8 @@ use crate::msg::{ApplyBatch, Compact, GetStatus, Propose, Read, RoleChanged, Sto
 use actix::fut::wrap_future;
 use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Recipient};
 use std::time::Duration;
-use synod_core::{Core, DurableState, NotLeader, Ready, Status, Storage, StorageError};
+use synod_core::driver::{self, Effects};
+use synod_core::{Applied, Core, DurableState, NotLeader, Snapshot, Status, Storage, StorageError};
 use synod_messages::{ActorAddr, Envelope, Payload};
 use synod_network::{Deliver, Register, Router};
 
@@ -67,6 +68,55 @@ async fn let_others_run() {
 #[derive(actix::Message)]
 #[rtype(result = "()")]
 struct Flush;
+
+/// The shell's side of the [`driver`]: the router sends, the storage persists, the service
+/// applies.
+struct ShellEffects<'a, S: DurableState> {
+    me: ActorAddr,
+    storage: &'a mut Box<dyn Storage<S>>,
+    router: &'a Addr<Router>,
+    service: Option<&'a Recipient<ApplyBatch>>,
+}
+
+impl<M: Into<Payload>, S: DurableState> Effects<M, S::Op> for ShellEffects<'_, S> {
+    fn send(&mut self, to: ActorAddr, msg: M) {
+        let env = Envelope {
+            from: self.me,
+            to,
+            payload: msg.into(),
+        };
+        self.router.do_send(synod_network::Send(env));
+    }
+
+    fn persist(&mut self, ops: &[S::Op]) -> Result<(), StorageError> {
+        let started = std::time::Instant::now();
+        let persisted = self.storage.persist(ops);
+        let took = started.elapsed();
+        if took >= SLOW_PERSIST {
+            tracing::warn!(actor = %self.me, ms = took.as_millis() as u64, ops = ops.len(), "slow persist: this actor did nothing else meanwhile");
+        }
+        persisted
+    }
+
+    fn take_stored_snapshot(&mut self, key: &str) -> Option<bytes::Bytes> {
+        self.storage.take_stored_blob(key)
+    }
+
+    fn deliver(
+        &mut self,
+        snapshot: Option<Snapshot>,
+        entries: Vec<Applied>,
+        reads: Vec<(u64, Option<u64>)>,
+    ) {
+        if let Some(service) = self.service {
+            service.do_send(ApplyBatch {
+                snapshot,
+                entries,
+                reads,
+            });
+        }
+    }
+}
 
 impl<C, S> Shell<C, S>
 where
@@ -112,30 +162,26 @@ where
         self
     }
 
-    /// Carries out everything the core asked for, in the safe order.
+    /// Carries out everything the core asked for, in the safe order (see [`driver`]).
     fn drive(&mut self, ctx: &mut Context<Self>) {
         loop {
-            let mut ready = self.core.take_ready();
-            if ready.is_empty() {
+            let (core, mut fx) = self.parts();
+            let Some(step) = driver::begin(core, &mut fx) else {
                 break;
-            }
-            let eager = std::mem::take(&mut ready.eager);
-            let park = !eager.is_empty() && !ready.persist.is_empty();
-            self.send_all(eager);
-            if park {
+            };
+            if step.sent_eager_before_persist() {
                 // `wait` pauses the mailbox and the ticks: nothing reaches the core between
                 // its step and the persist of that step.
-                let ready = Box::new(ready);
                 ctx.wait(
                     wrap_future(let_others_run()).map(move |(), shell: &mut Self, ctx| {
-                        if shell.complete(*ready) {
+                        if shell.finish(step) {
                             shell.drive(ctx);
                         }
                     }),
                 );
                 return;
             }
-            if !self.complete(ready) {
+            if !self.finish(step) {
                 return;
             }
         }
@@ -144,53 +190,26 @@ where
 
     /// Persists a step, then sends its messages and hands over what it applied. False if the
     /// persist failed (the shell is then paused).
-    fn complete(&mut self, mut ready: Ready<C::Message, C::Persist>) -> bool {
-        if !ready.persist.is_empty() {
-            let started = std::time::Instant::now();
-            let persisted = self.storage.persist(&ready.persist);
-            let took = started.elapsed();
-            if took >= SLOW_PERSIST {
-                tracing::warn!(actor = %self.me, ms = took.as_millis() as u64, ops = ready.persist.len(), "slow persist: this actor did nothing else meanwhile");
-            }
-            if let Err(e) = persisted {
-                tracing::error!(actor = %self.me, error = %e, "persist failed; this replica pauses and will recover from its durable state");
-                self.failed = Some((e.to_string(), 0));
-                self.report_status();
-                return false;
-            }
-            self.core.persisted();
-            // A snapshot received from another node was stored from memory: from now on the
-            // core and the service read it from its file, and the copy in memory goes.
-            let stored = self.storage.take_stored_blob(synod_core::SNAPSHOT_BLOB);
-            if let (Some(snapshot), Some(data)) = (&mut ready.snapshot, stored) {
-                if data.len() == snapshot.data.len() {
-                    self.core.snapshot_stored(snapshot.index, data.clone());
-                    snapshot.data = data;
-                }
-            }
-        }
-        self.send_all(ready.messages);
-        if ready.snapshot.is_some() || !ready.applied.is_empty() || !ready.reads.is_empty() {
-            if let Some(service) = &self.service {
-                service.do_send(ApplyBatch {
-                    snapshot: ready.snapshot,
-                    entries: ready.applied,
-                    reads: ready.reads,
-                });
-            }
+    fn finish(&mut self, step: driver::Step<C::Message, C::Persist>) -> bool {
+        let (core, mut fx) = self.parts();
+        if let Err(e) = driver::finish(core, &mut fx, step) {
+            tracing::error!(actor = %self.me, error = %e, "persist failed; this replica pauses and will recover from its durable state");
+            self.failed = Some((e.to_string(), 0));
+            self.report_status();
+            return false;
         }
         true
     }
 
-    fn send_all(&self, messages: Vec<(ActorAddr, C::Message)>) {
-        for (to, msg) in messages {
-            let env = Envelope {
-                from: self.me,
-                to,
-                payload: msg.into(),
-            };
-            self.router.do_send(synod_network::Send(env));
-        }
+    /// The core, and what the driver needs around it: the router, the storage, the service.
+    fn parts(&mut self) -> (&mut C, ShellEffects<'_, S>) {
+        let fx = ShellEffects {
+            me: self.me,
+            storage: &mut self.storage,
+            router: &self.router,
+            service: self.service.as_ref(),
+        };
+        (&mut self.core, fx)
     }
 
     fn status(&self) -> Status {

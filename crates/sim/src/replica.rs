@@ -1,7 +1,11 @@
 //! One simulated node's protocol: the pure cores of Raft or of the three Paxos roles, with
 //! the memory storage that survives its crashes.
 
-use synod_core::{Applied, Core, MemoryStorage, NotLeader, Snapshot, Storage};
+use synod_core::driver::{self, Effects};
+use synod_core::{
+    Applied, Core, DurableState, MemoryStorage, NotLeader, Snapshot, Stateless, Storage,
+    StorageError,
+};
 use synod_messages::{ActorAddr, Command, NodeId, Payload, Role};
 use synod_paxos::{
     Acceptor, AcceptorOp, AcceptorState, Learner, LearnerState, PaxosConfig, Proposer,
@@ -67,14 +71,6 @@ pub struct Output {
     pub applied: Vec<Applied>,
     /// Read points confirmed (or refused) by Raft's ReadIndex.
     pub reads: Vec<(u64, Option<u64>)>,
-}
-
-impl Output {
-    /// Queues messages of the actor at `from`.
-    fn send<M: Into<Payload>>(&mut self, from: ActorAddr, messages: Vec<(ActorAddr, M)>) {
-        self.messages
-            .extend(messages.into_iter().map(|(to, m)| (from, to, m.into())));
-    }
 }
 
 /// The protocol cores of one live node.
@@ -247,9 +243,10 @@ impl Replica {
         }
     }
 
-    /// Takes the outputs of the cores, persisting what they asked for on `disk` first.
-    /// With `crash_in_persist`, the process dies during the persist: only what may be sent
-    /// before it (Raft's eager messages) leaves, nothing is written, and this returns true.
+    /// Takes the outputs of the cores through the driver, persisting what they asked for on
+    /// `disk` first. With `crash_in_persist`, the process dies in its next persist: only what
+    /// may be sent before it (Raft's eager messages) leaves, nothing is written, the other
+    /// roles' outputs are lost with it, and this returns true.
     pub fn drain(
         &mut self,
         id: NodeId,
@@ -259,27 +256,9 @@ impl Replica {
     ) -> bool {
         match (self, disk) {
             (Replica::Raft(raft), Disk::Raft(store)) => {
-                let from = ActorAddr::new(id, Role::Raft);
-                // `persisted` may commit (a leader counting itself): drain until quiet.
-                loop {
-                    let ready = raft.take_ready();
-                    if ready.is_empty() {
-                        break;
-                    }
-                    out.send(from, ready.eager);
-                    if crash_in_persist {
-                        return true;
-                    }
-                    persist(store, &ready.persist);
-                    if !ready.persist.is_empty() {
-                        raft.persisted();
-                    }
-                    out.raft_ops.extend(ready.persist);
-                    out.send(from, ready.messages);
-                    out.snapshot = ready.snapshot.or(out.snapshot.take());
-                    out.applied.extend(ready.applied);
-                    out.reads.extend(ready.reads);
-                }
+                let mut fx = SimEffects::new(ActorAddr::new(id, Role::Raft), store, out);
+                fx.record = |out, ops| out.raft_ops.extend_from_slice(ops);
+                drain_one(raft.as_mut(), &mut fx, crash_in_persist)
             }
             (
                 Replica::Paxos {
@@ -292,36 +271,87 @@ impl Replica {
                     learner: learner_disk,
                 },
             ) => {
-                if crash_in_persist {
-                    // The Paxos roles send nothing eagerly: the crash loses this whole step.
+                let none = MemoryStorage::<Stateless>::new();
+                let mut fx = SimEffects::new(ActorAddr::new(id, Role::Proposer), &none, out);
+                if drain_one(proposer.as_mut(), &mut fx, crash_in_persist) {
                     return true;
                 }
-                let ready = proposer.take_ready();
-                out.reads.extend(ready.reads);
-                let from = ActorAddr::new(id, Role::Proposer);
-                out.send(from, ready.messages);
-                let ready = acceptor.take_ready();
-                persist(acceptor_disk, &ready.persist);
-                out.acceptor_ops.extend(ready.persist);
-                let from = ActorAddr::new(id, Role::Acceptor);
-                out.send(from, ready.messages);
-                let ready = learner.take_ready();
-                persist(learner_disk, &ready.persist);
-                let from = ActorAddr::new(id, Role::Learner);
-                out.send(from, ready.messages);
-                out.snapshot = ready.snapshot.or(out.snapshot.take());
-                out.applied.extend(ready.applied);
+                let mut fx =
+                    SimEffects::new(ActorAddr::new(id, Role::Acceptor), acceptor_disk, out);
+                fx.record = |out, ops| out.acceptor_ops.extend_from_slice(ops);
+                if drain_one(acceptor.as_mut(), &mut fx, crash_in_persist) {
+                    return true;
+                }
+                let mut fx = SimEffects::new(ActorAddr::new(id, Role::Learner), learner_disk, out);
+                drain_one(learner.as_mut(), &mut fx, crash_in_persist)
             }
-            _ => {}
+            _ => false,
         }
-        false
     }
 }
 
-fn persist<S: synod_core::DurableState>(store: &MemoryStorage<S>, ops: &[S::Op]) {
-    let mut store = store.clone();
-    // The memory backend cannot fail.
-    let _ = store.persist(ops);
+/// Drives one core until quiet; true if it crashed in a persist.
+fn drain_one<C: Core, S: DurableState<Op = C::Persist>>(
+    core: &mut C,
+    fx: &mut SimEffects<'_, S>,
+    crash_in_persist: bool,
+) -> bool
+where
+    C::Message: Into<Payload>,
+{
+    while let Some(step) = driver::begin(core, fx) {
+        if crash_in_persist && step.persists() {
+            return true;
+        }
+        // The memory backend cannot fail.
+        let _ = driver::finish(core, fx, step);
+    }
+    false
+}
+
+/// The simulator's side of the driver: sends go to [`Output::messages`], persists to the
+/// node's memory disk (recorded for the invariants), applied entries to the output.
+struct SimEffects<'a, S: DurableState> {
+    from: ActorAddr,
+    disk: &'a MemoryStorage<S>,
+    out: &'a mut Output,
+    /// Records what was persisted, for the invariants.
+    record: fn(&mut Output, &[S::Op]),
+}
+
+impl<'a, S: DurableState> SimEffects<'a, S> {
+    fn new(from: ActorAddr, disk: &'a MemoryStorage<S>, out: &'a mut Output) -> Self {
+        Self {
+            from,
+            disk,
+            out,
+            record: |_, _| {},
+        }
+    }
+}
+
+impl<M: Into<Payload>, S: DurableState> Effects<M, S::Op> for SimEffects<'_, S> {
+    fn send(&mut self, to: ActorAddr, msg: M) {
+        self.out.messages.push((self.from, to, msg.into()));
+    }
+
+    fn persist(&mut self, ops: &[S::Op]) -> Result<(), StorageError> {
+        let mut disk = self.disk.clone();
+        disk.persist(ops)?;
+        (self.record)(self.out, ops);
+        Ok(())
+    }
+
+    fn deliver(
+        &mut self,
+        snapshot: Option<Snapshot>,
+        applied: Vec<Applied>,
+        reads: Vec<(u64, Option<u64>)>,
+    ) {
+        self.out.snapshot = snapshot.or(self.out.snapshot.take());
+        self.out.applied.extend(applied);
+        self.out.reads.extend(reads);
+    }
 }
 
 /// A snapshot of `bytes`.

@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use synod_core::{Applied, Core, MemoryStorage, Ready, Snapshot, Storage};
+use synod_core::driver::{self, Effects};
+use synod_core::{Applied, Core, MemoryStorage, Snapshot, Storage, StorageError};
 use synod_messages::raft::RaftMessage;
 use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
 use synod_raft::{Raft, RaftConfig, RaftPersist, RaftState};
@@ -83,39 +84,20 @@ impl Net {
         &self.nodes[&id]
     }
 
-    /// Carries out a node's Readys until it has nothing more to do: eager messages, persist,
-    /// then the other messages, then record applied entries.
+    /// Carries out a node's Readys through the driver until it has nothing more to do:
+    /// eager messages, persist, then the other messages, then record applied entries.
     pub fn flush(&mut self, id: NodeId) {
-        loop {
-            let node = self.nodes.get_mut(&id).unwrap();
-            let ready = node.take_ready();
-            if ready.is_empty() {
-                return;
-            }
-            self.flush_one(id, ready);
-        }
-    }
-
-    fn flush_one(&mut self, id: NodeId, ready: Ready<RaftMessage, RaftPersist>) {
         let node = self.nodes.get_mut(&id).unwrap();
-        self.stores
-            .get_mut(&id)
-            .unwrap()
-            .persist(&ready.persist)
-            .unwrap();
-        if !ready.persist.is_empty() {
-            node.persisted();
-        }
-        self.persisted.entry(id).or_default().extend(ready.persist);
-        for (to, msg) in ready.eager.into_iter().chain(ready.messages) {
-            assert_eq!(to.role, Role::Raft);
-            self.queue.push_back((id, to.node, msg));
-        }
-        self.reads.entry(id).or_default().extend(ready.reads);
-        if let Some(snapshot) = ready.snapshot {
-            self.installed.entry(id).or_default().push(snapshot);
-        }
-        self.applied.entry(id).or_default().extend(ready.applied);
+        let mut fx = NodeEffects {
+            id,
+            store: self.stores.get_mut(&id).unwrap(),
+            queue: &mut self.queue,
+            persisted: self.persisted.entry(id).or_default(),
+            applied: self.applied.entry(id).or_default(),
+            installed: self.installed.entry(id).or_default(),
+            reads: self.reads.entry(id).or_default(),
+        };
+        driver::drive(node, &mut fx).unwrap();
     }
 
     pub fn tick(&mut self, id: NodeId) {
@@ -209,5 +191,40 @@ impl Net {
         self.applied.remove(&id);
         self.flush(id);
         self.queue.retain(|(_, to, _)| *to != id);
+    }
+}
+
+/// One node's side of the driver: its store, the shared queue, and what it recorded.
+struct NodeEffects<'a> {
+    id: NodeId,
+    store: &'a mut MemoryStorage<RaftState>,
+    queue: &'a mut VecDeque<(NodeId, NodeId, RaftMessage)>,
+    persisted: &'a mut Vec<RaftPersist>,
+    applied: &'a mut Vec<Applied>,
+    installed: &'a mut Vec<Snapshot>,
+    reads: &'a mut Vec<(u64, Option<u64>)>,
+}
+
+impl Effects<RaftMessage, RaftPersist> for NodeEffects<'_> {
+    fn send(&mut self, to: ActorAddr, msg: RaftMessage) {
+        assert_eq!(to.role, Role::Raft);
+        self.queue.push_back((self.id, to.node, msg));
+    }
+
+    fn persist(&mut self, ops: &[RaftPersist]) -> Result<(), StorageError> {
+        self.store.persist(ops)?;
+        self.persisted.extend_from_slice(ops);
+        Ok(())
+    }
+
+    fn deliver(
+        &mut self,
+        snapshot: Option<Snapshot>,
+        applied: Vec<Applied>,
+        reads: Vec<(u64, Option<u64>)>,
+    ) {
+        self.reads.extend(reads);
+        self.installed.extend(snapshot);
+        self.applied.extend(applied);
     }
 }
