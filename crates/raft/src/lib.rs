@@ -29,12 +29,14 @@
 mod election;
 pub mod log;
 pub mod progress;
+pub mod protocol;
 mod raft;
 mod read;
 mod replication;
 mod snapshot;
 pub mod state;
 
+pub use protocol::{RaftProtocol, RaftSection};
 pub use raft::{Raft, RaftConfig};
 pub use state::{HardState, RaftPersist, RaftState, SnapshotRecord};
 pub use synod_messages::raft::{ConflictHint, Entry, EntryPayload, Index, RaftMessage, Term};
