@@ -2,9 +2,10 @@
 //! `SYNOD_RAFT__TICK_MS=20`, `SYNOD_LIMITS__REQUEST_TIMEOUT_MS=2000`).
 
 use serde::Deserialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use synod_core::{Member, Protocol, Visitor};
 use synod_messages::NodeId;
 
 /// A config that cannot be used, with the field and what is allowed.
@@ -15,38 +16,6 @@ pub struct ConfigError {
     pub path: String,
     /// What is wrong, naming the field.
     pub message: String,
-}
-
-/// Which consensus protocol runs the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// Raft: leader, candidate, follower.
-    Raft,
-    /// Multi-Paxos: proposer, acceptor, learner.
-    Paxos,
-}
-
-/// A Multi-Paxos role a node can host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PaxosRole {
-    /// Proposes values; one proposer at a time leads.
-    Proposer,
-    /// Votes on proposals.
-    Acceptor,
-    /// Learns chosen values and applies them to the KV store.
-    Learner,
-}
-
-impl Protocol {
-    /// The name used in configs and in `/v1/status`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Raft => "raft",
-            Protocol::Paxos => "paxos",
-        }
-    }
 }
 
 /// One node of the cluster.
@@ -62,92 +31,11 @@ pub struct NodeConfig {
     /// This node's own data directory (default: under `storage.data_dir`).
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
-    /// Paxos only: the roles the node hosts (default: all three). Every node hosts a learner,
-    /// which feeds its KV store; `["learner"]` makes an observer that does not vote.
+    /// The roles the node hosts, for protocols with more than one (Paxos: default all three;
+    /// every node hosts a learner, which feeds its KV store; `["learner"]` makes an observer
+    /// that does not vote). The protocol checks the names.
     #[serde(default)]
-    pub roles: Option<Vec<PaxosRole>>,
-}
-
-impl NodeConfig {
-    /// Whether the node hosts `role` (Paxos).
-    pub fn hosts(&self, role: PaxosRole) -> bool {
-        self.roles
-            .as_ref()
-            .is_none_or(|roles| roles.contains(&role))
-    }
-}
-
-/// `[raft]`: timing and batching of Raft, in ticks of `tick_ms`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RaftSection {
-    /// Length of one logical tick in milliseconds.
-    pub tick_ms: u64,
-    /// Election timeouts are drawn from `[election_ticks_min, election_ticks_max)`.
-    pub election_ticks_min: u32,
-    /// See `election_ticks_min`.
-    pub election_ticks_max: u32,
-    /// The leader sends heartbeats every this many ticks.
-    pub heartbeat_ticks: u32,
-    /// Most entries in one AppendEntries.
-    pub max_batch: usize,
-    /// Most AppendEntries in flight per follower.
-    pub max_inflight: usize,
-    /// Ask for pre-votes before raising the term (dissertation §9.6).
-    pub pre_vote: bool,
-}
-
-impl Default for RaftSection {
-    fn default() -> Self {
-        Self {
-            tick_ms: 50,
-            election_ticks_min: 10,
-            election_ticks_max: 20,
-            heartbeat_ticks: 2,
-            max_batch: 512,
-            max_inflight: 1,
-            pre_vote: true,
-        }
-    }
-}
-
-/// `[paxos]`: timing and batching of Multi-Paxos, in ticks of `tick_ms`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PaxosSection {
-    /// Length of one logical tick in milliseconds.
-    pub tick_ms: u64,
-    /// A follower proposer starts phase 1 after `[election_ticks_min, election_ticks_max)`
-    /// ticks without hearing from the leader.
-    pub election_ticks_min: u32,
-    /// See `election_ticks_min`.
-    pub election_ticks_max: u32,
-    /// The leader sends heartbeats every this many ticks.
-    pub heartbeat_ticks: u32,
-    /// An Accept not chosen after this many ticks is resent to every acceptor.
-    pub resend_ticks: u32,
-    /// Most slots in one Accept or Chosen message.
-    pub max_batch: usize,
-    /// Most unanswered Accept messages per acceptor; slots proposed meanwhile go in its next.
-    pub max_inflight: usize,
-    /// Acceptors the leader sends its Accepts to beyond a majority; the others' learners get
-    /// the chosen values (0: thrifty; the acceptors beyond a majority, 2 of 5, or more: all).
-    pub spare_acceptors: usize,
-}
-
-impl Default for PaxosSection {
-    fn default() -> Self {
-        Self {
-            tick_ms: 50,
-            election_ticks_min: 10,
-            election_ticks_max: 20,
-            heartbeat_ticks: 2,
-            resend_ticks: 6,
-            max_batch: 512,
-            max_inflight: 1,
-            spare_acceptors: 1,
-        }
-    }
+    pub roles: Option<Vec<String>>,
 }
 
 /// Where nodes keep their state.
@@ -286,24 +174,17 @@ impl Default for LimitsSection {
 
 /// The whole config.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Nodes refuse peers of another cluster.
     #[serde(default = "default_cluster_id")]
     pub cluster_id: String,
-    /// `"raft"` or `"paxos"`.
-    pub protocol: Protocol,
+    /// The protocol's name, one of the registry's (`"raft"`, `"paxos"`).
+    pub protocol: String,
     /// Seed of the protocol's RNG (random if absent).
     #[serde(default)]
     pub seed: Option<u64>,
     /// Every node of the cluster.
     pub nodes: Vec<NodeConfig>,
-    /// Raft tuning.
-    #[serde(default)]
-    pub raft: RaftSection,
-    /// Multi-Paxos tuning.
-    #[serde(default)]
-    pub paxos: PaxosSection,
     /// Durable state.
     #[serde(default)]
     pub storage: StorageSection,
@@ -319,6 +200,10 @@ pub struct Config {
     /// Test-only switches.
     #[serde(default)]
     pub admin: AdminSection,
+    /// Every other table: the protocols' own sections (`[raft]`, `[paxos]`), each read by its
+    /// protocol; a table no registered protocol owns is refused by name.
+    #[serde(flatten)]
+    pub sections: BTreeMap<String, config::Value>,
 }
 
 /// Most HTTP worker threads per node.
@@ -348,7 +233,7 @@ impl Config {
             )
             .build()
             .map_err(|e| err(e.to_string()))?;
-        let cfg: Config = raw.try_deserialize().map_err(|e| err(explain(e)))?;
+        let cfg: Config = raw.try_deserialize().map_err(|e| err(e.to_string()))?;
         cfg.validate().map_err(err)?;
         Ok(cfg)
     }
@@ -363,7 +248,7 @@ impl Config {
             .add_source(config::File::from_str(text, config::FileFormat::Toml))
             .build()
             .map_err(|e| err(e.to_string()))?;
-        let cfg: Config = raw.try_deserialize().map_err(|e| err(explain(e)))?;
+        let cfg: Config = raw.try_deserialize().map_err(|e| err(e.to_string()))?;
         cfg.validate().map_err(err)?;
         Ok(cfg)
     }
@@ -407,32 +292,7 @@ impl Config {
                 }
             }
         }
-        let r = &self.raft;
-        check_timing(
-            "raft",
-            r.tick_ms,
-            r.heartbeat_ticks,
-            r.election_ticks_min,
-            r.election_ticks_max,
-        )?;
-        if r.max_batch == 0 || r.max_inflight == 0 {
-            return Err("`raft.max_batch` and `raft.max_inflight` must be at least 1".into());
-        }
-        let p = &self.paxos;
-        check_timing(
-            "paxos",
-            p.tick_ms,
-            p.heartbeat_ticks,
-            p.election_ticks_min,
-            p.election_ticks_max,
-        )?;
-        if p.max_batch == 0 || p.resend_ticks == 0 || p.max_inflight == 0 {
-            return Err(
-                "`paxos.max_batch`, `paxos.resend_ticks` and `paxos.max_inflight` must be at least 1"
-                    .into(),
-            );
-        }
-        self.validate_roles()?;
+        self.validate_protocol()?;
         // The largest command, a cas with an expected value and a new one, fits one frame.
         let largest = self
             .limits
@@ -494,33 +354,60 @@ impl Config {
         Ok(())
     }
 
-    fn validate_roles(&self) -> Result<(), String> {
-        if self.protocol == Protocol::Raft {
-            if let Some(n) = self.nodes.iter().find(|n| n.roles.is_some()) {
-                return Err(format!(
-                    "`nodes.roles` (node {}) is for protocol = \"paxos\"; a Raft node plays one role",
-                    n.id
-                ));
-            }
-            return Ok(());
-        }
-        if let Some(n) = self.nodes.iter().find(|n| !n.hosts(PaxosRole::Learner)) {
+    /// The protocol is registered, the other tables are protocol sections, and the chosen
+    /// protocol accepts its section and the nodes' roles (other protocols' sections must parse).
+    fn validate_protocol(&self) -> Result<(), String> {
+        if synod_registry::visit(&self.protocol, Noop).is_none() {
             return Err(format!(
-                "`nodes.roles` of node {} must include \"learner\": the learner feeds the node's KV store (allowed roles: \"proposer\", \"acceptor\", \"learner\")",
-                n.id
+                "`protocol` {:?} is not a protocol of this build (allowed values of `protocol`: {})",
+                self.protocol,
+                synod_registry::allowed()
             ));
         }
-        for (role, name) in [
-            (PaxosRole::Proposer, "proposer"),
-            (PaxosRole::Acceptor, "acceptor"),
-        ] {
-            if !self.nodes.iter().any(|n| n.hosts(role)) {
+        for name in self.sections.keys() {
+            if !synod_registry::NAMES.contains(&name.as_str()) {
                 return Err(format!(
-                    "`nodes.roles`: no node hosts a {name}; at least one must"
+                    "unknown field `{name}`, expected one of `cluster_id`, `protocol`, `seed`, `nodes`, `storage`, `network`, `limits`, `http`, `admin`, or a protocol's section ({})",
+                    synod_registry::allowed()
                 ));
             }
+            let chosen = *name == self.protocol;
+            let check = CheckSection {
+                cfg: self,
+                members: chosen.then(|| self.members()),
+            };
+            synod_registry::visit(name, check).unwrap_or(Ok(()))?;
+        }
+        if !self.sections.contains_key(&self.protocol) {
+            let check = CheckSection {
+                cfg: self,
+                members: Some(self.members()),
+            };
+            synod_registry::visit(&self.protocol, check).unwrap_or(Ok(()))?;
         }
         Ok(())
+    }
+
+    /// The protocol `P`'s section, `[P::NAME]`, with defaults for what it leaves out.
+    pub fn section<P: Protocol>(&self) -> Result<P::Section, String> {
+        match self.sections.get(P::NAME) {
+            None => Ok(P::Section::default()),
+            Some(value) => value
+                .clone()
+                .try_deserialize()
+                .map_err(|e| format!("`[{}]`: {e}", P::NAME)),
+        }
+    }
+
+    /// The nodes as the protocols see them.
+    pub fn members(&self) -> Vec<Member> {
+        self.nodes
+            .iter()
+            .map(|n| Member {
+                id: n.id,
+                roles: n.roles.clone(),
+            })
+            .collect()
     }
 
     /// Most bytes of commands in one message between nodes (an AppendEntries, an Accept, a
@@ -530,12 +417,12 @@ impl Config {
         (self.network.max_frame_bytes / 4).max(1)
     }
 
-    /// The tick of the configured protocol.
+    /// The tick of the configured protocol (validated configs only).
     pub fn tick(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(match self.protocol {
-            Protocol::Raft => self.raft.tick_ms,
-            Protocol::Paxos => self.paxos.tick_ms,
-        })
+        let ms = synod_registry::visit(&self.protocol, TickMs(self))
+            .and_then(Result::ok)
+            .unwrap_or(50);
+        std::time::Duration::from_millis(ms)
     }
 
     /// The directory of node `id`'s state.
@@ -546,15 +433,6 @@ impl Config {
                 .join(&self.cluster_id)
                 .join(format!("node-{}", node.id))
         })
-    }
-
-    /// The nodes hosting a Paxos role.
-    pub fn hosting(&self, role: PaxosRole) -> Vec<NodeId> {
-        self.nodes
-            .iter()
-            .filter(|n| n.hosts(role))
-            .map(|n| n.id)
-            .collect()
     }
 
     /// The node with `id`.
@@ -572,37 +450,43 @@ impl Config {
     }
 }
 
-fn check_timing(
-    section: &str,
-    tick_ms: u64,
-    heartbeat: u32,
-    min: u32,
-    max: u32,
-) -> Result<(), String> {
-    if tick_ms == 0 {
-        return Err(format!("`{section}.tick_ms` must be at least 1"));
-    }
-    if heartbeat == 0 || min <= heartbeat {
-        return Err(format!(
-            "`{section}.election_ticks_min` ({min}) must exceed `{section}.heartbeat_ticks` ({heartbeat}), which must be at least 1"
-        ));
-    }
-    if max <= min {
-        return Err(format!(
-            "`{section}.election_ticks_max` ({max}) must exceed `{section}.election_ticks_min` ({min})"
-        ));
-    }
-    Ok(())
+/// Parses (and with members, validates) one protocol's section.
+#[derive(Clone)]
+struct CheckSection<'a> {
+    cfg: &'a Config,
+    /// The nodes, for the chosen protocol; `None` for another protocol's section.
+    members: Option<Vec<Member>>,
 }
 
-/// Makes serde's message name the allowed protocols when the value is wrong.
-fn explain(e: config::ConfigError) -> String {
-    let text = e.to_string();
-    if text.contains("`protocol`") && text.contains("variant") {
-        format!("{text} (allowed values of `protocol`: \"raft\", \"paxos\")")
-    } else {
-        text
+impl Visitor for CheckSection<'_> {
+    type Output = Result<(), String>;
+    fn visit<P: Protocol>(self) -> Self::Output {
+        let section = self.cfg.section::<P>()?;
+        match self.members {
+            Some(members) => P::validate(&section, &members),
+            None => Ok(()),
+        }
     }
+}
+
+/// The configured protocol's tick.
+#[derive(Clone)]
+struct TickMs<'a>(&'a Config);
+
+impl Visitor for TickMs<'_> {
+    type Output = Result<u64, String>;
+    fn visit<P: Protocol>(self) -> Self::Output {
+        Ok(P::tick_ms(&self.0.section::<P>()?))
+    }
+}
+
+/// Asks only whether a protocol is registered.
+#[derive(Clone)]
+struct Noop;
+
+impl Visitor for Noop {
+    type Output = ();
+    fn visit<P: Protocol>(self) {}
 }
 
 #[cfg(test)]
@@ -620,8 +504,8 @@ mod tests {
     #[test]
     fn a_minimal_config_gets_defaults() {
         let cfg = Config::from_toml(GOOD).unwrap();
-        assert_eq!(cfg.protocol, Protocol::Raft);
-        assert_eq!(cfg.raft.tick_ms, 50);
+        assert_eq!(cfg.protocol, "raft");
+        assert_eq!(cfg.tick(), std::time::Duration::from_millis(50));
         assert_eq!(cfg.cluster_id, "synod");
         assert_eq!(cfg.storage.backend, Backend::Wal);
         assert_eq!(cfg.data_dir(&cfg.nodes[0]), Path::new("data/synod/node-1"));
@@ -717,6 +601,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("peer_addr"), "{err}");
+    }
+
+    #[test]
+    fn tables_no_protocol_owns_and_typos_in_any_protocol_section_are_refused() {
+        let err = Config::from_toml(&format!("{GOOD}\n[rafft]\ntick_ms = 3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`rafft`") && err.contains("\"paxos\""),
+            "{err}"
+        );
+        // Another protocol's section is read too, so switching protocols finds no surprise.
+        let err = Config::from_toml(&format!("{GOOD}\n[paxos]\nresend_tick = 3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("resend_tick") && err.contains("[paxos]"),
+            "{err}"
+        );
+        let cfg = Config::from_toml(&format!("{GOOD}\n[paxos]\nresend_ticks = 3\n")).unwrap();
+        let paxos = cfg.sections["paxos"].clone().into_table().unwrap();
+        assert_eq!(paxos["resend_ticks"].clone().into_int().unwrap(), 3);
     }
 
     #[test]

@@ -53,9 +53,9 @@ enum Cmd {
         #[command(subcommand)]
         op: KvCommand,
     },
-    /// Replay one of the seed's worked Paxos examples, step by step.
+    /// Replay a protocol's worked example on its real cores, step by step.
     Scenario {
-        /// paxos-example-1 or paxos-example-2.
+        /// The example: paxos-example-1 or paxos-example-2.
         name: String,
     },
     /// Print the status of each node.

@@ -1,42 +1,48 @@
-//! `synod scenario paxos-example-1|paxos-example-2`: the seed's worked examples, run on the
-//! real Paxos cores, printed step by step.
+//! `synod scenario NAME`: a protocol's worked examples (the Paxos ones: `paxos-example-1`,
+//! `paxos-example-2`), run on the real cores and printed step by step. Every registered
+//! protocol offers its own; a closed pipe (`| head`) ends the printing quietly.
 
-use synod_paxos::scenario::{example_1, example_2, Step, World};
+use std::io::Write;
+use synod_core::{Protocol, Scenario, Visitor};
 
-/// The scenarios `synod scenario` knows.
-pub const NAMES: [&str; 2] = ["paxos-example-1", "paxos-example-2"];
+/// Gathers every protocol's scenarios.
+#[derive(Clone)]
+struct Scenarios;
+
+impl Visitor for Scenarios {
+    type Output = Vec<Scenario>;
+    fn visit<P: Protocol>(self) -> Vec<Scenario> {
+        P::scenarios()
+    }
+}
+
+/// Every scenario of every registered protocol.
+pub fn all() -> Vec<Scenario> {
+    synod_registry::each(Scenarios)
+        .into_iter()
+        .flatten()
+        .collect()
+}
 
 /// Runs and prints scenario `name`.
 pub fn run(name: &str) -> Result<(), String> {
-    let mut print = |step: &Step, world: &mut World| {
-        println!("step {:>3}  {}", step.id, step.text);
-        for event in &world.events {
-            println!("           · {event}");
-        }
-        for line in world.ledger() {
-            println!("           = {line}");
-        }
-        println!();
+    let all = all();
+    let Some(scenario) = all.iter().find(|s| s.name == name) else {
+        let names: Vec<_> = all.iter().map(|s| s.name).collect();
+        return Err(format!(
+            "unknown scenario {name:?}; the scenarios are: {}",
+            names.join(", ")
+        ));
     };
-    let result = match name {
-        "paxos-example-1" => {
-            println!(
-                "Seed, Paxos Example 1 (no faults): officers 1, 2 propose; generals 1-3 accept.\n"
-            );
-            example_1(&mut print)
-        }
-        "paxos-example-2" => {
-            println!("Seed, Paxos Example 2 (captured messengers, dueling officers).\n");
-            example_2(&mut print)
-        }
-        other => {
-            return Err(format!(
-                "unknown scenario {other:?}; the scenarios are: {}",
-                NAMES.join(", ")
-            ))
+    let stdout = std::io::stdout();
+    let mut stdout = stdout.lock();
+    // A reader that went away (`| head`) ends the output, not the run: no panic, no error.
+    let mut open = true;
+    let mut out = |line: &str| {
+        if open && writeln!(stdout, "{line}").is_err() {
+            open = false;
         }
     };
-    result
-        .map(|_| ())
-        .map_err(|e| format!("the scenario went off script: {e}"))
+    out(&format!("{}\n", scenario.title));
+    (scenario.run)(&mut out)
 }

@@ -28,7 +28,7 @@ pub mod storage;
 use synod_messages::{ActorAddr, Command, NodeId};
 
 pub use deferred::DeferredCompaction;
-pub use protocol::{Guarantee, Host, Member, Protocol, RoleSpec, Setup, Visitor};
+pub use protocol::{Guarantee, Host, Member, Protocol, RoleSpec, Scenario, Setup, Visitor};
 pub use read_rounds::ReadRounds;
 pub use storage::{
     decode_row, encode_row, DurableState, MemoryStorage, Row, Rows, Schema, Stateless, Storage,

@@ -124,6 +124,21 @@ pub trait Host {
         S: Schema<Op = C::Persist>;
 }
 
+/// A worked example a protocol replays on its real cores and prints step by step
+/// (`synod scenario NAME`).
+#[derive(Debug, Clone, Copy)]
+pub struct Scenario {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// One line saying what it shows.
+    pub title: &'static str,
+    /// Runs it, handing each line to print to `out`; `Err` says where it went off script.
+    pub run: RunScenario,
+}
+
+/// Runs a scenario, handing each line to print to the writer it gets.
+pub type RunScenario = fn(out: &mut dyn FnMut(&str)) -> Result<(), String>;
+
 /// A consensus (or not) protocol: what it is, its config section, and how a node runs it.
 pub trait Protocol: 'static {
     /// Its name in configs (`protocol = "..."`), in `/v1/status` and in its config section's
@@ -147,6 +162,10 @@ pub trait Protocol: 'static {
     fn tick_ms(section: &Self::Section) -> u64;
     /// Starts the roles node `setup.id` hosts.
     fn start<H: Host>(setup: &Setup<'_, Self::Section>, host: &mut H) -> Result<(), H::Error>;
+    /// Its worked examples.
+    fn scenarios() -> Vec<Scenario> {
+        Vec::new()
+    }
 }
 
 /// Something to do with one protocol, whichever it is (the registry calls it with the one

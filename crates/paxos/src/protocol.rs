@@ -10,7 +10,7 @@
 use crate::{Acceptor, AcceptorState, Learner, LearnerState, PaxosConfig, Proposer};
 use serde::Deserialize;
 use synod_core::protocol::{check_role_names, check_timing};
-use synod_core::{Guarantee, Host, Member, Protocol, RoleSpec, Setup, Stateless};
+use synod_core::{Guarantee, Host, Member, Protocol, RoleSpec, Scenario, Setup, Stateless};
 use synod_messages::Role;
 
 /// `[paxos]`: timing and batching of Multi-Paxos, in ticks of `tick_ms`.
@@ -159,5 +159,9 @@ impl Protocol for PaxosProtocol {
         host.role(spec, move |state: LearnerState| {
             Learner::new(pc.clone(), state)
         })
+    }
+
+    fn scenarios() -> Vec<Scenario> {
+        crate::scenario::scenarios()
     }
 }

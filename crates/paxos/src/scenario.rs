@@ -552,3 +552,40 @@ pub fn example_2(observe: Observe<'_>) -> Result<World, ScenarioError> {
     );
     Ok(w)
 }
+
+/// Prints each step of a story to `out`: its number and words, the messages it sent, and
+/// what every general and scribe holds after it.
+fn print_steps(
+    out: &mut dyn FnMut(&str),
+    story: fn(Observe<'_>) -> Result<World, ScenarioError>,
+) -> Result<(), String> {
+    let mut print = |step: &Step, world: &mut World| {
+        out(&format!("step {:>3}  {}", step.id, step.text));
+        for event in &world.events {
+            out(&format!("           · {event}"));
+        }
+        for line in world.ledger() {
+            out(&format!("           = {line}"));
+        }
+        out("");
+    };
+    story(&mut print)
+        .map(|_| ())
+        .map_err(|e| format!("the scenario went off script: {e}"))
+}
+
+/// The two worked examples as `synod scenario` runs them.
+pub fn scenarios() -> Vec<synod_core::Scenario> {
+    vec![
+        synod_core::Scenario {
+            name: "paxos-example-1",
+            title: "Paxos Example 1 (no faults): officers 1, 2 propose; generals 1-3 accept.",
+            run: |out| print_steps(out, example_1),
+        },
+        synod_core::Scenario {
+            name: "paxos-example-2",
+            title: "Paxos Example 2 (captured messengers, dueling officers).",
+            run: |out| print_steps(out, example_2),
+        },
+    ]
+}

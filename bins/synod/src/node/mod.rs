@@ -2,21 +2,21 @@
 //!
 //! ```text
 //!   Router (TCP listener, peers) ◄──► protocol shells ◄──► Service ◄── HTTP
-//!        raft:  Shell<Raft>
-//!        paxos: Shell<Proposer>, Shell<Acceptor>, Shell<Learner> (those the node hosts)
+//!        one Shell per role the protocol starts (host.rs), e.g. Shell<Raft>, or
+//!        Shell<Proposer>, Shell<Acceptor>, Shell<Learner>
 //! ```
 //!
-//! The protocol modules only return where the service proposes and asks for status; the
-//! router, the service and the HTTP API are the same for every protocol.
+//! The protocol is found in the registry by its name in the config; it only says which roles
+//! run and which of them the service proposes to, reads through and compacts. The router, the
+//! service and the HTTP API are the same for every protocol.
 //!
 //! Threads: the router, the shells and the service share the node's *network thread*, so a
 //! message between them wakes no other thread; the service writes snapshots on a blocking
 //! thread; the HTTP server has its workers.
 
-mod paxos;
-mod raft;
+mod host;
 
-use crate::config::{Backend, Config, Protocol};
+use crate::config::{Backend, Config};
 use actix::{Addr, Arbiter, Context, Recipient};
 use actix_web::{web, App, HttpServer};
 use std::net::SocketAddr;
@@ -91,6 +91,9 @@ pub enum StartError {
     /// The network thread ended before the router started.
     #[error("the node's network thread stopped while its router was starting")]
     NetworkThread,
+    /// The protocol could not start its roles.
+    #[error("protocol: {0}")]
+    Protocol(String),
     /// The HTTP listener could not bind.
     #[error("http listener on {addr}: {source}")]
     Http {
@@ -242,19 +245,22 @@ pub async fn start_node(
         roles: service.clone().recipient(),
     };
     let seed = cfg.seed.unwrap_or_else(rand::random);
-    let start_protocol = match cfg.protocol {
-        Protocol::Raft => raft::start,
-        Protocol::Paxos => paxos::start,
-    };
-    let started = start_protocol(
+    let arbiter = network_thread.handle();
+    let start = host::StartProtocol {
         cfg,
         id,
         seed,
-        &router,
-        &stores,
+        router: &router,
+        stores: &stores,
         inbox,
-        &network_thread.handle(),
-    );
+        arbiter: &arbiter,
+    };
+    let started = synod_registry::visit(&cfg.protocol, start).unwrap_or_else(|| {
+        Err(StartError::Protocol(format!(
+            "no protocol {:?} in this build",
+            cfg.protocol
+        )))
+    });
     let handles = match started {
         Ok(handles) => handles,
         Err(e) => {
@@ -299,7 +305,7 @@ pub async fn start_node(
     } else {
         None
     };
-    tracing::info!(node = id, protocol = cfg.protocol.name(), peer = %me.peer_addr, http = %me.http_addr, "node started");
+    tracing::info!(node = id, protocol = %cfg.protocol, peer = %me.peer_addr, http = %me.http_addr, "node started");
     Ok(NodeHandle {
         id,
         router,
