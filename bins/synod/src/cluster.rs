@@ -15,7 +15,7 @@ pub fn run(config_path: &Path) -> Result<(), String> {
     println!(
         "Synod cluster `{}` on {}: {} nodes",
         cfg.cluster_id,
-        cfg.protocol.name(),
+        cfg.protocol,
         cfg.nodes.len()
     );
     println!("{:<6} {:<28} {:<22}", "node", "http", "peer");
@@ -32,10 +32,14 @@ pub fn run(config_path: &Path) -> Result<(), String> {
         .iter()
         .map(|n| format!("http://{}", n.http_addr))
         .collect();
+    // The binary as this shell can call it (it need not be on the PATH).
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let synod = exe.strip_prefix(&cwd).unwrap_or(&exe).display().to_string();
     println!(
-        "try:  synod kv --endpoints {} put hello world",
+        "try:  {synod} kv --endpoints {} put hello world",
         endpoints.join(",")
     );
+    println!("      {synod} status --endpoints {}", endpoints.join(","));
     println!(
         "      curl -X PUT --data world http://{}/v1/kv/hello",
         cfg.nodes[0].http_addr

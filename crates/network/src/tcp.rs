@@ -228,7 +228,9 @@ pub(crate) async fn outbound(config: OutboundConfig, mut queue: QueuedFrames) {
                 match session(stream, &config, &mut queue).await {
                     SessionEnd::RouterGone => return,
                     SessionEnd::Lost(error) => {
-                        warn!(peer, %addr, %error, "connection to peer lost");
+                        // Info, not a warning: a peer that stops (a restart, Ctrl-C on the cluster)
+                        // ends its connections; reconnecting is logged once it succeeds.
+                        info!(peer, %addr, %error, "connection to peer lost");
                     }
                 }
                 failures = 0;

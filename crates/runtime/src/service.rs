@@ -387,6 +387,29 @@ impl Service {
 
     /// The protocol reports who leads and in which term: hand pending commands over.
     fn follow(&mut self, status: &Status, ctx: &mut Context<Self>) {
+        if status.leader != self.leader {
+            // Once per change: the line a person watching the cluster looks for.
+            match status.leader {
+                Some(leader) if leader == self.cfg.node => tracing::info!(
+                    node = self.cfg.node,
+                    term = status.term,
+                    protocol = status.protocol,
+                    "this node leads"
+                ),
+                Some(leader) => tracing::info!(
+                    node = self.cfg.node,
+                    leader,
+                    term = status.term,
+                    "leader known"
+                ),
+                None => tracing::info!(
+                    node = self.cfg.node,
+                    term = status.term,
+                    role = status.role,
+                    "no leader known"
+                ),
+            }
+        }
         self.leader = status.leader;
         if self.term != status.term {
             // What a past term took may be lost: a command forwarded again goes again.
