@@ -50,9 +50,9 @@ bench-memory protocol="raft":
 bench-stall protocol="raft":
     scripts/bench-stall.sh {{protocol}}
 
-# Replay one of the seed's worked Paxos examples: paxos-example-1 or paxos-example-2.
+# Replay a protocol's worked example on its real cores: paxos-example-1 or paxos-example-2.
 scenario name="paxos-example-2":
-    cargo run -q -p synod -- scenario {{name}}
+    cargo run --release -q -p synod -- scenario {{name}}
 
 # Simulate `seeds` seeds of each protocol under faults (release build); a failure prints its
 # seed and the command that replays it.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # 1-client put latency at the leader of a fresh 3-node cluster, against the bound of the
-# benchmark issue: 2 × (one fsync + two loopback round trips), both measured here and now by
+# latency target: 2 × (one fsync + two loopback round trips), both measured here and now by
 # criterion — a plain append + fdatasync of one entry (`cargo bench -p synod-storage`) and a
 # loopback TCP round trip (`cargo bench -p synod-network --bench loopback_rtt`).
 #

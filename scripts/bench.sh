@@ -13,7 +13,7 @@
 # Environment:
 #   BENCH_ARGS   options of `synod bench` (default below); --endpoints is added by this script
 #   BENCH_BIN    use this synod binary instead of building target/release/synod
-#   (every SYNOD_* variable is a config override for the nodes: see the README)
+#   (every SYNOD_* variable is a config override for the nodes: see docs/configuration.md)
 #   BENCH_READY_TIMEOUT  seconds to wait for a leader on every node (default 30)
 set -euo pipefail
 

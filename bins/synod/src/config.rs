@@ -101,7 +101,7 @@ pub struct HttpSection {
 
 /// One worker: on a small machine a second one per node only adds thread switches (measured
 /// on 2 cores in alternating pairs: 3-node writes no slower, 5-node writes +3 % (Raft) and
-/// +10 % (Paxos) in the median; see the README's Performance).
+/// +10 % (Paxos) in the median; see docs/performance-history.md).
 impl Default for HttpSection {
     fn default() -> Self {
         Self { workers: 1 }

@@ -6,7 +6,7 @@
 //!   synod cluster --config F          ──► cluster::run (one `synod node` child per node)
 //!   synod kv ...  --endpoints URLs    ──► client::run
 //!   synod status  --endpoints URLs    ──► client (every node's /v1/status)
-//!   synod scenario NAME               ──► scenario::run (the seed's Paxos examples)
+//!   synod scenario NAME               ──► scenario::run (a protocol's worked examples)
 //!   synod bench   --endpoints URLs    ──► bench::run (closed-loop load, latency report)
 //! ```
 

@@ -1,6 +1,6 @@
 //! One round trip of a small frame over loopback TCP between two threads (Nagle off), with
 //! no actor in between: the floor under every message exchange of a local cluster. With the
-//! storage bench's bare fdatasync it gives the 1-client latency bound of the benchmark issue,
+//! storage bench's bare fdatasync it gives the 1-client latency bound (docs/benchmarks.md),
 //! 2 × (one fsync + two round trips).
 
 #![allow(missing_docs, clippy::unwrap_used)]

@@ -1,4 +1,4 @@
-//! Pure Multi-Paxos with the seed's three roles, each a deterministic [`synod_core::Core`].
+//! Pure Multi-Paxos with the three classic roles, each a deterministic [`synod_core::Core`].
 //!
 //! ```text
 //!   Proposer ──Prepare(b, from)──► Acceptor      phase 1: once per leadership
@@ -30,7 +30,7 @@
 //!   the others for what it missed. It persists only snapshots (chosen values stay recoverable
 //!   from the acceptors until a snapshot covering them is durable).
 //!
-//! [`scenario`] replays the seed's two worked examples through a scripted network.
+//! [`scenario`] replays the two worked examples of docs/concepts.md through a scripted network.
 
 pub mod acceptor;
 pub mod config;

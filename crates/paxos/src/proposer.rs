@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Phase 1 covers every slot from the first one this node has not learned: each slot gets the
-//! value with the highest ballot among the promises (the seed's Example 1, step 8), holes get a
+//! value with the highest ballot among the promises (worked Example 1, step 8), holes get a
 //! no-op. Slots an acceptor of the quorum compacted (its learner's snapshot has them) are
 //! skipped, and this node's learner fetches them; if no such acceptor answers for an election
 //! timeout before it has, phase 1 runs again, and the other acceptors' votes recover them.
@@ -252,7 +252,7 @@ impl Proposer {
         self.send(last, role, msg);
     }
 
-    /// Phase 1a: try to lead with a ballot above every ballot seen. Public so the seed's
+    /// Phase 1a: try to lead with a ballot above every ballot seen. Public so the worked
     /// examples can make an officer propose at a chosen moment.
     pub fn campaign(&mut self) {
         let round = self.highest_seen.round.max(self.ballot.round) + 1;

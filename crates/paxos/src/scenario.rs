@@ -1,4 +1,4 @@
-//! The seed's two worked examples, replayed on the real proposer and acceptor cores through a
+//! The two worked examples (docs/concepts.md), replayed on the real proposer and acceptor cores through a
 //! scripted network in which every messenger is delivered — or captured — by hand.
 //!
 //! ```text
@@ -6,10 +6,10 @@
 //!   number 1 = ballot 1.1          number 2 = ballot 1.2          number 3 = ballot 2.1
 //! ```
 //!
-//! [`example_1`] and [`example_2`] run the steps in the seed's numbering and call `observe`
+//! [`example_1`] and [`example_2`] run the steps in the worked examples' numbering and call `observe`
 //! after each one, with the step and the world; the tests assert each step there, and
 //! `synod scenario` prints them. Heartbeats between officers (and the read barriers a leader's
-//! heartbeat sends the generals) are not part of the seed's story and are never delivered;
+//! heartbeat sends the generals) are not part of the story and are never delivered;
 //! what tells the scribes (learners on the generals' nodes) what was chosen — the officer's
 //! `Chosen` and `ChosenSlots`, a general's `Voted` to its own scribe — reaches them at once, so
 //! the trace can show what was learned.
@@ -27,9 +27,9 @@ use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
 /// One numbered step of the seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
-    /// The seed's number, e.g. "6b".
+    /// The step's number in the story, e.g. "6b".
     pub id: &'static str,
-    /// The seed's words (English rendition).
+    /// The story's words for the step.
     pub text: &'static str,
 }
 
@@ -89,7 +89,7 @@ pub fn time_of(value: &Value) -> Option<u64> {
     }
 }
 
-/// The seed's name of a ballot.
+/// The story's name of a ballot.
 pub fn number(b: Ballot) -> String {
     match (b.round, b.node) {
         (1, 1) => "number 1".into(),
@@ -108,7 +108,7 @@ fn who(a: ActorAddr) -> String {
     }
 }
 
-/// A message in the seed's words.
+/// A message in the words of the story.
 pub fn describe(msg: &PaxosMessage) -> String {
     let values = |entries: &[(Slot, Value)]| {
         entries

@@ -1,4 +1,4 @@
-//! The seed's two worked Paxos examples (SEED-en.md, "Example 1" and "Example 2"), replayed on
+//! The two worked Paxos examples ("Example 1" and "Example 2", retold in docs/concepts.md), replayed on
 //! the real cores; every numbered step of the seed is one assertion.
 
 #![allow(missing_docs, clippy::unwrap_used)]
