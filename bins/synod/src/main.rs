@@ -101,6 +101,14 @@ fn run_node(config: PathBuf, id: u64) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Cmd::Kv { .. } | Cmd::Status { .. } | Cmd::Scenario { .. }
+    ) {
+        // A client's output piped into `head` ends quietly when the reader goes, as Unix tools
+        // do (SIGPIPE). Not for `node` and `cluster`: a peer's closed socket must not kill them.
+        sigpipe::reset();
+    }
     let result = match cli.command {
         Cmd::Node { config, id } => {
             init_logging();

@@ -212,6 +212,10 @@ enum SessionEnd {
 /// drops the queue's sender. Reconnects with capped exponential backoff; the backoff resets only
 /// after a connection stayed up for `reconnect_max`. Envelopes queued when a connection attempt
 /// fails are dropped.
+/// Failed connection attempts in a row after which a peer is reported unreachable (with the
+/// default backoff, about 1.5 s away).
+const UNREACHABLE_AFTER: u32 = 5;
+
 pub(crate) async fn outbound(config: OutboundConfig, mut queue: QueuedFrames) {
     let peer = config.peer;
     let addr = config.addr;
@@ -244,8 +248,12 @@ pub(crate) async fn outbound(config: OutboundConfig, mut queue: QueuedFrames) {
                 // protocols retransmit what still matters, and a peer back after a long time
                 // is not flooded with stale messages.
                 let dropped = queue.drop_queued();
+                // Once per outage: info at the first failure (a peer stopping with the rest of
+                // the cluster is no problem), a warning once it stays away for a few retries.
                 if failures == 1 {
-                    warn!(peer, %addr, %error, dropped, "cannot connect to peer; retrying");
+                    info!(peer, %addr, %error, dropped, "cannot connect to peer; retrying");
+                } else if failures == UNREACHABLE_AFTER {
+                    warn!(peer, %addr, %error, failures, dropped, "peer unreachable; still retrying");
                 } else {
                     debug!(peer, %addr, %error, failures, dropped, "cannot connect to peer");
                 }
