@@ -309,13 +309,10 @@ fn nemesis(protocol: &str, n: usize) {
 }
 
 #[test]
-fn raft_nemesis_history_is_linearizable() {
-    nemesis("raft", 3);
-}
-
-#[test]
-fn paxos_nemesis_history_is_linearizable() {
-    nemesis("paxos", 3);
+fn every_protocols_nemesis_history_is_linearizable() {
+    for protocol in common::linearizable_protocols() {
+        nemesis(protocol, 3);
+    }
 }
 
 /// Five Paxos nodes: the leader feeds its Accepts to four acceptors of five (a majority and a

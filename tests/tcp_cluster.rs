@@ -12,13 +12,10 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 #[test]
-fn raft_over_tcp_survives_kill_9_of_the_leader_and_garbage_frames() {
-    survives_kill_9_of_the_leader_and_garbage_frames("raft");
-}
-
-#[test]
-fn paxos_over_tcp_survives_kill_9_of_the_leader_and_garbage_frames() {
-    survives_kill_9_of_the_leader_and_garbage_frames("paxos");
+fn over_tcp_survives_kill_9_of_the_leader_and_garbage_frames() {
+    for protocol in common::linearizable_protocols() {
+        survives_kill_9_of_the_leader_and_garbage_frames(protocol);
+    }
 }
 
 fn survives_kill_9_of_the_leader_and_garbage_frames(protocol: &str) {
@@ -96,13 +93,10 @@ fn survives_kill_9_of_the_leader_and_garbage_frames(protocol: &str) {
 }
 
 #[test]
-fn raft_keeps_every_acknowledged_write_through_kill_9_of_every_node() {
-    every_acknowledged_write_survives_kill_9_of_every_node("raft", "");
-}
-
-#[test]
-fn paxos_keeps_every_acknowledged_write_through_kill_9_of_every_node() {
-    every_acknowledged_write_survives_kill_9_of_every_node("paxos", "");
+fn every_protocol_keeps_every_acknowledged_write_through_kill_9_of_every_node() {
+    for protocol in common::linearizable_protocols() {
+        every_acknowledged_write_survives_kill_9_of_every_node(protocol, "");
+    }
 }
 
 #[test]
@@ -176,13 +170,10 @@ fn every_acknowledged_write_survives_kill_9_of_every_node(
 }
 
 #[test]
-fn raft_node_kept_down_while_the_others_compact_catches_up_through_a_snapshot() {
-    lagging_node_catches_up_through_a_snapshot("raft");
-}
-
-#[test]
-fn paxos_node_kept_down_while_the_others_compact_catches_up_through_a_snapshot() {
-    lagging_node_catches_up_through_a_snapshot("paxos");
+fn a_node_kept_down_while_the_others_compact_catches_up_through_a_snapshot() {
+    for protocol in common::linearizable_protocols() {
+        lagging_node_catches_up_through_a_snapshot(protocol);
+    }
 }
 
 fn lagging_node_catches_up_through_a_snapshot(protocol: &str) {

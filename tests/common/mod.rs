@@ -18,6 +18,26 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
+/// The registered protocols that promise linearizable results: every suite runs its
+/// scenarios on each of them.
+pub fn linearizable_protocols() -> Vec<&'static str> {
+    #[derive(Clone)]
+    struct Promises;
+    impl synod_core::Visitor for Promises {
+        type Output = synod_core::Guarantee;
+        fn visit<P: synod_core::Protocol>(self) -> synod_core::Guarantee {
+            P::GUARANTEE
+        }
+    }
+    synod_registry::NAMES
+        .iter()
+        .copied()
+        .filter(|name| {
+            synod_registry::visit(name, Promises) == Some(synod_core::Guarantee::Linearizable)
+        })
+        .collect()
+}
+
 /// A config for `n` nodes on loopback with fast ticks, kept in memory.
 pub fn config_toml(protocol: &str, n: usize, tick_ms: u64, timeout_ms: u64) -> String {
     config_toml_with(protocol, n, tick_ms, timeout_ms, "backend = \"memory\"")
@@ -33,7 +53,7 @@ pub fn config_toml_with(
 ) -> String {
     let ports = free_ports(2 * n);
     let mut s = format!(
-        "cluster_id = \"e2e\"\nprotocol = \"{protocol}\"\n\n[raft]\ntick_ms = {tick_ms}\n\n[paxos]\ntick_ms = {tick_ms}\n\n[limits]\nrequest_timeout_ms = {timeout_ms}\n\n[storage]\n{storage}\n\n"
+        "cluster_id = \"e2e\"\nprotocol = \"{protocol}\"\n\n[{protocol}]\ntick_ms = {tick_ms}\n\n[limits]\nrequest_timeout_ms = {timeout_ms}\n\n[storage]\n{storage}\n\n"
     );
     for i in 0..n {
         s += &format!(

@@ -21,6 +21,7 @@
 
 pub mod deferred;
 pub mod driver;
+pub mod invariants;
 pub mod protocol;
 pub mod read_rounds;
 pub mod storage;
@@ -28,6 +29,7 @@ pub mod storage;
 use synod_messages::{ActorAddr, Command, NodeId};
 
 pub use deferred::DeferredCompaction;
+pub use invariants::{Invariants, StepView};
 pub use protocol::{Guarantee, Host, Member, Protocol, RoleSpec, Scenario, Setup, Visitor};
 pub use read_rounds::ReadRounds;
 pub use storage::{

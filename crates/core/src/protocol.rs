@@ -7,9 +7,10 @@
 //!                        NAME, GUARANTEE,                     │
 //!                        Section (its config),                ├─ node: a Shell on the network thread
 //!                        validate, tick_ms                    └─ simulator / tests: a driven core
+//!                        sim_section, invariants ──► what the simulator varies and checks
 //! ```
 
-use crate::{Core, Schema};
+use crate::{Core, Invariants, Schema};
 use synod_messages::{NodeId, Payload, Role};
 
 /// What a protocol promises its clients; the shared suites check what it promises.
@@ -121,6 +122,7 @@ pub trait Host {
     where
         C: Core + Unpin,
         C::Message: Into<Payload> + TryFrom<Payload>,
+        C::Persist: Clone,
         S: Schema<Op = C::Persist>;
 }
 
@@ -166,6 +168,14 @@ pub trait Protocol: 'static {
     fn scenarios() -> Vec<Scenario> {
         Vec::new()
     }
+    /// The section the simulator runs seed `seed` with: the protocol's knobs (windows,
+    /// fanouts, batch counts) varied by seed so that many seeds try each.
+    fn sim_section(seed: u64) -> Self::Section {
+        let _ = seed;
+        Self::Section::default()
+    }
+    /// Its safety invariants, for a cluster of `voters` voting nodes.
+    fn invariants(voters: usize) -> Box<dyn Invariants>;
 }
 
 /// Something to do with one protocol, whichever it is (the registry calls it with the one

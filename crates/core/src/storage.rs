@@ -15,6 +15,11 @@ pub trait DurableState: Default + Clone + Send + 'static {
     type Op: std::fmt::Debug + Send;
     /// Applies one op.
     fn apply(&mut self, op: &Self::Op);
+    /// The last log position the stored snapshot covers (0: none, or a state without
+    /// snapshots).
+    fn snapshot_index(&self) -> u64 {
+        0
+    }
 }
 
 /// The durable state of a role that keeps none (a Paxos proposer: a restarted proposer can

@@ -59,6 +59,10 @@ pub enum LearnerOp {
 impl DurableState for LearnerState {
     type Op = LearnerOp;
 
+    fn snapshot_index(&self) -> u64 {
+        self.snapshot.as_ref().map_or(0, |s| s.index)
+    }
+
     fn apply(&mut self, op: &LearnerOp) {
         match op {
             LearnerOp::Snapshot(snapshot) => self.snapshot = Some(snapshot.clone()),

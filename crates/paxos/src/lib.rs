@@ -35,6 +35,7 @@
 pub mod acceptor;
 pub mod config;
 mod fanout;
+pub mod invariants;
 pub mod learner;
 pub mod proposer;
 pub mod protocol;

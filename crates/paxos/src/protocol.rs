@@ -7,10 +7,13 @@
 //!                                                                         front on an observer)
 //! ```
 
+use crate::invariants::PaxosInvariants;
 use crate::{Acceptor, AcceptorState, Learner, LearnerState, PaxosConfig, Proposer};
 use serde::Deserialize;
 use synod_core::protocol::{check_role_names, check_timing};
-use synod_core::{Guarantee, Host, Member, Protocol, RoleSpec, Scenario, Setup, Stateless};
+use synod_core::{
+    Guarantee, Host, Invariants, Member, Protocol, RoleSpec, Scenario, Setup, Stateless,
+};
 use synod_messages::Role;
 
 /// `[paxos]`: timing and batching of Multi-Paxos, in ticks of `tick_ms`.
@@ -163,5 +166,20 @@ impl Protocol for PaxosProtocol {
 
     fn scenarios() -> Vec<Scenario> {
         crate::scenario::scenarios()
+    }
+
+    /// Batches of a few slots, windows of 1 to 4 Accepts per acceptor, and 0 (thrifty), 1 or
+    /// 2 spare acceptors, by seed.
+    fn sim_section(seed: u64) -> PaxosSection {
+        PaxosSection {
+            max_batch: 16,
+            max_inflight: 1 + (seed % 4) as usize,
+            spare_acceptors: ((seed / 7) % 3) as usize,
+            ..PaxosSection::default()
+        }
+    }
+
+    fn invariants(voters: usize) -> Box<dyn Invariants> {
+        Box::new(PaxosInvariants::new(voters))
     }
 }

@@ -27,6 +27,7 @@
 //! and compaction.
 
 mod election;
+pub mod invariants;
 pub mod log;
 pub mod progress;
 pub mod protocol;

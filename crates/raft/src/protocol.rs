@@ -5,10 +5,11 @@
 //!                                                       applies, reports)
 //! ```
 
+use crate::invariants::RaftInvariants;
 use crate::{Raft, RaftConfig, RaftState};
 use serde::Deserialize;
 use synod_core::protocol::{check_role_names, check_timing};
-use synod_core::{Guarantee, Host, Member, Protocol, RoleSpec, Setup};
+use synod_core::{Guarantee, Host, Invariants, Member, Protocol, RoleSpec, Setup};
 use synod_messages::Role;
 
 /// `[raft]`: timing and batching of Raft, in ticks of `tick_ms`.
@@ -104,5 +105,19 @@ impl Protocol for RaftProtocol {
             ..RoleSpec::new(Role::Raft, STATE)
         };
         host.role(spec, move |state: RaftState| Raft::new(rc.clone(), state))
+    }
+
+    /// Batches of a few entries (so batching paths run), and windows of 1 to 4 AppendEntries
+    /// in flight per follower, by seed.
+    fn sim_section(seed: u64) -> RaftSection {
+        RaftSection {
+            max_batch: 16,
+            max_inflight: 1 + (seed % 4) as usize,
+            ..RaftSection::default()
+        }
+    }
+
+    fn invariants(_voters: usize) -> Box<dyn Invariants> {
+        Box::<RaftInvariants>::default()
     }
 }

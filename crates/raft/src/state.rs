@@ -59,6 +59,10 @@ pub struct RaftState {
 impl DurableState for RaftState {
     type Op = RaftPersist;
 
+    fn snapshot_index(&self) -> u64 {
+        self.snapshot.as_ref().map_or(0, |s| s.index)
+    }
+
     fn apply(&mut self, op: &RaftPersist) {
         match op {
             RaftPersist::HardState(hs) => self.hard_state = *hs,

@@ -11,8 +11,9 @@
 //!   a quiet time (no clients, no faults) after which every node that is up applied as much
 //! ```
 //!
-//! No actix, no threads, no clocks: nodes are the same [`synod_raft::Raft`] and Paxos role cores
-//! the real nodes run, their storage is [`synod_core::MemoryStorage`] (a crash keeps only what
+//! No actix, no threads, no clocks: nodes run the same role cores the real nodes run, started
+//! by each registered protocol ([`synod_core::Protocol::start`]) and checked by its own
+//! invariants ([`synod_core::Protocol::invariants`]), their storage is [`synod_core::MemoryStorage`] (a crash keeps only what
 //! was persisted), and the network is a priority queue of messages with loss, duplication,
 //! heavy-tailed delays, partitions and one-way cuts. The same seed gives the same run; a failure
 //! prints the seed and the command that replays it.

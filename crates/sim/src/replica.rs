@@ -1,57 +1,152 @@
-//! One simulated node's protocol: the pure cores of Raft or of the three Paxos roles, with
-//! the memory storage that survives its crashes.
+//! One simulated node's protocol: the roles a registered protocol starts on it, each a pure
+//! core with the memory disk that survives its crashes, driven by the one driver.
+//!
+//! ```text
+//!   registry::visit(protocol) ──► P::start(setup, SimHost) ──► host.role(spec, build)
+//!                                                                └► Driven<C, S> { core, disk }
+//!   Replica { roles: [Box<dyn SimRole>] } ── deliver / tick / propose / read / compact / drain
+//! ```
 
+use std::any::Any;
+use std::collections::BTreeMap;
 use synod_core::driver::{self, Effects};
 use synod_core::{
-    Applied, Core, DurableState, MemoryStorage, NotLeader, Snapshot, Stateless, Storage,
-    StorageError,
+    Applied, Core, DurableState, Guarantee, Host, Invariants, MemoryStorage, NotLeader,
+    Protocol as Plugin, RoleSpec, Schema, Setup, Snapshot, Status, Storage, StorageError, Visitor,
 };
 use synod_messages::{ActorAddr, Command, NodeId, Payload, Role};
-use synod_paxos::{
-    Acceptor, AcceptorOp, AcceptorState, Learner, LearnerState, PaxosConfig, Proposer,
-};
-use synod_raft::{Raft, RaftConfig, RaftPersist, RaftState};
 
-/// Which protocol the simulated cluster runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
-pub enum Protocol {
-    /// Raft.
-    Raft,
-    /// Multi-Paxos.
-    Paxos,
+/// Which registered protocol the simulated cluster runs, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Protocol(&'static str);
+
+impl Protocol {
+    /// The registered protocol called `name`.
+    pub fn named(name: &str) -> Option<Self> {
+        synod_registry::NAMES
+            .iter()
+            .find(|n| **n == name)
+            .map(|n| Protocol(n))
+    }
+
+    /// Every registered protocol.
+    pub fn all() -> Vec<Self> {
+        synod_registry::NAMES.iter().map(|n| Protocol(n)).collect()
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+
+    /// What it promises clients: the end of a run checks it.
+    pub fn guarantee(self) -> Guarantee {
+        synod_registry::visit(self.0, Promises).unwrap_or(Guarantee::Eventual)
+    }
+
+    /// Its safety invariants for `voters` voting nodes.
+    pub fn invariants(self, voters: usize) -> Box<dyn Invariants> {
+        synod_registry::visit(self.0, MakeInvariants(voters)).unwrap_or_else(|| Box::new(Unchecked))
+    }
 }
 
-/// What a node persisted: survives a crash; everything else is lost.
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = String;
+    fn from_str(name: &str) -> Result<Self, String> {
+        Protocol::named(name).ok_or_else(|| {
+            format!(
+                "no protocol {name:?} (the protocols are: {})",
+                synod_registry::allowed()
+            )
+        })
+    }
+}
+
 #[derive(Clone)]
-pub enum Disk {
-    /// Raft's term, vote, log, snapshot.
-    Raft(MemoryStorage<RaftState>),
-    /// The acceptor's and the learner's state (the proposer keeps none).
-    Paxos {
-        /// Promise and accepted values.
-        acceptor: MemoryStorage<AcceptorState>,
-        /// Chosen values and snapshot.
-        learner: MemoryStorage<LearnerState>,
-    },
+struct Promises;
+
+impl Visitor for Promises {
+    type Output = Guarantee;
+    fn visit<P: Plugin>(self) -> Guarantee {
+        P::GUARANTEE
+    }
+}
+
+#[derive(Clone)]
+struct MakeInvariants(usize);
+
+impl Visitor for MakeInvariants {
+    type Output = Box<dyn Invariants>;
+    fn visit<P: Plugin>(self) -> Box<dyn Invariants> {
+        P::invariants(self.0)
+    }
+}
+
+/// No invariants (an unregistered name never gets this far: [`Protocol::named`]).
+struct Unchecked;
+
+impl Invariants for Unchecked {
+    fn observe(&mut self, _: &synod_core::StepView<'_>) -> Result<(), String> {
+        Ok(())
+    }
+    fn decided(&self) -> usize {
+        0
+    }
+}
+
+/// One stored state of a node, whatever its type.
+trait Store: Send {
+    fn as_any(&self) -> &dyn Any;
+    fn snapshot_index(&self) -> u64;
+}
+
+impl<S: DurableState> Store for MemoryStorage<S> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn snapshot_index(&self) -> u64 {
+        self.snapshot().snapshot_index()
+    }
+}
+
+/// What a node persisted, by state name: survives a crash; everything else is lost.
+#[derive(Default)]
+pub struct Disk {
+    stores: BTreeMap<&'static str, Box<dyn Store>>,
 }
 
 impl Disk {
-    /// An empty disk for `protocol`.
-    pub fn new(protocol: Protocol) -> Self {
-        match protocol {
-            Protocol::Raft => Disk::Raft(MemoryStorage::new()),
-            Protocol::Paxos => Disk::Paxos {
-                acceptor: MemoryStorage::new(),
-                learner: MemoryStorage::new(),
-            },
-        }
+    /// An empty disk.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// The position its snapshot covers (0 without one).
+    /// The position its newest snapshot covers (0 without one).
     pub fn snapshot_index(&self) -> u64 {
-        match self {
-            Disk::Raft(store) => store.snapshot().snapshot.map_or(0, |s| s.index),
-            Disk::Paxos { learner, .. } => learner.snapshot().snapshot.map_or(0, |s| s.index),
+        self.stores
+            .values()
+            .map(|s| s.snapshot_index())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The store of state `name`, created empty the first time.
+    fn store<S: DurableState>(&mut self, name: &'static str) -> MemoryStorage<S> {
+        let store = self
+            .stores
+            .entry(name)
+            .or_insert_with(|| Box::new(MemoryStorage::<S>::new()));
+        match store.as_any().downcast_ref::<MemoryStorage<S>>() {
+            Some(store) => store.clone(),
+            // Two roles storing different states under one name: the protocol's bug; keep them
+            // apart rather than mix them.
+            None => MemoryStorage::new(),
         }
     }
 }
@@ -61,43 +156,141 @@ impl Disk {
 pub struct Output {
     /// Messages to send: (from, to, payload).
     pub messages: Vec<(ActorAddr, ActorAddr, Payload)>,
-    /// Raft's persisted ops.
-    pub raft_ops: Vec<RaftPersist>,
-    /// The Paxos acceptor's persisted ops.
-    pub acceptor_ops: Vec<AcceptorOp>,
+    /// What each role persisted: a `Vec` of its persist ops.
+    pub persisted: Vec<(Role, Box<dyn Any>)>,
     /// A state machine image to install first.
     pub snapshot: Option<Snapshot>,
     /// Committed positions to apply.
     pub applied: Vec<Applied>,
-    /// Read points confirmed (or refused) by Raft's ReadIndex.
+    /// Read points confirmed (or refused).
     pub reads: Vec<(u64, Option<u64>)>,
 }
 
-/// The protocol cores of one live node.
-pub enum Replica {
-    /// One Raft core.
-    Raft(Box<Raft>),
-    /// The three Paxos roles.
-    Paxos {
-        /// The proposer.
-        proposer: Box<Proposer>,
-        /// The acceptor.
-        acceptor: Box<Acceptor>,
-        /// The learner.
-        learner: Box<Learner>,
-    },
+/// One role of a simulated node, whatever its core.
+trait SimRole {
+    fn spec(&self) -> &RoleSpec;
+    fn deliver(&mut self, from: ActorAddr, payload: Payload);
+    fn tick(&mut self);
+    fn propose(&mut self, command: Command) -> Result<(), NotLeader>;
+    fn read(&mut self, id: u64) -> Result<(), NotLeader>;
+    fn compact(&mut self, snapshot: Snapshot);
+    fn status(&self) -> Status;
+    /// Drives the core until quiet; true if the process died in a persist.
+    fn drain(&mut self, node: NodeId, out: &mut Output, crash_in_persist: bool) -> bool;
+    fn core(&self) -> &dyn Any;
 }
 
-/// The leader's window per follower or acceptor, 1 (the default) to 4 by seed: every node
-/// of a run has the same, and runs of many seeds try each.
-fn window(seed: u64) -> usize {
-    1 + (seed % 4) as usize
+/// A core and its disk.
+struct Driven<C, S> {
+    spec: RoleSpec,
+    core: C,
+    disk: MemoryStorage<S>,
 }
 
-/// Paxos acceptors fed Accepts beyond a majority: none (thrifty), one, or two (every one of
-/// five).
-fn spare_acceptors(seed: u64) -> usize {
-    ((seed / 7) % 3) as usize
+impl<C, S> SimRole for Driven<C, S>
+where
+    C: Core,
+    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Persist: Clone,
+    S: DurableState<Op = C::Persist>,
+{
+    fn spec(&self) -> &RoleSpec {
+        &self.spec
+    }
+
+    fn deliver(&mut self, from: ActorAddr, payload: Payload) {
+        if let Ok(msg) = C::Message::try_from(payload) {
+            self.core.on_message(from, msg);
+        }
+    }
+
+    fn tick(&mut self) {
+        self.core.on_tick();
+    }
+
+    fn propose(&mut self, command: Command) -> Result<(), NotLeader> {
+        self.core.propose(vec![command])
+    }
+
+    fn read(&mut self, id: u64) -> Result<(), NotLeader> {
+        self.core.read_index(id)
+    }
+
+    fn compact(&mut self, snapshot: Snapshot) {
+        self.core.compact(snapshot);
+    }
+
+    fn status(&self) -> Status {
+        self.core.status()
+    }
+
+    fn drain(&mut self, node: NodeId, out: &mut Output, crash_in_persist: bool) -> bool {
+        let mut fx = SimEffects {
+            from: ActorAddr::new(node, self.spec.role),
+            disk: &self.disk,
+            out,
+            persisted: Vec::new(),
+        };
+        let mut crashed = false;
+        while let Some(step) = driver::begin(&mut self.core, &mut fx) {
+            if crash_in_persist && step.persists() {
+                crashed = true;
+                break;
+            }
+            // The memory backend cannot fail.
+            let _ = driver::finish(&mut self.core, &mut fx, step);
+        }
+        let persisted = std::mem::take(&mut fx.persisted);
+        if !persisted.is_empty() {
+            out.persisted.push((self.spec.role, Box::new(persisted)));
+        }
+        crashed
+    }
+
+    fn core(&self) -> &dyn Any {
+        &self.core
+    }
+}
+
+/// The simulator's side of the driver: sends go to [`Output::messages`], persists to the
+/// node's memory disk (and are kept for the invariants), applied entries to the output.
+struct SimEffects<'a, S: DurableState> {
+    from: ActorAddr,
+    disk: &'a MemoryStorage<S>,
+    out: &'a mut Output,
+    persisted: Vec<S::Op>,
+}
+
+impl<M: Into<Payload>, S: DurableState> Effects<M, S::Op> for SimEffects<'_, S>
+where
+    S::Op: Clone,
+{
+    fn send(&mut self, to: ActorAddr, msg: M) {
+        self.out.messages.push((self.from, to, msg.into()));
+    }
+
+    fn persist(&mut self, ops: &[S::Op]) -> Result<(), StorageError> {
+        let mut disk = self.disk.clone();
+        disk.persist(ops)?;
+        self.persisted.extend_from_slice(ops);
+        Ok(())
+    }
+
+    fn deliver(
+        &mut self,
+        snapshot: Option<Snapshot>,
+        applied: Vec<Applied>,
+        reads: Vec<(u64, Option<u64>)>,
+    ) {
+        self.out.snapshot = snapshot.or(self.out.snapshot.take());
+        self.out.applied.extend(applied);
+        self.out.reads.extend(reads);
+    }
+}
+
+/// The protocol cores of one live node, in the order the protocol started them.
+pub struct Replica {
+    roles: Vec<Box<dyn SimRole>>,
 }
 
 /// The bytes of commands per message: a third of the seeds cut batches (and Paxos promises)
@@ -117,240 +310,163 @@ fn snapshot_chunk(value_bytes: usize) -> usize {
     256 + 4 * value_bytes
 }
 
-/// Timing shared by every node, in ticks.
-pub fn raft_config(id: NodeId, nodes: &[NodeId], seed: u64, value_bytes: usize) -> RaftConfig {
-    let mut cfg = RaftConfig::new(id, nodes.to_vec());
-    cfg.seed = seed;
-    cfg.max_batch = 16;
-    cfg.max_batch_bytes = batch_bytes(seed);
-    cfg.max_inflight = window(seed);
-    cfg.snapshot_chunk = snapshot_chunk(value_bytes);
-    cfg
+/// Starts a protocol's roles on a simulated node.
+struct StartSim<'a> {
+    id: NodeId,
+    nodes: &'a [NodeId],
+    seed: u64,
+    value_bytes: usize,
+    disk: &'a mut Disk,
 }
 
-/// Timing shared by every node, in ticks.
-pub fn paxos_config(id: NodeId, nodes: &[NodeId], seed: u64, value_bytes: usize) -> PaxosConfig {
-    let mut cfg = PaxosConfig::all_roles(id, nodes.to_vec());
-    cfg.seed = seed;
-    cfg.max_batch = 16;
-    cfg.max_batch_bytes = batch_bytes(seed);
-    cfg.max_inflight = window(seed);
-    cfg.spare_acceptors = spare_acceptors(seed);
-    cfg.snapshot_chunk = snapshot_chunk(value_bytes);
-    cfg
+impl Visitor for StartSim<'_> {
+    type Output = Replica;
+    fn visit<P: Plugin>(self) -> Replica {
+        let members: Vec<_> = self
+            .nodes
+            .iter()
+            .map(|&id| synod_core::Member { id, roles: None })
+            .collect();
+        let section = P::sim_section(self.seed);
+        let setup = Setup {
+            id: self.id,
+            members: &members,
+            seed: self.seed,
+            section: &section,
+            max_batch_bytes: batch_bytes(self.seed),
+            snapshot_chunk: snapshot_chunk(self.value_bytes),
+        };
+        let mut host = SimHost {
+            disk: self.disk,
+            roles: Vec::new(),
+        };
+        // Starting on memory disks cannot fail.
+        let _ = P::start(&setup, &mut host);
+        Replica { roles: host.roles }
+    }
 }
 
-fn load<S: synod_core::DurableState>(disk: &MemoryStorage<S>) -> S {
-    disk.snapshot()
+/// Builds each role's core from what its disk holds.
+struct SimHost<'a> {
+    disk: &'a mut Disk,
+    roles: Vec<Box<dyn SimRole>>,
+}
+
+impl Host for SimHost<'_> {
+    type Error = std::convert::Infallible;
+
+    fn role<C, S>(
+        &mut self,
+        spec: RoleSpec,
+        build: impl Fn(S) -> C + Send + 'static,
+    ) -> Result<(), Self::Error>
+    where
+        C: Core + Unpin,
+        C::Message: Into<Payload> + TryFrom<Payload>,
+        C::Persist: Clone,
+        S: Schema<Op = C::Persist>,
+    {
+        let disk = self.disk.store::<S>(spec.state);
+        let core = build(disk.snapshot());
+        self.roles.push(Box::new(Driven { spec, core, disk }));
+        Ok(())
+    }
 }
 
 impl Replica {
-    /// A node starting from what `disk` holds (a restart after a crash), for values of about
-    /// `value_bytes` (0: short ones).
-    pub fn start(id: NodeId, nodes: &[NodeId], seed: u64, value_bytes: usize, disk: &Disk) -> Self {
-        match disk {
-            Disk::Raft(store) => Replica::Raft(Box::new(Raft::new(
-                raft_config(id, nodes, seed, value_bytes),
-                load(store),
-            ))),
-            Disk::Paxos { acceptor, learner } => {
-                let cfg = paxos_config(id, nodes, seed, value_bytes);
-                Replica::Paxos {
-                    proposer: Box::new(Proposer::new(cfg.clone())),
-                    acceptor: Box::new(
-                        Acceptor::new(id, load(acceptor)).with_max_batch_bytes(cfg.max_batch_bytes),
-                    ),
-                    learner: Box::new(Learner::new(cfg, load(learner))),
-                }
-            }
-        }
+    /// Node `id` of `protocol` starting from what `disk` holds (a restart after a crash), for
+    /// values of about `value_bytes` (0: short ones).
+    pub fn start(
+        protocol: Protocol,
+        id: NodeId,
+        nodes: &[NodeId],
+        seed: u64,
+        value_bytes: usize,
+        disk: &mut Disk,
+    ) -> Self {
+        let start = StartSim {
+            id,
+            nodes,
+            seed,
+            value_bytes,
+            disk,
+        };
+        synod_registry::visit(protocol.name(), start).unwrap_or(Replica { roles: Vec::new() })
+    }
+
+    fn front(&mut self) -> Option<&mut Box<dyn SimRole>> {
+        self.roles.iter_mut().find(|r| r.spec().front)
     }
 
     /// A message for one of its roles.
     pub fn deliver(&mut self, from: ActorAddr, to: Role, payload: Payload) {
-        match (self, to, payload) {
-            (Replica::Raft(raft), Role::Raft, Payload::Raft(msg)) => raft.on_message(from, msg),
-            (Replica::Paxos { proposer, .. }, Role::Proposer, Payload::Paxos(msg)) => {
-                proposer.on_message(from, msg)
-            }
-            (Replica::Paxos { acceptor, .. }, Role::Acceptor, Payload::Paxos(msg)) => {
-                acceptor.on_message(from, msg)
-            }
-            (Replica::Paxos { learner, .. }, Role::Learner, Payload::Paxos(msg)) => {
-                learner.on_message(from, msg)
-            }
-            _ => {}
+        if let Some(role) = self.roles.iter_mut().find(|r| r.spec().role == to) {
+            role.deliver(from, payload);
         }
     }
 
-    /// One tick of its clock.
+    /// One tick of its clock, for every role.
     pub fn tick(&mut self) {
-        match self {
-            Replica::Raft(raft) => raft.on_tick(),
-            Replica::Paxos {
-                proposer, learner, ..
-            } => {
-                proposer.on_tick();
-                learner.on_tick();
-            }
+        for role in &mut self.roles {
+            role.tick();
         }
     }
 
-    /// A client command, to the role that proposes.
+    /// A client command, to the role that takes them.
     pub fn propose(&mut self, command: Command) -> Result<(), NotLeader> {
-        match self {
-            Replica::Raft(raft) => raft.propose(vec![command]),
-            Replica::Paxos { proposer, .. } => proposer.propose(vec![command]),
+        match self.front() {
+            Some(front) => front.propose(command),
+            None => Err(NotLeader { leader: None }),
         }
     }
 
-    /// A linearizable read point: Raft's ReadIndex, the Paxos leader's read barrier.
+    /// A linearizable read point (Raft's ReadIndex, the Paxos leader's read barrier).
     pub fn read(&mut self, id: u64) -> Result<(), NotLeader> {
-        match self {
-            Replica::Raft(raft) => raft.read_index(id),
-            Replica::Paxos { proposer, .. } => proposer.read_index(id),
+        match self.roles.iter_mut().find(|r| r.spec().reads) {
+            Some(role) => role.read(id),
+            None => Err(NotLeader { leader: None }),
         }
     }
 
-    /// The state machine was snapshotted.
+    /// The state machine was snapshotted: the roles that compact their logs hear of it.
     pub fn compact(&mut self, snapshot: Snapshot) {
-        match self {
-            Replica::Raft(raft) => raft.compact(snapshot),
-            // The acceptor compacts when its learner says the snapshot is durable.
-            Replica::Paxos { learner, .. } => learner.compact(snapshot),
+        for role in self.roles.iter_mut().filter(|r| r.spec().compacts) {
+            role.compact(snapshot.clone());
         }
     }
 
-    /// The proposing core's status (Raft, or the Paxos proposer with the learner's
-    /// delivered prefix as `commit_index`).
-    pub fn status(&self) -> synod_core::Status {
-        match self {
-            Replica::Raft(raft) => raft.status(),
-            Replica::Paxos {
-                proposer, learner, ..
-            } => synod_core::Status {
-                commit_index: learner.delivered(),
-                ..proposer.status()
-            },
-        }
+    /// The front role's status.
+    pub fn status(&self) -> Option<Status> {
+        self.roles
+            .iter()
+            .find(|r| r.spec().front)
+            .map(|r| r.status())
     }
 
     /// Who leads, as far as it knows.
     pub fn leader(&self) -> Option<NodeId> {
-        match self {
-            Replica::Raft(raft) => raft.status().leader,
-            Replica::Paxos { proposer, .. } => proposer.status().leader,
-        }
+        self.status().and_then(|s| s.leader)
     }
 
-    /// Takes the outputs of the cores through the driver, persisting what they asked for on
-    /// `disk` first. With `crash_in_persist`, the process dies in its next persist: only what
-    /// may be sent before it (Raft's eager messages) leaves, nothing is written, the other
-    /// roles' outputs are lost with it, and this returns true.
-    pub fn drain(
-        &mut self,
-        id: NodeId,
-        disk: &Disk,
-        out: &mut Output,
-        crash_in_persist: bool,
-    ) -> bool {
-        match (self, disk) {
-            (Replica::Raft(raft), Disk::Raft(store)) => {
-                let mut fx = SimEffects::new(ActorAddr::new(id, Role::Raft), store, out);
-                fx.record = |out, ops| out.raft_ops.extend_from_slice(ops);
-                drain_one(raft.as_mut(), &mut fx, crash_in_persist)
+    /// Its roles' cores, for the invariants.
+    pub fn cores(&self) -> Vec<(Role, &dyn Any)> {
+        self.roles
+            .iter()
+            .map(|r| (r.spec().role, r.core()))
+            .collect()
+    }
+
+    /// Takes the outputs of every role through the driver, persisting what they asked for on
+    /// their disks first. With `crash_in_persist`, the process dies in its next persist: only
+    /// what may be sent before it (Raft's eager messages) leaves, nothing is written, the
+    /// other roles' outputs are lost with it, and this returns true.
+    pub fn drain(&mut self, id: NodeId, out: &mut Output, crash_in_persist: bool) -> bool {
+        for role in &mut self.roles {
+            if role.drain(id, out, crash_in_persist) {
+                return true;
             }
-            (
-                Replica::Paxos {
-                    proposer,
-                    acceptor,
-                    learner,
-                },
-                Disk::Paxos {
-                    acceptor: acceptor_disk,
-                    learner: learner_disk,
-                },
-            ) => {
-                let none = MemoryStorage::<Stateless>::new();
-                let mut fx = SimEffects::new(ActorAddr::new(id, Role::Proposer), &none, out);
-                if drain_one(proposer.as_mut(), &mut fx, crash_in_persist) {
-                    return true;
-                }
-                let mut fx =
-                    SimEffects::new(ActorAddr::new(id, Role::Acceptor), acceptor_disk, out);
-                fx.record = |out, ops| out.acceptor_ops.extend_from_slice(ops);
-                if drain_one(acceptor.as_mut(), &mut fx, crash_in_persist) {
-                    return true;
-                }
-                let mut fx = SimEffects::new(ActorAddr::new(id, Role::Learner), learner_disk, out);
-                drain_one(learner.as_mut(), &mut fx, crash_in_persist)
-            }
-            _ => false,
         }
-    }
-}
-
-/// Drives one core until quiet; true if it crashed in a persist.
-fn drain_one<C: Core, S: DurableState<Op = C::Persist>>(
-    core: &mut C,
-    fx: &mut SimEffects<'_, S>,
-    crash_in_persist: bool,
-) -> bool
-where
-    C::Message: Into<Payload>,
-{
-    while let Some(step) = driver::begin(core, fx) {
-        if crash_in_persist && step.persists() {
-            return true;
-        }
-        // The memory backend cannot fail.
-        let _ = driver::finish(core, fx, step);
-    }
-    false
-}
-
-/// The simulator's side of the driver: sends go to [`Output::messages`], persists to the
-/// node's memory disk (recorded for the invariants), applied entries to the output.
-struct SimEffects<'a, S: DurableState> {
-    from: ActorAddr,
-    disk: &'a MemoryStorage<S>,
-    out: &'a mut Output,
-    /// Records what was persisted, for the invariants.
-    record: fn(&mut Output, &[S::Op]),
-}
-
-impl<'a, S: DurableState> SimEffects<'a, S> {
-    fn new(from: ActorAddr, disk: &'a MemoryStorage<S>, out: &'a mut Output) -> Self {
-        Self {
-            from,
-            disk,
-            out,
-            record: |_, _| {},
-        }
-    }
-}
-
-impl<M: Into<Payload>, S: DurableState> Effects<M, S::Op> for SimEffects<'_, S> {
-    fn send(&mut self, to: ActorAddr, msg: M) {
-        self.out.messages.push((self.from, to, msg.into()));
-    }
-
-    fn persist(&mut self, ops: &[S::Op]) -> Result<(), StorageError> {
-        let mut disk = self.disk.clone();
-        disk.persist(ops)?;
-        (self.record)(self.out, ops);
-        Ok(())
-    }
-
-    fn deliver(
-        &mut self,
-        snapshot: Option<Snapshot>,
-        applied: Vec<Applied>,
-        reads: Vec<(u64, Option<u64>)>,
-    ) {
-        self.out.snapshot = snapshot.or(self.out.snapshot.take());
-        self.out.applied.extend(applied);
-        self.out.reads.extend(reads);
+        false
     }
 }
 

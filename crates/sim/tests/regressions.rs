@@ -4,6 +4,14 @@
 
 use synod_sim::{run, Protocol, Scenario, SimConfig};
 
+fn raft() -> Protocol {
+    Protocol::named("raft").expect("registered")
+}
+
+fn paxos() -> Protocol {
+    Protocol::named("paxos").expect("registered")
+}
+
 fn passes(protocol: Protocol, seed: u64) {
     passes_in(protocol, seed, Scenario::for_seed(seed));
 }
@@ -24,14 +32,14 @@ fn paxos_recovers_slots_only_a_lost_snapshot_held() {
     for seed in [
         103, 480, 524, 754, 935, 1107, 1219, 1220, 1272, 1274, 1592, 1670, 1718, 1755, 1763, 1780,
     ] {
-        passes_in(Protocol::Paxos, seed, Scenario::LostSnapshot);
+        passes_in(paxos(), seed, Scenario::LostSnapshot);
     }
 }
 
 /// The lost-snapshot scenario (not among the seeds' own scenarios) for both protocols.
 #[test]
 fn both_protocols_go_on_after_losing_the_node_furthest_ahead() {
-    for protocol in [Protocol::Raft, Protocol::Paxos] {
+    for protocol in Protocol::all() {
         for seed in 0..100 {
             passes_in(protocol, seed, Scenario::LostSnapshot);
         }
@@ -46,7 +54,7 @@ fn paxos_learner_restarts_a_snapshot_transfer_when_the_sender_moved_on() {
     for seed in [
         302, 343, 454, 613, 1070, 1154, 1440, 1748, 2045, 2081, 2144, 2529, 2681, 2829, 2862,
     ] {
-        passes(Protocol::Paxos, seed);
+        passes(paxos(), seed);
     }
 }
 
@@ -56,7 +64,7 @@ fn paxos_learner_restarts_a_snapshot_transfer_when_the_sender_moved_on() {
 #[test]
 fn paxos_learner_drops_a_snapshot_transfer_that_went_quiet() {
     for seed in [1312, 14123] {
-        passes(Protocol::Paxos, seed);
+        passes(paxos(), seed);
     }
 }
 
@@ -66,10 +74,10 @@ fn paxos_learner_drops_a_snapshot_transfer_that_went_quiet() {
 #[test]
 fn a_refused_retry_leaves_the_first_attempt_outcome_unknown() {
     for seed in [14, 21, 87, 91, 109] {
-        passes(Protocol::Raft, seed);
+        passes(raft(), seed);
     }
     for seed in [21, 25, 32, 43, 98] {
-        passes(Protocol::Paxos, seed);
+        passes(paxos(), seed);
     }
 }
 
@@ -81,7 +89,7 @@ fn a_refused_retry_leaves_the_first_attempt_outcome_unknown() {
 /// the middle of a persist.
 #[test]
 fn a_leader_elected_late_need_not_hold_entries_of_later_terms() {
-    passes(Protocol::Raft, 415);
+    passes(raft(), 415);
 }
 
 // Not kept here: the Paxos read point below a recovery hole (fixed in

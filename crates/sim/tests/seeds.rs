@@ -5,6 +5,10 @@
 
 use synod_sim::{run, run_seeds, Protocol, Scenario, SimConfig};
 
+fn paxos() -> Protocol {
+    Protocol::named("paxos").expect("registered")
+}
+
 fn seeds() -> u64 {
     std::env::var("SYNOD_SIM_SEEDS")
         .ok()
@@ -25,7 +29,7 @@ fn all_pass(protocol: Protocol) {
         .map(|r| r.messages.1 + r.messages.2 + r.crashes)
         .sum();
     println!(
-        "{protocol:?}: {} seeds, {ops} operations answered, {faults} faults injected, {} failures",
+        "{protocol}: {} seeds, {ops} operations answered, {faults} faults injected, {} failures",
         reports.len(),
         failures.len()
     );
@@ -43,18 +47,15 @@ fn all_pass(protocol: Protocol) {
 }
 
 #[test]
-fn raft_seeds_keep_every_invariant_and_a_linearizable_history() {
-    all_pass(Protocol::Raft);
-}
-
-#[test]
-fn paxos_seeds_keep_every_invariant_and_a_linearizable_history() {
-    all_pass(Protocol::Paxos);
+fn every_protocol_keeps_its_invariants_and_what_it_promises_over_the_seeds() {
+    for protocol in Protocol::all() {
+        all_pass(protocol);
+    }
 }
 
 #[test]
 fn the_same_seed_gives_the_same_run() {
-    for protocol in [Protocol::Raft, Protocol::Paxos] {
+    for protocol in Protocol::all() {
         let mut cfg = SimConfig::new(protocol, 7);
         cfg.scenario = Scenario::Mixed;
         let (a, b) = (run(&cfg), run(&cfg));
@@ -68,7 +69,7 @@ fn the_same_seed_gives_the_same_run() {
 
 #[test]
 fn every_scenario_runs_for_both_protocols() {
-    for protocol in [Protocol::Raft, Protocol::Paxos] {
+    for protocol in Protocol::all() {
         for scenario in Scenario::ALL {
             let mut cfg = SimConfig::new(protocol, 1_000);
             cfg.scenario = scenario;
@@ -85,7 +86,7 @@ fn every_scenario_runs_for_both_protocols() {
 fn paxos_seeds_with_large_values_keep_every_invariant_and_a_linearizable_history() {
     let value_bytes = synod_paxos::config::BY_SLOT_BYTES + 100;
     for seed in 0..seeds() / 4 {
-        let mut cfg = SimConfig::new(Protocol::Paxos, seed);
+        let mut cfg = SimConfig::new(paxos(), seed);
         cfg.value_bytes = value_bytes;
         let report = run(&cfg);
         assert!(report.failure.is_none(), "{report}");

@@ -16,8 +16,8 @@ use synod_sim::{run, Protocol, Scenario, SimConfig};
     about = "Deterministic simulation of Synod's protocols under faults"
 )]
 struct Args {
-    /// Protocols to run (both if omitted).
-    #[arg(long, value_enum)]
+    /// The protocol to run (every registered one if omitted).
+    #[arg(long)]
     protocol: Option<Protocol>,
     /// Run only this seed (a replay).
     #[arg(long)]
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let protocols = match args.protocol {
         Some(p) => vec![p],
-        None => vec![Protocol::Raft, Protocol::Paxos],
+        None => Protocol::all(),
     };
     let seeds: Vec<u64> = match args.seed {
         Some(s) => vec![s],
@@ -73,7 +73,7 @@ fn main() -> ExitCode {
             }
         }
         println!(
-            "{protocol:?}: {runs} seeds, {steps} steps, {dropped} messages dropped or duplicated, {crashes} crashes, {ops} operations answered"
+            "{protocol}: {runs} seeds, {steps} steps, {dropped} messages dropped or duplicated, {crashes} crashes, {ops} operations answered"
         );
     }
     if failed > 0 {
