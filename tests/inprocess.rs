@@ -381,7 +381,10 @@ async fn paxos_learner_only_node_serves_clients() {
         Some(b"yes".to_vec())
     );
     let s = status(observer).await;
-    assert_eq!((s.role, s.roles.clone()), ("learner", vec!["learner"]));
+    assert_eq!(
+        (s.role, s.roles.clone()),
+        ("learner", vec![synod_messages::Role::named("learner")])
+    );
     // It does not vote: with node 3 cut off, nodes 1, 2 still form the majority of 3 acceptors.
     faults.isolate(3);
     assert_eq!(put(observer, "still", "ok").await, Ok(KvResult::Done));

@@ -88,7 +88,7 @@ async fn single_node(full: Arc<AtomicBool>, store: MemoryStorage<RaftState>) -> 
     let mut rc = RaftConfig::new(1, vec![1]);
     rc.seed = 3;
     let shell = Shell::recover(
-        ActorAddr::new(1, Role::Raft),
+        ActorAddr::new(1, Role::named("raft")),
         Box::new(FlakyStorage {
             inner: store.clone(),
             full: full.clone(),
@@ -107,7 +107,7 @@ async fn single_node(full: Arc<AtomicBool>, store: MemoryStorage<RaftState>) -> 
         max_forward_bytes: 1 << 20,
         retry_interval: tick,
         resend_after: Duration::from_millis(500),
-        roles: vec!["raft"],
+        roles: vec![Role::named("raft")],
         snapshot: synod_runtime::SnapshotPolicy {
             every: 0,
             max_log_bytes: 0,
@@ -121,7 +121,7 @@ async fn single_node(full: Arc<AtomicBool>, store: MemoryStorage<RaftState>) -> 
         shell.recipient(),
     ));
     router.do_send(Register {
-        role: Role::Service,
+        role: Role::SERVICE,
         recipient: service.clone().recipient(),
     });
     service

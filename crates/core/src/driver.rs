@@ -193,7 +193,7 @@ mod tests {
     }
 
     fn to(node: u64) -> ActorAddr {
-        ActorAddr::new(node, Role::Raft)
+        ActorAddr::new(node, Role::named("raft"))
     }
 
     fn step(eager: u32, persist: u32, message: u32) -> Ready<u32, u32> {

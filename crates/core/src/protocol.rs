@@ -11,7 +11,7 @@
 //! ```
 
 use crate::{Core, Invariants, Schema};
-use synod_messages::{NodeId, Payload, Role};
+use synod_messages::{NodeId, Role, WireMessage};
 
 /// What a protocol promises its clients; the shared suites check what it promises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +121,7 @@ pub trait Host {
     ) -> Result<(), Self::Error>
     where
         C: Core + Unpin,
-        C::Message: Into<Payload> + TryFrom<Payload>,
+        C::Message: WireMessage,
         C::Persist: Clone,
         S: Schema<Op = C::Persist>;
 }

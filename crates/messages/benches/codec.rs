@@ -24,9 +24,9 @@ fn command(i: u64) -> Command {
 
 fn append_entries() -> Envelope {
     Envelope {
-        from: ActorAddr::new(1, Role::Raft),
-        to: ActorAddr::new(2, Role::Raft),
-        payload: Payload::Raft(RaftMessage::AppendEntries {
+        from: ActorAddr::new(1, Role::named("raft")),
+        to: ActorAddr::new(2, Role::named("raft")),
+        payload: Payload::protocol(RaftMessage::AppendEntries {
             term: 3,
             leader_id: 1,
             prev_log_index: 1000,
@@ -45,9 +45,9 @@ fn append_entries() -> Envelope {
 
 fn accept() -> Envelope {
     Envelope {
-        from: ActorAddr::new(1, Role::Proposer),
-        to: ActorAddr::new(2, Role::Acceptor),
-        payload: Payload::Paxos(PaxosMessage::Accept {
+        from: ActorAddr::new(1, Role::named("proposer")),
+        to: ActorAddr::new(2, Role::named("acceptor")),
+        payload: Payload::protocol(PaxosMessage::Accept {
             ballot: Ballot::new(3, 1),
             entries: (0..BATCH)
                 .map(|i| (1001 + i, Value::Command(command(i))))

@@ -135,9 +135,9 @@ mod tests {
 
     fn sample() -> Envelope {
         Envelope {
-            from: ActorAddr::new(1, Role::Raft),
-            to: ActorAddr::new(2, Role::Raft),
-            payload: Payload::Raft(RaftMessage::AppendEntries {
+            from: ActorAddr::new(1, Role::named("raft")),
+            to: ActorAddr::new(2, Role::named("raft")),
+            payload: Payload::protocol(RaftMessage::AppendEntries {
                 term: 3,
                 leader_id: 1,
                 prev_log_index: 7,

@@ -1,20 +1,34 @@
 //! The envelope every message travels in, and the TCP handshake.
 
 use crate::ids::{ActorAddr, NodeId};
-use crate::paxos::PaxosMessage;
-use crate::raft::RaftMessage;
+use crate::opaque::{ForeignMessage, ProtocolMessage, WireMessage};
 use crate::service::ServiceMessage;
 use serde::{Deserialize, Serialize};
 
-/// What an envelope carries: one variant per protocol or service vocabulary.
+/// What an envelope carries: a protocol's message, whatever the protocol, or one of the KV
+/// services' own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Payload {
-    /// A Raft RPC.
-    Raft(RaftMessage),
-    /// A Multi-Paxos message.
-    Paxos(PaxosMessage),
+    /// A message of the protocol's roles (Raft RPCs, Paxos messages, ...).
+    Protocol(ProtocolMessage),
     /// A message between KV services.
     Service(ServiceMessage),
+}
+
+impl Payload {
+    /// A protocol's message.
+    pub fn protocol<M: WireMessage>(msg: M) -> Self {
+        Payload::Protocol(ProtocolMessage::new(msg))
+    }
+
+    /// The protocol message as the receiving role's type `M`; an error for a service message
+    /// or a message of another type.
+    pub fn into_protocol<M: WireMessage>(self) -> Result<M, ForeignMessage> {
+        match self {
+            Payload::Protocol(msg) => msg.take(),
+            Payload::Service(msg) => Err(ForeignMessage(format!("{msg:?}"))),
+        }
+    }
 }
 
 /// A message from one actor to another, wherever they live.
@@ -45,44 +59,7 @@ pub struct Handshake {
 
 impl Handshake {
     /// The wire version this build speaks (2: Paxos's `Voted` and `ChosenSlots`, which an
-    /// older node could not decode; 3: the handshake's `max_frame`).
-    pub const VERSION: u32 = 3;
-}
-
-impl From<RaftMessage> for Payload {
-    fn from(msg: RaftMessage) -> Self {
-        Payload::Raft(msg)
-    }
-}
-
-impl TryFrom<Payload> for RaftMessage {
-    type Error = Payload;
-    fn try_from(payload: Payload) -> Result<Self, Payload> {
-        match payload {
-            Payload::Raft(msg) => Ok(msg),
-            other => Err(other),
-        }
-    }
-}
-
-impl From<ServiceMessage> for Payload {
-    fn from(msg: ServiceMessage) -> Self {
-        Payload::Service(msg)
-    }
-}
-
-impl From<PaxosMessage> for Payload {
-    fn from(msg: PaxosMessage) -> Self {
-        Payload::Paxos(msg)
-    }
-}
-
-impl TryFrom<Payload> for PaxosMessage {
-    type Error = Payload;
-    fn try_from(payload: Payload) -> Result<Self, Payload> {
-        match payload {
-            Payload::Paxos(msg) => Ok(msg),
-            other => Err(other),
-        }
-    }
+    /// older node could not decode; 3: the handshake's `max_frame`; 4: roles as names and
+    /// protocol messages as opaque bytes, so protocols plug in without a shared enum).
+    pub const VERSION: u32 = 4;
 }

@@ -3,12 +3,17 @@
 //! ```text
 //!   Envelope { from: ActorAddr(node, role), to: ActorAddr(node, role), payload }
 //!                                                                      │
-//!          ┌──────────────────────┬─────────────────────┬─────────────┘
-//!      Payload::Raft           Payload::Paxos            Payload::Service
-//!   RequestVote/AppendEntries  Prepare/Promise/Accept/…   Forward/Redirect/ReadIndex(Reply)
+//!                    ┌─────────────────────────────────────────────────┘
+//!      Payload::Protocol(any protocol's message)        Payload::Service
+//!   e.g. RequestVote/AppendEntries, Prepare/Promise/…   Forward/Redirect/ReadIndex(Reply)
 //! ```
 //!
+//! Roles are names (`Role::named("acceptor")`) and a protocol's messages travel opaque
+//! ([`opaque::ProtocolMessage`]), so a protocol plugs in without editing this crate; the Raft
+//! and Paxos message types live here as the vocabulary their crates share with the tests.
+//!
 //! * [`ids`]: node ids, roles and actor addresses.
+//! * [`opaque`]: a protocol's message in an envelope, typed in-process, bytes on the wire.
 //! * [`kv`]: client commands (put/get/delete/cas), their request ids and results.
 //! * [`raft`]: the Raft RPCs with the paper's names and fields.
 //! * [`paxos`]: the Multi-Paxos messages (Prepare/Promise, Accept/Accepted, Rejected, ...).
@@ -22,6 +27,7 @@ pub mod codec;
 pub mod envelope;
 pub mod ids;
 pub mod kv;
+pub mod opaque;
 pub mod paxos;
 pub mod raft;
 pub mod service;
@@ -29,3 +35,4 @@ pub mod service;
 pub use envelope::{Envelope, Handshake, Payload};
 pub use ids::{ActorAddr, NodeId, Role};
 pub use kv::{Command, KvOp, KvResult, RequestId};
+pub use opaque::{ForeignMessage, ProtocolMessage, WireMessage};

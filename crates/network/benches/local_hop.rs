@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
         .start();
         router
             .send(Register {
-                role: Role::Service,
+                role: Role::SERVICE,
                 recipient: counter.clone().recipient(),
             })
             .await
@@ -72,8 +72,8 @@ fn bench(c: &mut Criterion) {
         (router, counter)
     });
     let envelope = Envelope {
-        from: ActorAddr::new(1, Role::Raft),
-        to: ActorAddr::new(1, Role::Service),
+        from: ActorAddr::new(1, Role::named("raft")),
+        to: ActorAddr::new(1, Role::SERVICE),
         payload: Payload::Service(ServiceMessage::Redirect {
             ids: Vec::new(),
             leader: None,

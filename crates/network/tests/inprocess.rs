@@ -35,7 +35,7 @@ async fn envelope_reaches_other_node_unless_partitioned_and_again_after_heal() {
     let faults = Faults::new(1);
     let (r1, r2, hub) = pair(&faults).await;
     assert_eq!(hub.nodes(), vec![1, 2]);
-    let mut at2 = collect(&r2, Role::Raft).await;
+    let mut at2 = collect(&r2, Role::named("raft")).await;
 
     r1.send(synod_network::Send(envelope(1, 2, 1)))
         .await
@@ -64,8 +64,8 @@ async fn envelope_reaches_other_node_unless_partitioned_and_again_after_heal() {
 async fn block_is_one_way_between_routers() {
     let faults = Faults::new(1);
     let (r1, r2, _hub) = pair(&faults).await;
-    let mut at1 = collect(&r1, Role::Raft).await;
-    let mut at2 = collect(&r2, Role::Raft).await;
+    let mut at1 = collect(&r1, Role::named("raft")).await;
+    let mut at2 = collect(&r2, Role::named("raft")).await;
     faults.block(1, 2);
     r1.send(synod_network::Send(envelope(1, 2, 1)))
         .await
@@ -81,7 +81,7 @@ async fn block_is_one_way_between_routers() {
 async fn self_messages_pass_the_filter() {
     let faults = Faults::new(1);
     let (r1, _r2, _hub) = pair(&faults).await;
-    let mut at1 = collect(&r1, Role::Raft).await;
+    let mut at1 = collect(&r1, Role::named("raft")).await;
     // Partitions and isolation never cut a node from itself ...
     faults.isolate(1);
     r1.send(synod_network::Send(envelope(1, 1, 1)))
@@ -100,7 +100,7 @@ async fn self_messages_pass_the_filter() {
 async fn delay_and_duplicate_apply_to_in_process_links() {
     let faults = Faults::new(1);
     let (r1, r2, _hub) = pair(&faults).await;
-    let mut at2 = collect(&r2, Role::Raft).await;
+    let mut at2 = collect(&r2, Role::named("raft")).await;
     faults.set_delay(1, 2, Duration::from_millis(150), Duration::from_millis(150));
     faults.set_duplicate(1, 2, 1.0);
     let sent = Instant::now();
@@ -121,9 +121,9 @@ async fn delay_and_duplicate_apply_to_in_process_links() {
 async fn unknown_roles_and_nodes_are_dropped_and_counted() {
     let faults = Faults::new(1);
     let (r1, r2, hub) = pair(&faults).await;
-    let mut at2 = collect(&r2, Role::Raft).await;
+    let mut at2 = collect(&r2, Role::named("raft")).await;
     let mut to_acceptor = envelope(1, 2, 1);
-    to_acceptor.to = ActorAddr::new(2, Role::Acceptor);
+    to_acceptor.to = ActorAddr::new(2, Role::named("acceptor"));
     r1.send(synod_network::Send(to_acceptor)).await.unwrap();
     r1.send(synod_network::Send(envelope(1, 9, 2)))
         .await

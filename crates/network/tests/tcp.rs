@@ -107,8 +107,8 @@ async fn envelopes_cross_tcp_both_ways() {
     )
     .await
     .unwrap();
-    let mut at1 = collect(&r1, Role::Raft).await;
-    let mut at2 = collect(&r2, Role::Raft).await;
+    let mut at1 = collect(&r1, Role::named("raft")).await;
+    let mut at2 = collect(&r2, Role::named("raft")).await;
 
     for i in 0..100 {
         r1.do_send(synod_network::Send(envelope(1, 2, i)));
@@ -130,7 +130,7 @@ async fn envelopes_cross_tcp_both_ways() {
 #[actix_rt::test]
 async fn sender_side_filter_applies_to_tcp_links() {
     let (r2, addr) = receiver().await;
-    let mut at2 = collect(&r2, Role::Raft).await;
+    let mut at2 = collect(&r2, Role::named("raft")).await;
     let faults = Faults::new(1);
     let r1 = sender(addr, faults.clone()).await;
     faults.partition(vec![vec![1], vec![2]]);
@@ -210,7 +210,7 @@ async fn a_silent_caller_is_closed_after_the_handshake_timeout() {
 #[actix_rt::test]
 async fn bad_frames_close_only_their_connection() {
     let (r2, addr) = receiver().await;
-    let mut at2 = collect(&r2, Role::Raft).await;
+    let mut at2 = collect(&r2, Role::named("raft")).await;
     let r1 = sender(addr, Faults::new(1)).await;
     r1.send(synod_network::Send(envelope(1, 2, 1)))
         .await
@@ -277,7 +277,7 @@ async fn bind_failure_is_an_error() {
 #[actix_rt::test]
 async fn sender_reconnects_after_the_receiver_restarts() {
     let (r2, addr) = receiver().await;
-    let mut at2 = collect(&r2, Role::Raft).await;
+    let mut at2 = collect(&r2, Role::named("raft")).await;
     let r1 = sender(addr, Faults::new(1)).await;
     r1.send(synod_network::Send(envelope(1, 2, 1)))
         .await
@@ -302,7 +302,7 @@ async fn sender_reconnects_after_the_receiver_restarts() {
             }
         }
     };
-    let mut at2 = collect(&r2, Role::Raft).await;
+    let mut at2 = collect(&r2, Role::named("raft")).await;
 
     // Envelopes sent while reconnecting may be lost; keep sending until one arrives.
     let deadline = Instant::now() + WAIT;
@@ -325,18 +325,19 @@ async fn sender_reconnects_after_the_receiver_restarts() {
 /// A snapshot chunk of `len` bytes from node 1 to node 2.
 fn chunk(len: usize) -> synod_messages::Envelope {
     synod_messages::Envelope {
-        from: synod_messages::ActorAddr::new(1, Role::Raft),
-        to: synod_messages::ActorAddr::new(2, Role::Raft),
-        payload: synod_messages::raft::RaftMessage::InstallSnapshot {
-            term: 1,
-            leader_id: 1,
-            last_included_index: 1,
-            last_included_term: 1,
-            offset: 0,
-            data: vec![7; len],
-            done: false,
-        }
-        .into(),
+        from: synod_messages::ActorAddr::new(1, Role::named("raft")),
+        to: synod_messages::ActorAddr::new(2, Role::named("raft")),
+        payload: synod_messages::Payload::protocol(
+            synod_messages::raft::RaftMessage::InstallSnapshot {
+                term: 1,
+                leader_id: 1,
+                last_included_index: 1,
+                last_included_term: 1,
+                offset: 0,
+                data: vec![7; len],
+                done: false,
+            },
+        ),
     }
 }
 

@@ -7,7 +7,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use std::collections::VecDeque;
 use synod_core::Core;
 use synod_messages::paxos::PaxosMessage;
-use synod_messages::{ActorAddr, Command, KvOp, RequestId, Role};
+use synod_messages::{ActorAddr, Command, KvOp, RequestId};
 use synod_paxos::{Acceptor, AcceptorState, Learner, LearnerState, PaxosConfig, Proposer};
 
 struct Cluster {
@@ -40,7 +40,7 @@ impl Cluster {
     }
 
     fn flush_proposer(&mut self) {
-        let from = ActorAddr::new(1, Role::Proposer);
+        let from = ActorAddr::new(1, synod_paxos::PROPOSER);
         for (to, msg) in self.proposer.take_ready().messages {
             self.queue.push_back((from, to, msg));
         }
@@ -50,11 +50,11 @@ impl Cluster {
         while let Some((from, to, msg)) = self.queue.pop_front() {
             let i = (to.node - 1) as usize;
             match to.role {
-                Role::Proposer => {
+                synod_paxos::PROPOSER => {
                     self.proposer.on_message(from, msg);
                     self.flush_proposer();
                 }
-                Role::Acceptor => {
+                synod_paxos::ACCEPTOR => {
                     self.acceptors[i].on_message(from, msg);
                     for (back, reply) in self.acceptors[i].take_ready().messages {
                         self.queue.push_back((to, back, reply));

@@ -20,7 +20,7 @@ use synod_core::{
 };
 use synod_messages::batch::batches;
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
-use synod_messages::{ActorAddr, Command, NodeId, Role};
+use synod_messages::{ActorAddr, Command, NodeId};
 
 /// What an acceptor must not forget.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -256,7 +256,7 @@ impl Core for Acceptor {
                 }
                 self.reply(from, PaxosMessage::Accepted { ballot, slots });
                 if !voted.is_empty() {
-                    let learner = ActorAddr::new(self.id, Role::Learner);
+                    let learner = ActorAddr::new(self.id, crate::LEARNER);
                     let voted = PaxosMessage::Voted {
                         ballot,
                         entries: voted,
@@ -266,7 +266,7 @@ impl Core for Acceptor {
             }
             // Only this node's learner: its durable snapshot is what makes forgetting safe.
             PaxosMessage::Snapshotted { slot }
-                if from == ActorAddr::new(self.id, Role::Learner)
+                if from == ActorAddr::new(self.id, crate::LEARNER)
                     && slot > self.state.compacted_through =>
             {
                 self.persist(AcceptorOp::Compact(slot));
@@ -308,7 +308,7 @@ impl Acceptor {
 
 /// The address of the acceptor on `node`.
 pub fn addr(node: NodeId) -> ActorAddr {
-    ActorAddr::new(node, Role::Acceptor)
+    ActorAddr::new(node, crate::ACCEPTOR)
 }
 
 #[cfg(test)]
@@ -322,7 +322,7 @@ mod tests {
         }
     }
     fn proposer(node: NodeId) -> ActorAddr {
-        ActorAddr::new(node, Role::Proposer)
+        ActorAddr::new(node, crate::PROPOSER)
     }
 
     #[test]
@@ -404,7 +404,7 @@ mod tests {
             ballot: b,
             entries: vec![(5, big)],
         };
-        let learner = ActorAddr::new(1, Role::Learner);
+        let learner = ActorAddr::new(1, crate::LEARNER);
         let r = a.take_ready();
         assert_eq!(r.messages[1], (learner, voted.clone()));
         // A resent Accept is not written again, but its votes are told again: the learner
@@ -463,7 +463,7 @@ mod tests {
             },
         );
         a.on_message(
-            ActorAddr::new(1, Role::Learner),
+            ActorAddr::new(1, crate::LEARNER),
             PaxosMessage::Snapshotted { slot: 1 },
         );
         let persisted = a.take_ready().persist;
@@ -582,12 +582,12 @@ mod tests {
         );
         // Another node's learner is not enough: its snapshot is not on this node.
         a.on_message(
-            ActorAddr::new(2, Role::Learner),
+            ActorAddr::new(2, crate::LEARNER),
             PaxosMessage::Snapshotted { slot: 4 },
         );
         assert_eq!(a.state().compacted_through, 0);
         a.on_message(
-            ActorAddr::new(1, Role::Learner),
+            ActorAddr::new(1, crate::LEARNER),
             PaxosMessage::Snapshotted { slot: 4 },
         );
         assert_eq!(

@@ -12,7 +12,7 @@ use crate::AcceptorOp;
 use std::collections::{BTreeMap, HashMap};
 use synod_core::{Invariants, StepView};
 use synod_messages::paxos::{Ballot, Slot, Value};
-use synod_messages::{NodeId, Role};
+use synod_messages::NodeId;
 
 /// What the invariants remember of a whole run.
 pub struct PaxosInvariants {
@@ -37,7 +37,7 @@ impl PaxosInvariants {
 impl Invariants for PaxosInvariants {
     fn observe(&mut self, step: &StepView<'_>) -> Result<(), String> {
         let node = step.node;
-        for op in step.persisted::<AcceptorOp>(Role::Acceptor) {
+        for op in step.persisted::<AcceptorOp>(crate::ACCEPTOR) {
             let AcceptorOp::Accept(ballot, entries) = op else {
                 continue;
             };
@@ -91,7 +91,7 @@ impl Invariants for PaxosInvariants {
 mod tests {
     use super::*;
     use std::any::Any;
-    use synod_messages::{Command, KvOp, RequestId};
+    use synod_messages::{Command, KvOp, RequestId, Role};
 
     fn command(seq: u64) -> Command {
         Command {
@@ -105,7 +105,7 @@ mod tests {
             Ballot::new(round, 1),
             vec![(1, Value::Command(command(seq)))],
         )];
-        let persisted: Vec<(Role, Box<dyn Any>)> = vec![(Role::Acceptor, Box::new(ops))];
+        let persisted: Vec<(Role, Box<dyn Any>)> = vec![(crate::ACCEPTOR, Box::new(ops))];
         inv.observe(&StepView {
             node,
             cores: &[],

@@ -40,7 +40,7 @@ use synod_core::{
 };
 use synod_messages::batch::within_bytes;
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
-use synod_messages::{ActorAddr, Command, NodeId, Role};
+use synod_messages::{ActorAddr, Command, NodeId};
 
 /// What a learner persists: its latest snapshot (chosen values live in memory, see above).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -203,7 +203,7 @@ impl Learner {
         self.ready.persist.push(op);
         if self.cfg.acceptors.contains(&self.cfg.id) {
             self.ready.messages.push((
-                ActorAddr::new(self.cfg.id, Role::Acceptor),
+                ActorAddr::new(self.cfg.id, crate::ACCEPTOR),
                 PaxosMessage::Snapshotted { slot },
             ));
         }
@@ -239,7 +239,7 @@ impl Learner {
             return;
         }
         self.deliver();
-        if from.role == Role::Learner && self.behind() {
+        if from.role == crate::LEARNER && self.behind() {
             self.ask(from);
         }
     }
@@ -455,7 +455,7 @@ impl Core for Learner {
                 self.on_chosen_slots(from, ballot, slots)
             }
             PaxosMessage::Voted { ballot, entries }
-                if from == ActorAddr::new(self.cfg.id, Role::Acceptor) =>
+                if from == ActorAddr::new(self.cfg.id, crate::ACCEPTOR) =>
             {
                 self.on_voted(from, ballot, entries)
             }
@@ -517,7 +517,7 @@ impl Core for Learner {
                         .filter(|&n| n != self.cfg.id)
                         .collect();
                     for node in others {
-                        self.ask(ActorAddr::new(node, Role::Learner));
+                        self.ask(ActorAddr::new(node, crate::LEARNER));
                     }
                 }
             }
@@ -525,7 +525,7 @@ impl Core for Learner {
         if self.delivered > self.reported && self.cfg.proposers.contains(&self.cfg.id) {
             self.reported = self.delivered;
             self.ready.messages.push((
-                ActorAddr::new(self.cfg.id, Role::Proposer),
+                ActorAddr::new(self.cfg.id, crate::PROPOSER),
                 PaxosMessage::Progress {
                     delivered_upto: self.delivered,
                 },
@@ -600,7 +600,7 @@ mod tests {
             PaxosConfig::all_roles(1, vec![1, 2, 3]),
             LearnerState::default(),
         );
-        let from = ActorAddr::new(2, Role::Proposer);
+        let from = ActorAddr::new(2, crate::PROPOSER);
         l.on_message(
             from,
             PaxosMessage::Chosen {
@@ -628,7 +628,7 @@ mod tests {
             LearnerState::default(),
         );
         l.on_message(
-            ActorAddr::new(2, Role::Proposer),
+            ActorAddr::new(2, crate::PROPOSER),
             PaxosMessage::Heartbeat {
                 ballot: Ballot::new(1, 2),
                 chosen_upto: 5,
@@ -639,7 +639,7 @@ mod tests {
         }
         let asks: Vec<_> = l.take_ready().messages;
         assert_eq!(asks.len(), 2);
-        assert!(asks.iter().all(|(to, m)| to.role == Role::Learner
+        assert!(asks.iter().all(|(to, m)| to.role == crate::LEARNER
             && *m
                 == PaxosMessage::CatchUp {
                     from_slot: 1,
@@ -655,7 +655,7 @@ mod tests {
         cfg.snapshot_chunk = 4;
         let mut l = Learner::new(cfg, LearnerState::default());
         l.on_message(
-            ActorAddr::new(3, Role::Proposer),
+            ActorAddr::new(3, crate::PROPOSER),
             PaxosMessage::Chosen {
                 entries: (1..=8).map(|s| (s, value(s))).collect(),
             },
@@ -672,7 +672,7 @@ mod tests {
     /// Learner 2 asks `l` for the snapshot chunk at `offset`; returns the chunk's (slot, offset).
     fn pull(l: &mut Learner, offset: u64) -> Option<(Slot, u64)> {
         l.on_message(
-            ActorAddr::new(2, Role::Learner),
+            ActorAddr::new(2, crate::LEARNER),
             PaxosMessage::CatchUp {
                 from_slot: 1,
                 snapshot_offset: offset,
@@ -734,7 +734,7 @@ mod tests {
         let mut cfg = PaxosConfig::all_roles(1, vec![1, 2, 3]);
         cfg.snapshot_chunk = 4;
         let mut old = Learner::new(cfg.clone(), LearnerState::default());
-        let leader = ActorAddr::new(3, Role::Proposer);
+        let leader = ActorAddr::new(3, crate::PROPOSER);
         old.on_message(
             leader,
             PaxosMessage::Chosen {
@@ -753,7 +753,7 @@ mod tests {
         assert_eq!(
             r.messages,
             vec![(
-                ActorAddr::new(1, Role::Acceptor),
+                ActorAddr::new(1, crate::ACCEPTOR),
                 PaxosMessage::Snapshotted { slot: 5 }
             )],
             "the acceptor may forget the votes once the snapshot is durable"
@@ -762,8 +762,8 @@ mod tests {
 
         let mut new = Learner::new(PaxosConfig { id: 2, ..cfg }, LearnerState::default());
         let (a, b) = (
-            ActorAddr::new(1, Role::Learner),
-            ActorAddr::new(2, Role::Learner),
+            ActorAddr::new(1, crate::LEARNER),
+            ActorAddr::new(2, crate::LEARNER),
         );
         new.on_message(
             leader,
@@ -832,13 +832,13 @@ mod tests {
         assert_eq!(l.delivered(), 5, "restarts from its snapshot only");
         assert_eq!(l.take_ready().snapshot, Some(snapshot));
         l.on_message(
-            ActorAddr::new(2, Role::Proposer),
+            ActorAddr::new(2, crate::PROPOSER),
             PaxosMessage::Heartbeat {
                 ballot: Ballot::new(1, 2),
                 chosen_upto: 20,
             },
         );
-        let peer = ActorAddr::new(3, Role::Learner);
+        let peer = ActorAddr::new(3, crate::LEARNER);
         l.on_message(
             peer,
             PaxosMessage::Chosen {
@@ -886,7 +886,7 @@ mod tests {
             PaxosConfig::all_roles(2, vec![1, 2, 3]),
             LearnerState::default(),
         );
-        let peer = ActorAddr::new(1, Role::Learner);
+        let peer = ActorAddr::new(1, crate::LEARNER);
         l.on_message(
             peer,
             PaxosMessage::SnapshotChunk {
@@ -939,7 +939,7 @@ mod tests {
             PaxosConfig::all_roles(2, vec![1, 2, 3]),
             LearnerState::default(),
         );
-        let stuck = ActorAddr::new(3, Role::Learner);
+        let stuck = ActorAddr::new(3, crate::LEARNER);
         l.on_message(
             stuck,
             PaxosMessage::SnapshotChunk {
@@ -950,7 +950,7 @@ mod tests {
             },
         );
         l.on_message(
-            ActorAddr::new(1, Role::Proposer),
+            ActorAddr::new(1, crate::PROPOSER),
             PaxosMessage::Heartbeat {
                 ballot: Ballot::new(1, 1),
                 chosen_upto: 9,

@@ -48,4 +48,13 @@ pub use config::PaxosConfig;
 pub use learner::{Learner, LearnerOp, LearnerState};
 pub use proposer::Proposer;
 pub use protocol::{PaxosProtocol, PaxosSection};
+
+use synod_messages::Role;
+
+/// The proposer's role: proposes values; one proposer at a time leads.
+pub const PROPOSER: Role = Role::named("proposer");
+/// The acceptor's role: votes on proposals .
+pub const ACCEPTOR: Role = Role::named("acceptor");
+/// The learner's role: learns chosen values and applies them to the node's store.
+pub const LEARNER: Role = Role::named("learner");
 pub use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};

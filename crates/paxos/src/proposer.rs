@@ -273,7 +273,7 @@ impl Proposer {
             from_slot,
         };
         let acceptors = self.cfg.acceptors.clone();
-        self.broadcast(&acceptors, Role::Acceptor, msg);
+        self.broadcast(&acceptors, crate::ACCEPTOR, msg);
     }
 
     fn step_down(&mut self, leader: Option<NodeId>) {
@@ -433,7 +433,7 @@ impl Proposer {
                 ballot: self.ballot,
                 entries: chunk,
             };
-            self.broadcast(&to, Role::Acceptor, msg);
+            self.broadcast(&to, crate::ACCEPTOR, msg);
         }
     }
 
@@ -506,7 +506,7 @@ impl Proposer {
             let learners = self.cfg.learners.clone();
             for chunk in self.cut(chosen) {
                 let msg = PaxosMessage::Chosen { entries: chunk };
-                self.broadcast(&learners, Role::Learner, msg);
+                self.broadcast(&learners, crate::LEARNER, msg);
             }
             return;
         };
@@ -520,13 +520,13 @@ impl Proposer {
                     ballot: self.ballot,
                     slots: known.into_iter().map(|(slot, _)| *slot).collect(),
                 };
-                self.send(learner, Role::Learner, msg);
+                self.send(learner, crate::LEARNER, msg);
             }
             let unknown: Vec<(Slot, Value)> = unknown.into_iter().cloned().collect();
             for chunk in self.cut(unknown) {
                 self.send(
                     learner,
-                    Role::Learner,
+                    crate::LEARNER,
                     PaxosMessage::Chosen { entries: chunk },
                 );
             }
@@ -564,9 +564,9 @@ impl Proposer {
             .copied()
             .filter(|&p| p != self.cfg.id)
             .collect();
-        self.broadcast(&proposers, Role::Proposer, msg.clone());
+        self.broadcast(&proposers, crate::PROPOSER, msg.clone());
         let learners = self.cfg.learners.clone();
-        self.broadcast(&learners, Role::Learner, msg);
+        self.broadcast(&learners, crate::LEARNER, msg);
         // The acceptors answer a barrier even when no write is in flight: that is how an idle
         // leader knows a majority still hears it (check-quorum in `tick_leader`). A later
         // confirmation of the last read round is still a confirmation of its reads.
@@ -593,7 +593,7 @@ impl Proposer {
             seq,
         };
         let acceptors = self.cfg.acceptors.clone();
-        self.broadcast(&acceptors, Role::Acceptor, msg);
+        self.broadcast(&acceptors, crate::ACCEPTOR, msg);
     }
 
     /// Acceptor `from` answered read barrier `seq` of this leader: the Accepts sent to it
@@ -749,7 +749,7 @@ impl Proposer {
         }
         let sent = !messages.is_empty();
         for msg in messages {
-            self.send(to, Role::Acceptor, msg);
+            self.send(to, crate::ACCEPTOR, msg);
         }
         sent
     }

@@ -14,7 +14,6 @@ use synod_core::protocol::{check_role_names, check_timing};
 use synod_core::{
     Guarantee, Host, Invariants, Member, Protocol, RoleSpec, Scenario, Setup, Stateless,
 };
-use synod_messages::Role;
 
 /// `[paxos]`: timing and batching of Multi-Paxos, in ticks of `tick_ms`.
 #[derive(Debug, Clone, Deserialize)]
@@ -132,7 +131,7 @@ impl Protocol for PaxosProtocol {
             // No compaction from the service: the acceptor forgets votes when its learner's
             // snapshot is durable (`Snapshotted`).
             host.role(
-                RoleSpec::new(Role::Acceptor, ACCEPTOR),
+                RoleSpec::new(crate::ACCEPTOR, ACCEPTOR),
                 move |state: AcceptorState| {
                     Acceptor::new(id, state).with_max_batch_bytes(max_batch_bytes)
                 },
@@ -146,7 +145,7 @@ impl Protocol for PaxosProtocol {
                 reads: true,
                 applies: true,
                 reports: true,
-                ..RoleSpec::new(Role::Proposer, PROPOSER)
+                ..RoleSpec::new(crate::PROPOSER, PROPOSER)
             };
             host.role(spec, move |_: Stateless| Proposer::new(config.clone()))?;
         }
@@ -157,7 +156,7 @@ impl Protocol for PaxosProtocol {
             reports: !proposes,
             applies: true,
             compacts: true,
-            ..RoleSpec::new(Role::Learner, LEARNER)
+            ..RoleSpec::new(crate::LEARNER, LEARNER)
         };
         host.role(spec, move |state: LearnerState| {
             Learner::new(pc.clone(), state)

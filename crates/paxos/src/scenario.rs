@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, VecDeque};
 use synod_core::driver::{self, Effects};
 use synod_core::{Applied, Core, Snapshot, StorageError};
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
-use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
+use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId};
 
 /// One numbered step of the seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,9 +101,9 @@ pub fn number(b: Ballot) -> String {
 
 fn who(a: ActorAddr) -> String {
     match a.role {
-        Role::Proposer => format!("officer {}", a.node),
-        Role::Acceptor => format!("general {}", a.node),
-        Role::Learner => format!("scribe {}", a.node),
+        crate::PROPOSER => format!("officer {}", a.node),
+        crate::ACCEPTOR => format!("general {}", a.node),
+        crate::LEARNER => format!("scribe {}", a.node),
         other => format!("{other} {}", a.node),
     }
 }
@@ -212,8 +212,8 @@ impl World {
     /// was chosen goes to it at once.
     fn collect(&mut self, from: ActorAddr) {
         let messages = match from.role {
-            Role::Proposer => self.officers.get_mut(&from.node).map(sent),
-            Role::Acceptor => self.generals.get_mut(&from.node).map(sent),
+            crate::PROPOSER => self.officers.get_mut(&from.node).map(sent),
+            crate::ACCEPTOR => self.generals.get_mut(&from.node).map(sent),
             _ => self.scribes.get_mut(&from.node).map(|s| {
                 sent(s);
                 Vec::new()
@@ -253,7 +253,7 @@ impl World {
             .ok_or_else(|| ScenarioError(format!("no officer {k}")))?;
         officer.campaign();
         let ballot = officer.ballot();
-        self.collect(ActorAddr::new(k, Role::Proposer));
+        self.collect(ActorAddr::new(k, crate::PROPOSER));
         Ok(ballot)
     }
 
@@ -266,7 +266,7 @@ impl World {
         officer
             .propose(vec![attack_time(t)])
             .map_err(|e| ScenarioError(format!("officer {k} cannot propose: {e}")))?;
-        self.collect(ActorAddr::new(k, Role::Proposer));
+        self.collect(ActorAddr::new(k, crate::PROPOSER));
         Ok(())
     }
 
@@ -301,11 +301,11 @@ impl World {
             who(from)
         ));
         match to.role {
-            Role::Proposer => self
+            crate::PROPOSER => self
                 .officers
                 .get_mut(&to.node)
                 .map(|o| o.on_message(from, m.msg.clone())),
-            Role::Acceptor => self
+            crate::ACCEPTOR => self
                 .generals
                 .get_mut(&to.node)
                 .map(|g| g.on_message(from, m.msg.clone())),
@@ -371,11 +371,11 @@ impl World {
 }
 
 fn officer(k: NodeId) -> ActorAddr {
-    ActorAddr::new(k, Role::Proposer)
+    ActorAddr::new(k, crate::PROPOSER)
 }
 
 fn general(k: NodeId) -> ActorAddr {
-    ActorAddr::new(k, Role::Acceptor)
+    ActorAddr::new(k, crate::ACCEPTOR)
 }
 
 /// An observer of the steps.

@@ -9,7 +9,7 @@ mod common;
 use common::leader;
 use synod_core::Core;
 use synod_messages::paxos::PaxosMessage;
-use synod_messages::{ActorAddr, Role};
+use synod_messages::ActorAddr;
 use synod_paxos::Proposer;
 
 /// Ticks `p` `n` times; `answer` acceptors answer every read barrier it sends.
@@ -21,7 +21,7 @@ fn tick(p: &mut Proposer, n: u32, answer: &[u64]) {
             .messages
             .into_iter()
             .filter(|(to, m)| {
-                to.role == Role::Acceptor && matches!(m, PaxosMessage::ReadBarrier { .. })
+                to.role == synod_paxos::ACCEPTOR && matches!(m, PaxosMessage::ReadBarrier { .. })
             })
             .map(|(to, m)| (to.node, m))
             .collect();
@@ -31,7 +31,7 @@ fn tick(p: &mut Proposer, n: u32, answer: &[u64]) {
             };
             if answer.contains(&acceptor) {
                 p.on_message(
-                    ActorAddr::new(acceptor, Role::Acceptor),
+                    ActorAddr::new(acceptor, synod_paxos::ACCEPTOR),
                     PaxosMessage::ReadBarrierAck { ballot, seq },
                 );
             }

@@ -13,7 +13,7 @@ use common::{accepted, big, config, leader_of_three_with, put};
 use std::collections::BTreeMap;
 use synod_core::Core;
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
-use synod_messages::{ActorAddr, NodeId, Role};
+use synod_messages::{ActorAddr, NodeId};
 use synod_paxos::{Learner, LearnerState, PaxosConfig, Proposer};
 
 /// How each learner heard of chosen slots: by number, or with the value.
@@ -103,11 +103,11 @@ fn value(n: u8) -> Value {
 }
 
 fn own_acceptor() -> ActorAddr {
-    ActorAddr::new(1, Role::Acceptor)
+    ActorAddr::new(1, synod_paxos::ACCEPTOR)
 }
 
 fn leader() -> ActorAddr {
-    ActorAddr::new(2, Role::Proposer)
+    ActorAddr::new(2, synod_paxos::PROPOSER)
 }
 
 fn voted(ballot: Ballot, entries: Vec<(Slot, Value)>) -> PaxosMessage {
@@ -163,7 +163,7 @@ fn a_vote_of_another_ballot_is_not_taken_and_catch_up_fetches_the_value() {
     );
     // A vote from another node's acceptor is not this node's acceptor's.
     l.on_message(
-        ActorAddr::new(3, Role::Acceptor),
+        ActorAddr::new(3, synod_paxos::ACCEPTOR),
         voted(b, vec![(1, value(1))]),
     );
     assert_eq!(delivered(&mut l), vec![]);
@@ -182,7 +182,7 @@ fn a_vote_of_another_ballot_is_not_taken_and_catch_up_fetches_the_value() {
         "{asked:?}"
     );
     l.on_message(
-        ActorAddr::new(2, Role::Learner),
+        ActorAddr::new(2, synod_paxos::LEARNER),
         PaxosMessage::Chosen {
             entries: vec![(1, value(1))],
         },
@@ -229,7 +229,7 @@ fn a_late_word_of_an_older_ballot_does_not_replace_the_awaited_one() {
     let mut l = learner();
     l.on_message(leader(), chosen_slots(new, vec![1]));
     l.on_message(
-        ActorAddr::new(2, Role::Proposer),
+        ActorAddr::new(2, synod_paxos::PROPOSER),
         chosen_slots(old, vec![1]),
     );
     l.on_message(own_acceptor(), voted(new, vec![(1, value(1))]));

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 use synod_core::Core;
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
-use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
+use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId};
 use synod_paxos::{
     Acceptor, AcceptorOp, AcceptorState, Learner, LearnerState, PaxosConfig, Proposer,
 };
@@ -74,8 +74,8 @@ impl Sim {
         let quorum = self.quorum();
         let node = self.nodes.get_mut(&at.node).unwrap();
         let (messages, accepted) = match at.role {
-            Role::Proposer => (node.proposer.take_ready().messages, Vec::new()),
-            Role::Acceptor => {
+            synod_paxos::PROPOSER => (node.proposer.take_ready().messages, Vec::new()),
+            synod_paxos::ACCEPTOR => {
                 let r = node.acceptor.take_ready();
                 (r.messages, r.persist)
             }
@@ -125,8 +125,8 @@ impl Sim {
         }
         let node = self.nodes.get_mut(&to.node).unwrap();
         match to.role {
-            Role::Proposer => node.proposer.on_message(from, msg),
-            Role::Acceptor => node.acceptor.on_message(from, msg),
+            synod_paxos::PROPOSER => node.proposer.on_message(from, msg),
+            synod_paxos::ACCEPTOR => node.acceptor.on_message(from, msg),
             _ => node.learner.on_message(from, msg),
         }
         self.flush(to);
@@ -136,8 +136,8 @@ impl Sim {
         let node = self.nodes.get_mut(&id).unwrap();
         node.proposer.on_tick();
         node.learner.on_tick();
-        self.flush(ActorAddr::new(id, Role::Proposer));
-        self.flush(ActorAddr::new(id, Role::Learner));
+        self.flush(ActorAddr::new(id, synod_paxos::PROPOSER));
+        self.flush(ActorAddr::new(id, synod_paxos::LEARNER));
     }
 
     fn propose_somewhere(&mut self) {
@@ -162,7 +162,7 @@ impl Sim {
                 .propose(vec![cmd.clone()])
                 .is_ok()
             {
-                self.flush(ActorAddr::new(id, Role::Proposer));
+                self.flush(ActorAddr::new(id, synod_paxos::PROPOSER));
                 return;
             }
         }
@@ -277,7 +277,7 @@ fn a_new_leader_does_not_propose_in_slots_a_quorum_member_compacted() {
     p.take_ready();
     for (acceptor, compacted) in [(2, 0), (3, 7)] {
         p.on_message(
-            ActorAddr::new(acceptor, Role::Acceptor),
+            ActorAddr::new(acceptor, synod_paxos::ACCEPTOR),
             PaxosMessage::Promise {
                 ballot,
                 accepted: Vec::new(),

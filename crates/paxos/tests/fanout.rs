@@ -11,7 +11,7 @@ use common::{accepted, barrier_ack, big, promise, put};
 use std::collections::BTreeSet;
 use synod_core::Core;
 use synod_messages::paxos::PaxosMessage;
-use synod_messages::{NodeId, Role};
+use synod_messages::NodeId;
 use synod_paxos::{PaxosConfig, Proposer};
 
 /// Five nodes playing every role, seen by node 1, with `spares` spare acceptors.
@@ -49,7 +49,9 @@ fn sent(p: &mut Proposer) -> Sent {
     for (to, m) in p.take_ready().messages {
         match m {
             PaxosMessage::Accept { .. } => s.accepts.insert(to.node),
-            PaxosMessage::Chosen { .. } if to.role == Role::Learner => s.values.insert(to.node),
+            PaxosMessage::Chosen { .. } if to.role == synod_paxos::LEARNER => {
+                s.values.insert(to.node)
+            }
             PaxosMessage::ChosenSlots { .. } => s.slots.insert(to.node),
             _ => false,
         };

@@ -7,7 +7,7 @@ mod common;
 use common::leader;
 use synod_core::Core;
 use synod_messages::paxos::{Ballot, PaxosMessage};
-use synod_messages::{ActorAddr, Role};
+use synod_messages::ActorAddr;
 use synod_paxos::{PaxosConfig, Proposer};
 
 fn barriers(p: &mut Proposer) -> Vec<(u64, u64)> {
@@ -35,7 +35,7 @@ fn reads_of_one_step_share_one_barrier_and_are_released_by_a_majority() {
     );
     let ack = |p: &mut Proposer, a| {
         p.on_message(
-            ActorAddr::new(a, Role::Acceptor),
+            ActorAddr::new(a, synod_paxos::ACCEPTOR),
             PaxosMessage::ReadBarrierAck {
                 ballot: Ballot::new(1, 1),
                 seq,
@@ -57,7 +57,7 @@ fn a_higher_promise_deposes_the_leader_and_fails_its_reads() {
     p.read_index(7).unwrap();
     barriers(&mut p);
     p.on_message(
-        ActorAddr::new(2, Role::Acceptor),
+        ActorAddr::new(2, synod_paxos::ACCEPTOR),
         PaxosMessage::Rejected {
             ballot: Ballot::new(1, 1),
             promised: Ballot::new(2, 3),
@@ -72,7 +72,7 @@ fn a_higher_promise_deposes_the_leader_and_fails_its_reads() {
 fn an_acceptor_answers_a_barrier_below_its_promise_with_rejected() {
     use synod_paxos::{Acceptor, AcceptorState};
     let mut a = Acceptor::new(2, AcceptorState::default());
-    let from = ActorAddr::new(1, Role::Proposer);
+    let from = ActorAddr::new(1, synod_paxos::PROPOSER);
     a.on_message(
         from,
         PaxosMessage::Prepare {
@@ -131,7 +131,7 @@ fn the_read_point_covers_slots_chosen_above_a_recovery_hole() {
     use synod_messages::{Command, KvOp, RequestId};
     let mut p = Proposer::new(PaxosConfig::all_roles(1, vec![1, 2, 3]));
     p.on_message(
-        ActorAddr::new(1, Role::Learner),
+        ActorAddr::new(1, synod_paxos::LEARNER),
         PaxosMessage::Progress { delivered_upto: 4 },
     );
     p.campaign();
@@ -165,7 +165,7 @@ fn the_read_point_covers_slots_chosen_above_a_recovery_hole() {
     let seq = barriers(&mut p)[0].1;
     for a in [1, 2] {
         p.on_message(
-            ActorAddr::new(a, Role::Acceptor),
+            ActorAddr::new(a, synod_paxos::ACCEPTOR),
             PaxosMessage::ReadBarrierAck { ballot, seq },
         );
     }

@@ -7,7 +7,7 @@ mod common;
 use common::{barrier_ack, config, leader_recovering, promise_compacted, promise_part, put};
 use synod_core::Core;
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
-use synod_messages::{ActorAddr, NodeId, Role};
+use synod_messages::{ActorAddr, NodeId};
 use synod_paxos::Proposer;
 
 fn accepts(p: &mut Proposer) -> Vec<u64> {
@@ -38,7 +38,7 @@ fn a_recovered_slot_the_learner_delivered_is_no_longer_proposed() {
     }
     assert!(accepts(&mut p).contains(&1), "and re-sent while not chosen");
     p.on_message(
-        ActorAddr::new(1, Role::Learner),
+        ActorAddr::new(1, synod_paxos::LEARNER),
         PaxosMessage::Progress { delivered_upto: 1 },
     );
     for _ in 0..12 {
@@ -147,7 +147,7 @@ fn a_leader_keeps_leading_while_a_holder_of_what_it_skipped_answers() {
 fn a_leader_whose_learner_caught_up_does_not_need_the_holders() {
     let mut p = leader_after_a_snapshot_it_lacks();
     p.on_message(
-        ActorAddr::new(1, Role::Learner),
+        ActorAddr::new(1, synod_paxos::LEARNER),
         PaxosMessage::Progress { delivered_upto: 10 },
     );
     let prepares = run_with_barriers_answered_by(&mut p, &[1, 3], 100);
@@ -167,7 +167,7 @@ fn a_holder_of_only_part_of_the_skipped_slots_does_not_hold_back_the_rest() {
     assert!(p.is_leader());
     p.take_ready();
     p.on_message(
-        ActorAddr::new(1, Role::Learner),
+        ActorAddr::new(1, synod_paxos::LEARNER),
         PaxosMessage::Progress { delivered_upto: 5 },
     );
     let prepares = run_with_barriers_answered_by(&mut p, &[1, 2], 45);

@@ -4,7 +4,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use synod_messages::paxos::{Ballot, PaxosMessage};
-use synod_messages::{ActorAddr, Role};
+use synod_messages::ActorAddr;
 use synod_paxos::scenario::{example_1, example_2, time_of, Step, World};
 
 const N1: Ballot = Ballot::new(1, 1);
@@ -12,7 +12,7 @@ const N2: Ballot = Ballot::new(1, 2);
 const N3: Ballot = Ballot::new(2, 1);
 
 fn officer(k: u64) -> ActorAddr {
-    ActorAddr::new(k, Role::Proposer)
+    ActorAddr::new(k, synod_paxos::PROPOSER)
 }
 
 /// The messages on the road from `from`, as (receiving general, message).
@@ -50,7 +50,7 @@ fn prepares_to(w: &World, k: u64) -> Vec<(u64, Ballot)> {
 fn replies(w: &World, g: u64, k: u64) -> Vec<PaxosMessage> {
     w.in_flight
         .iter()
-        .filter(|m| m.from == ActorAddr::new(g, Role::Acceptor) && m.to == officer(k))
+        .filter(|m| m.from == ActorAddr::new(g, synod_paxos::ACCEPTOR) && m.to == officer(k))
         .map(|m| m.msg.clone())
         .collect()
 }

@@ -12,7 +12,7 @@ use common::{
 use std::collections::BTreeMap;
 use synod_core::Core;
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot};
-use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
+use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId};
 use synod_paxos::{PaxosConfig, Proposer};
 
 /// A window of two Accepts per acceptor.
@@ -141,7 +141,7 @@ fn a_leader_that_stepped_down_sends_no_accepts() {
     accepts(&mut p);
     let ballot = p.ballot();
     p.on_message(
-        ActorAddr::new(2, Role::Acceptor),
+        ActorAddr::new(2, synod_paxos::ACCEPTOR),
         PaxosMessage::Rejected {
             ballot,
             promised: Ballot::new(ballot.round + 1, 3),

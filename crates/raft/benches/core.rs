@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::collections::VecDeque;
 use synod_core::Core;
-use synod_messages::{ActorAddr, Command, KvOp, RequestId, Role};
+use synod_messages::{ActorAddr, Command, KvOp, RequestId};
 use synod_raft::{Raft, RaftConfig, RaftMessage, RaftState};
 
 struct Cluster {
@@ -48,7 +48,7 @@ impl Cluster {
 
     fn run(&mut self) {
         while let Some((from, to, msg)) = self.queue.pop_front() {
-            self.nodes[(to - 1) as usize].on_message(ActorAddr::new(from, Role::Raft), msg);
+            self.nodes[(to - 1) as usize].on_message(ActorAddr::new(from, synod_raft::RAFT), msg);
             self.flush(to);
         }
     }

@@ -13,7 +13,7 @@ use crate::{Raft, RaftPersist};
 use std::collections::{BTreeMap, HashMap};
 use synod_core::{Invariants, StepView};
 use synod_messages::raft::{EntryPayload, Index, Term};
-use synod_messages::{NodeId, Role};
+use synod_messages::NodeId;
 
 /// What the invariants remember of a whole run.
 #[derive(Default)]
@@ -31,7 +31,7 @@ pub struct RaftInvariants {
 
 impl Invariants for RaftInvariants {
     fn observe(&mut self, step: &StepView<'_>) -> Result<(), String> {
-        let Some(raft) = step.core::<Raft>(Role::Raft) else {
+        let Some(raft) = step.core::<Raft>(crate::RAFT) else {
             return Ok(());
         };
         let node = step.node;
@@ -54,7 +54,7 @@ impl Invariants for RaftInvariants {
                     return Err(format!("leader append-only: leader {node} of term {term} shrank its log from {before} to {last}"));
                 }
             }
-            if step.persisted::<RaftPersist>(Role::Raft).any(|op| {
+            if step.persisted::<RaftPersist>(crate::RAFT).any(|op| {
                 matches!(
                     op,
                     RaftPersist::TruncateFrom(_)
@@ -90,7 +90,7 @@ impl Invariants for RaftInvariants {
         }
         // Log matching: one (index, term) pair always names the same entry and the same
         // previous term, so two logs agreeing on an entry agree on everything before it.
-        for op in step.persisted::<RaftPersist>(Role::Raft) {
+        for op in step.persisted::<RaftPersist>(crate::RAFT) {
             let RaftPersist::Append(entries) = op else {
                 continue;
             };
@@ -137,6 +137,7 @@ mod tests {
     use super::*;
     use crate::{RaftConfig, RaftState};
     use synod_core::Core;
+    use synod_messages::Role;
 
     fn leader(id: NodeId) -> Raft {
         let mut raft = Raft::new(RaftConfig::new(id, vec![id]), RaftState::default());
@@ -159,8 +160,8 @@ mod tests {
     fn two_leaders_of_one_term_break_election_safety() {
         let mut inv = RaftInvariants::default();
         let (one, two) = (leader(1), leader(2));
-        inv.observe(&view(1, &[(Role::Raft, &one)])).unwrap();
-        let err = inv.observe(&view(2, &[(Role::Raft, &two)])).unwrap_err();
+        inv.observe(&view(1, &[(crate::RAFT, &one)])).unwrap();
+        let err = inv.observe(&view(2, &[(crate::RAFT, &two)])).unwrap_err();
         assert!(err.contains("election safety"), "{err}");
     }
 
@@ -169,8 +170,8 @@ mod tests {
         let mut inv = RaftInvariants::default();
         let one = leader(1);
         let persisted: Vec<(Role, Box<dyn std::any::Any>)> =
-            vec![(Role::Raft, Box::new(vec![RaftPersist::TruncateFrom(1)]))];
-        let cores: [(Role, &dyn std::any::Any); 1] = [(Role::Raft, &one)];
+            vec![(crate::RAFT, Box::new(vec![RaftPersist::TruncateFrom(1)]))];
+        let cores: [(Role, &dyn std::any::Any); 1] = [(crate::RAFT, &one)];
         let step = StepView {
             persisted: &persisted,
             ..view(1, &cores)

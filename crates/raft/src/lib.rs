@@ -38,6 +38,9 @@ mod snapshot;
 pub mod state;
 
 pub use protocol::{RaftProtocol, RaftSection};
+
+/// The role of a Raft replica: one per node.
+pub const RAFT: synod_messages::Role = synod_messages::Role::named("raft");
 pub use raft::{Raft, RaftConfig};
 pub use state::{HardState, RaftPersist, RaftState, SnapshotRecord};
 pub use synod_messages::raft::{ConflictHint, Entry, EntryPayload, Index, RaftMessage, Term};

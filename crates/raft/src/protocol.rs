@@ -10,7 +10,6 @@ use crate::{Raft, RaftConfig, RaftState};
 use serde::Deserialize;
 use synod_core::protocol::{check_role_names, check_timing};
 use synod_core::{Guarantee, Host, Invariants, Member, Protocol, RoleSpec, Setup};
-use synod_messages::Role;
 
 /// `[raft]`: timing and batching of Raft, in ticks of `tick_ms`.
 #[derive(Debug, Clone, Deserialize)]
@@ -102,7 +101,7 @@ impl Protocol for RaftProtocol {
             compacts: true,
             applies: true,
             reports: true,
-            ..RoleSpec::new(Role::Raft, STATE)
+            ..RoleSpec::new(crate::RAFT, STATE)
         };
         host.role(spec, move |state: RaftState| Raft::new(rc.clone(), state))
     }

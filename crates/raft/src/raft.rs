@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 use synod_core::{Applied, Core, NotLeader, Ready, Snapshot, Status};
 use synod_messages::raft::{Entry, EntryPayload, Index, RaftMessage, Term};
-use synod_messages::{ActorAddr, Command, NodeId, Role};
+use synod_messages::{ActorAddr, Command, NodeId};
 
 /// Tuning of one replica. Times are in ticks.
 #[derive(Debug, Clone)]
@@ -217,7 +217,7 @@ impl Raft {
     pub(crate) fn send(&mut self, to: NodeId, msg: RaftMessage) {
         self.ready
             .messages
-            .push((ActorAddr::new(to, Role::Raft), msg));
+            .push((ActorAddr::new(to, crate::RAFT), msg));
     }
 
     /// Sends `msg` to every other voter.
@@ -232,7 +232,9 @@ impl Raft {
     /// writes — a leader's AppendEntries, whose term was durable before it was elected and
     /// whose entries the leader counts as its own only once durable (§10.2.1).
     pub(crate) fn send_eager(&mut self, to: NodeId, msg: RaftMessage) {
-        self.ready.eager.push((ActorAddr::new(to, Role::Raft), msg));
+        self.ready
+            .eager
+            .push((ActorAddr::new(to, crate::RAFT), msg));
     }
 
     pub(crate) fn persist_hard_state(&mut self) {

@@ -7,7 +7,7 @@ mod harness;
 use harness::{cmd, config, Net};
 use synod_core::Core;
 use synod_messages::raft::{ConflictHint, Entry, EntryPayload, RaftMessage};
-use synod_messages::{ActorAddr, NodeId, Role};
+use synod_messages::{ActorAddr, NodeId};
 use synod_raft::{HardState, Raft, RaftPersist, RaftState};
 
 fn entries(terms: &[u64]) -> Vec<Entry> {
@@ -34,7 +34,7 @@ fn state(term: u64, log_terms: &[u64]) -> RaftState {
 }
 
 fn from(node: u64) -> ActorAddr {
-    ActorAddr::new(node, Role::Raft)
+    ActorAddr::new(node, synod_raft::RAFT)
 }
 
 // ---------------------------------------------------------------- §5.1 / §5.2 leader election

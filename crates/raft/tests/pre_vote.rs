@@ -7,7 +7,7 @@ mod harness;
 use harness::{cmd, config, Net};
 use synod_core::Core;
 use synod_messages::raft::RaftMessage;
-use synod_messages::{ActorAddr, Role};
+use synod_messages::ActorAddr;
 use synod_raft::RaftState;
 
 fn net(pre_vote: bool) -> Net {
@@ -79,7 +79,7 @@ fn s9_6_a_pre_vote_changes_nothing_at_the_receiver() {
     let term = net.node(2).term();
     let persisted = net.persisted.get(&2).map_or(0, Vec::len);
     net.nodes.get_mut(&2).unwrap().on_message(
-        ActorAddr::new(3, Role::Raft),
+        ActorAddr::new(3, synod_raft::RAFT),
         RaftMessage::PreVote {
             term: term + 5,
             candidate_id: 3,
@@ -109,7 +109,7 @@ fn s9_6_pre_votes_are_refused_under_a_live_leader_and_to_a_stale_log() {
     let term = net.node(2).term();
     let ask = |net: &mut Net, to: u64, last_log_index| {
         net.nodes.get_mut(&to).unwrap().on_message(
-            ActorAddr::new(3, Role::Raft),
+            ActorAddr::new(3, synod_raft::RAFT),
             RaftMessage::PreVote {
                 term: term + 1,
                 candidate_id: 3,

@@ -3,7 +3,7 @@
 use actix::Message;
 use serde::Serialize;
 use synod_core::{Applied, NotLeader, Snapshot, Status};
-use synod_messages::{KvOp, KvResult, NodeId, RequestId};
+use synod_messages::{KvOp, KvResult, NodeId, RequestId, Role};
 
 /// Service → protocol: replicate these commands.
 #[derive(Debug, Message)]
@@ -119,7 +119,7 @@ pub struct NodeStatus {
     /// the proposer's leader/candidate/follower, or "learner" on an observer).
     pub role: &'static str,
     /// The actors the node hosts.
-    pub roles: Vec<&'static str>,
+    pub roles: Vec<Role>,
     /// Paxos: the ballot `{round, node}` the node works in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ballot: Option<BallotView>,

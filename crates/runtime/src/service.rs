@@ -50,7 +50,7 @@ pub struct ServiceConfig {
     /// unless that leader answered `Taken` in the term this node sees.
     pub resend_after: Duration,
     /// The actors this node hosts, for `/v1/status`.
-    pub roles: Vec<&'static str>,
+    pub roles: Vec<Role>,
     /// When to snapshot the store.
     pub snapshot: SnapshotPolicy,
 }
@@ -198,13 +198,13 @@ impl Service {
     }
 
     fn me(&self) -> ActorAddr {
-        ActorAddr::new(self.cfg.node, Role::Service)
+        ActorAddr::new(self.cfg.node, Role::SERVICE)
     }
 
     fn send_to(&self, node: NodeId, msg: ServiceMessage) {
         self.router.do_send(synod_network::Send(Envelope {
             from: self.me(),
-            to: ActorAddr::new(node, Role::Service),
+            to: ActorAddr::new(node, Role::SERVICE),
             payload: Payload::Service(msg),
         }));
     }

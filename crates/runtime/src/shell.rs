@@ -26,7 +26,7 @@ use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Ha
 use std::time::Duration;
 use synod_core::driver::{self, Effects};
 use synod_core::{Applied, Core, DurableState, NotLeader, Snapshot, Status, Storage, StorageError};
-use synod_messages::{ActorAddr, Envelope, Payload};
+use synod_messages::{ActorAddr, Envelope, Payload, WireMessage};
 use synod_network::{Deliver, Register, Router};
 
 /// A persist slower than this is reported: the actor (and its heartbeats) stood still meanwhile.
@@ -78,12 +78,12 @@ struct ShellEffects<'a, S: DurableState> {
     service: Option<&'a Recipient<ApplyBatch>>,
 }
 
-impl<M: Into<Payload>, S: DurableState> Effects<M, S::Op> for ShellEffects<'_, S> {
+impl<M: WireMessage, S: DurableState> Effects<M, S::Op> for ShellEffects<'_, S> {
     fn send(&mut self, to: ActorAddr, msg: M) {
         let env = Envelope {
             from: self.me,
             to,
-            payload: msg.into(),
+            payload: Payload::protocol(msg),
         };
         self.router.do_send(synod_network::Send(env));
     }
@@ -121,7 +121,7 @@ impl<M: Into<Payload>, S: DurableState> Effects<M, S::Op> for ShellEffects<'_, S
 impl<C, S> Shell<C, S>
 where
     C: Core + Unpin,
-    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
     /// A shell playing `me`, ticking every `tick`, whose core `build` makes from what
@@ -239,7 +239,7 @@ where
 impl<C, S> Shell<C, S>
 where
     C: Core + Unpin,
-    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
     /// Carries out the core's outputs once the mailbox is empty: every message that arrived
@@ -272,7 +272,7 @@ where
 impl<C, S> Shell<C, S>
 where
     C: Core + Unpin + Send,
-    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
     /// Starts the shell on `arbiter`'s thread: a node's router's (and service's), so that a
@@ -285,7 +285,7 @@ where
 impl<C, S> Actor for Shell<C, S>
 where
     C: Core + Unpin,
-    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
     type Context = Context<Self>;
@@ -323,7 +323,7 @@ where
 impl<C, S> Handler<Deliver> for Shell<C, S>
 where
     C: Core + Unpin,
-    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
     type Result = ();
@@ -332,13 +332,13 @@ where
         if self.failed.is_some() {
             return;
         }
-        match C::Message::try_from(env.payload) {
+        match env.payload.into_protocol::<C::Message>() {
             Ok(msg) => {
                 self.core.on_message(env.from, msg);
                 self.schedule_drive(ctx);
             }
-            Err(_) => {
-                tracing::warn!(actor = %self.me, from = %env.from, "dropping a message of another protocol")
+            Err(e) => {
+                tracing::warn!(actor = %self.me, from = %env.from, error = %e, "dropping a message this role cannot read")
             }
         }
     }
@@ -347,7 +347,7 @@ where
 impl<C, S> Handler<Propose> for Shell<C, S>
 where
     C: Core + Unpin,
-    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
     type Result = Result<(), NotLeader>;
@@ -365,7 +365,7 @@ where
 impl<C, S> Handler<Read> for Shell<C, S>
 where
     C: Core + Unpin,
-    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
     type Result = Result<(), NotLeader>;
@@ -389,7 +389,7 @@ where
 impl<C, S> Handler<GetStatus> for Shell<C, S>
 where
     C: Core + Unpin,
-    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
     type Result = actix::MessageResult<GetStatus>;
@@ -406,7 +406,7 @@ where
 impl<C, S> Handler<Compact> for Shell<C, S>
 where
     C: Core + Unpin,
-    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
     type Result = ();
@@ -422,7 +422,7 @@ where
 impl<C, S> Handler<Flush> for Shell<C, S>
 where
     C: Core + Unpin,
-    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
     type Result = ();
@@ -438,7 +438,7 @@ where
 impl<C, S> Handler<Stop> for Shell<C, S>
 where
     C: Core + Unpin,
-    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
     type Result = ();

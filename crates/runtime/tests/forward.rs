@@ -108,7 +108,7 @@ async fn forward_one(answer: bool) -> Nodes {
     }
     .start();
     router2.do_send(Register {
-        role: Role::Service,
+        role: Role::SERVICE,
         recipient: leader.recipient(),
     });
     let term = Arc::new(AtomicU64::new(1));
@@ -238,7 +238,7 @@ async fn an_answer_about_an_older_term_does_not_roll_back_who_leads() {
         let count = Arc::new(AtomicU64::new(0));
         let r = router(node).await;
         r.do_send(Register {
-            role: Role::Service,
+            role: Role::SERVICE,
             recipient: Count(count.clone()).start().recipient(),
         });
         heard.push(count);

@@ -157,13 +157,13 @@ async fn a_command_forwarded_again_goes_to_the_protocol_once_per_term() {
         .await
         .unwrap();
     node2.do_send(Register {
-        role: Role::Service,
+        role: Role::SERVICE,
         recipient: TakenCounter(taken.clone()).start().recipient(),
     });
     let forward = |seq| {
         Send(Envelope {
-            from: ActorAddr::new(2, Role::Service),
-            to: ActorAddr::new(1, Role::Service),
+            from: ActorAddr::new(2, Role::SERVICE),
+            to: ActorAddr::new(1, Role::SERVICE),
             payload: Payload::Service(ServiceMessage::Forward {
                 commands: vec![Command {
                     id: RequestId { client: 9, seq },

@@ -56,7 +56,7 @@ async fn a_stalled_thread_gets_one_tick_not_every_missed_one() {
     let count = Arc::new(AtomicU64::new(0));
     let ticks = count.clone();
     let _shell = Shell::recover(
-        ActorAddr::new(1, Role::Raft),
+        ActorAddr::new(1, Role::named("raft")),
         Box::new(MemoryStorage::<Stateless>::new()),
         move |_| Ticks(ticks.clone()),
         router,

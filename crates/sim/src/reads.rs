@@ -123,8 +123,8 @@ impl Sim {
         self.net.send(
             &mut self.rng,
             self.now,
-            ActorAddr::new(from, Role::Service),
-            ActorAddr::new(to, Role::Service),
+            ActorAddr::new(from, Role::SERVICE),
+            ActorAddr::new(to, Role::SERVICE),
             Payload::Service(msg),
         );
     }

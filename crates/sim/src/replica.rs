@@ -14,7 +14,7 @@ use synod_core::{
     Applied, Core, DurableState, Guarantee, Host, Invariants, MemoryStorage, NotLeader,
     Protocol as Plugin, RoleSpec, Schema, Setup, Snapshot, Status, Storage, StorageError, Visitor,
 };
-use synod_messages::{ActorAddr, Command, NodeId, Payload, Role};
+use synod_messages::{ActorAddr, Command, NodeId, Payload, Role, WireMessage};
 
 /// Which registered protocol the simulated cluster runs, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -190,7 +190,7 @@ struct Driven<C, S> {
 impl<C, S> SimRole for Driven<C, S>
 where
     C: Core,
-    C::Message: Into<Payload> + TryFrom<Payload>,
+    C::Message: WireMessage,
     C::Persist: Clone,
     S: DurableState<Op = C::Persist>,
 {
@@ -199,7 +199,7 @@ where
     }
 
     fn deliver(&mut self, from: ActorAddr, payload: Payload) {
-        if let Ok(msg) = C::Message::try_from(payload) {
+        if let Ok(msg) = payload.into_protocol::<C::Message>() {
             self.core.on_message(from, msg);
         }
     }
@@ -261,12 +261,14 @@ struct SimEffects<'a, S: DurableState> {
     persisted: Vec<S::Op>,
 }
 
-impl<M: Into<Payload>, S: DurableState> Effects<M, S::Op> for SimEffects<'_, S>
+impl<M: WireMessage, S: DurableState> Effects<M, S::Op> for SimEffects<'_, S>
 where
     S::Op: Clone,
 {
     fn send(&mut self, to: ActorAddr, msg: M) {
-        self.out.messages.push((self.from, to, msg.into()));
+        self.out
+            .messages
+            .push((self.from, to, Payload::protocol(msg)));
     }
 
     fn persist(&mut self, ops: &[S::Op]) -> Result<(), StorageError> {
@@ -362,7 +364,7 @@ impl Host for SimHost<'_> {
     ) -> Result<(), Self::Error>
     where
         C: Core + Unpin,
-        C::Message: Into<Payload> + TryFrom<Payload>,
+        C::Message: WireMessage,
         C::Persist: Clone,
         S: Schema<Op = C::Persist>,
     {

@@ -14,7 +14,7 @@ use actix::dev::ArbiterHandle;
 use actix::{Addr, Recipient};
 use std::time::Duration;
 use synod_core::{Core, Host, Protocol, RoleSpec, Schema, Setup, Visitor};
-use synod_messages::{ActorAddr, NodeId, Payload};
+use synod_messages::{ActorAddr, NodeId, Role, WireMessage};
 use synod_network::Router;
 use synod_runtime::{Compact, GetStatus, Propose, Read, Shell, Stop};
 
@@ -88,7 +88,7 @@ struct NodeHost<'a> {
     tick: Duration,
     front: Option<(Recipient<Propose>, Recipient<GetStatus>)>,
     read: Option<Recipient<Read>>,
-    roles: Vec<&'static str>,
+    roles: Vec<Role>,
     actors: Vec<Recipient<Stop>>,
     compact: Vec<Recipient<Compact>>,
 }
@@ -103,7 +103,7 @@ impl Host for NodeHost<'_> {
     ) -> Result<(), StartError>
     where
         C: Core + Unpin,
-        C::Message: Into<Payload> + TryFrom<Payload>,
+        C::Message: WireMessage,
         S: Schema<Op = C::Persist>,
     {
         let mut shell = Shell::recover(
@@ -120,7 +120,7 @@ impl Host for NodeHost<'_> {
             shell = shell.report_roles_to(self.inbox.roles.clone());
         }
         let shell = shell.start_on(self.arbiter);
-        self.roles.push(spec.role.name());
+        self.roles.push(spec.role);
         if spec.front {
             self.front = Some((shell.clone().recipient(), shell.clone().recipient()));
         }

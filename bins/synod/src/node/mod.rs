@@ -111,7 +111,7 @@ pub(crate) struct ProtocolHandles {
     /// Where the node's protocol status is read.
     pub status: Recipient<GetStatus>,
     /// The actors hosted, for `/v1/status`.
-    pub roles: Vec<&'static str>,
+    pub roles: Vec<Role>,
     /// The protocol's actors, to stop them.
     pub actors: Vec<Recipient<Stop>>,
     /// The roles that compact their logs when the state machine is snapshotted.
@@ -295,7 +295,7 @@ pub async fn start_node(
         Context::with_receiver(service_rx).run(service_actor);
     });
     router.do_send(Register {
-        role: Role::Service,
+        role: Role::SERVICE,
         recipient: service.clone().recipient(),
     });
     actors.push(service.clone().recipient());

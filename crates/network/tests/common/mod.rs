@@ -40,8 +40,8 @@ pub async fn collect(router: &Addr<Router>, role: Role) -> mpsc::UnboundedReceiv
 /// An envelope from `from`'s Raft role to `to`'s Raft role, tagged with `tag`.
 pub fn envelope(from: NodeId, to: NodeId, tag: u64) -> Envelope {
     Envelope {
-        from: ActorAddr::new(from, Role::Raft),
-        to: ActorAddr::new(to, Role::Raft),
+        from: ActorAddr::new(from, Role::named("raft")),
+        to: ActorAddr::new(to, Role::named("raft")),
         payload: Payload::Service(ServiceMessage::Redirect {
             ids: vec![],
             leader: Some(tag),

@@ -4,7 +4,7 @@
 
 use synod_core::Core;
 use synod_messages::paxos::{AcceptedValue, PaxosMessage, Slot};
-use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
+use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId};
 use synod_paxos::{PaxosConfig, Proposer};
 
 /// Proposer 1's configuration: every node 1-3 plays every role, with the default settings.
@@ -80,7 +80,7 @@ pub fn promise_part(
 ) {
     let ballot = p.ballot();
     p.on_message(
-        ActorAddr::new(from, Role::Acceptor),
+        ActorAddr::new(from, synod_paxos::ACCEPTOR),
         PaxosMessage::Promise {
             ballot,
             accepted,
@@ -95,7 +95,7 @@ pub fn promise_part(
 pub fn barrier_ack(p: &mut Proposer, from: NodeId, seq: u64) {
     let ballot = p.ballot();
     p.on_message(
-        ActorAddr::new(from, Role::Acceptor),
+        ActorAddr::new(from, synod_paxos::ACCEPTOR),
         PaxosMessage::ReadBarrierAck { ballot, seq },
     );
 }
@@ -126,7 +126,7 @@ pub fn big(seq: u64) -> Command {
 pub fn accepted(p: &mut Proposer, from: u64, slots: Vec<Slot>) {
     let ballot = p.ballot();
     p.on_message(
-        ActorAddr::new(from, Role::Acceptor),
+        ActorAddr::new(from, synod_paxos::ACCEPTOR),
         PaxosMessage::Accepted { ballot, slots },
     );
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use synod_core::driver::{self, Effects};
 use synod_core::{Applied, Core, MemoryStorage, Snapshot, Storage, StorageError};
 use synod_messages::raft::RaftMessage;
-use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId, Role};
+use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId};
 use synod_raft::{Raft, RaftConfig, RaftPersist, RaftState};
 
 pub struct Net {
@@ -127,7 +127,7 @@ impl Net {
             return true;
         }
         if let Some(node) = self.nodes.get_mut(&to) {
-            node.on_message(ActorAddr::new(from, Role::Raft), msg);
+            node.on_message(ActorAddr::new(from, synod_raft::RAFT), msg);
             self.flush(to);
         }
         true
@@ -207,7 +207,7 @@ struct NodeEffects<'a> {
 
 impl Effects<RaftMessage, RaftPersist> for NodeEffects<'_> {
     fn send(&mut self, to: ActorAddr, msg: RaftMessage) {
-        assert_eq!(to.role, Role::Raft);
+        assert_eq!(to.role, synod_raft::RAFT);
         self.queue.push_back((self.id, to.node, msg));
     }
 

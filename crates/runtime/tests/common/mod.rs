@@ -22,7 +22,7 @@ where
 {
     let service_ctx = Context::<Service>::new();
     let shell = Shell::recover(
-        ActorAddr::new(1, Role::Raft),
+        ActorAddr::new(1, Role::named("raft")),
         Box::new(MemoryStorage::<Stateless>::new()),
         build,
         router.clone(),
@@ -58,7 +58,7 @@ pub fn start_service(
         max_forward_bytes: 1 << 20,
         retry_interval: Duration::from_millis(5),
         resend_after,
-        roles: vec!["raft"],
+        roles: vec![Role::named("raft")],
         snapshot: SnapshotPolicy {
             every: 0,
             max_log_bytes: 0,
@@ -67,7 +67,7 @@ pub fn start_service(
     };
     let service = ctx.run(Service::new(cfg, router.clone(), protocol, status));
     router.do_send(Register {
-        role: Role::Service,
+        role: Role::SERVICE,
         recipient: service.clone().recipient(),
     });
     service
