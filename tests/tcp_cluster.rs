@@ -438,3 +438,42 @@ fn a_cas_on_a_value_that_is_not_utf8_goes_by_base64_and_loses_nothing() {
     ));
     assert_eq!(code, 200, "{}", &body[..body.len().min(200)]);
 }
+
+/// `/health` answers while the process serves; `/ready` only while the node can serve a
+/// linearizable request: with a majority down it says why it is not.
+#[test]
+fn health_and_ready_tell_a_serving_node_from_one_that_can_serve_linearizably() {
+    for protocol in common::linearizable_protocols() {
+        let mut c = Cluster::start(protocol, 3);
+        c.leader(&[1, 2, 3]);
+        let http = c.http.clone();
+        let get = |id: usize, path: &str| match ureq::get(&format!("{}{path}", http[id - 1])).call()
+        {
+            Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
+        };
+        for id in 1..=3 {
+            let (code, body) = wait_for(Duration::from_secs(10), "every node ready", || {
+                let answer = get(id, "/ready");
+                (answer.0 == 200).then_some(answer)
+            });
+            assert!(
+                body.contains("\"ready\":true"),
+                "{protocol} node {id}: {code} {body}"
+            );
+            assert_eq!(get(id, "/health").0, 200, "{protocol} node {id}");
+        }
+        c.kill9(2);
+        c.kill9(3);
+        let (code, body) = wait_for(Duration::from_secs(10), "node 1 not ready", || {
+            let answer = get(1, "/ready");
+            (answer.0 == 503).then_some(answer)
+        });
+        assert!(
+            body.contains("\"ready\":false") && body.contains("reason"),
+            "{protocol}: {code} {body}"
+        );
+        assert_eq!(get(1, "/health").0, 200, "{protocol}: node 1 still serves");
+    }
+}

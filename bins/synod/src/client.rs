@@ -146,26 +146,151 @@ pub fn run(endpoints: &[String], cmd: &KvCommand) -> i32 {
     2
 }
 
-/// Prints `/v1/status` of every endpoint.
-pub fn status(endpoints: &[String]) -> i32 {
-    let agent = agent();
+/// Prints `/v1/status` of every endpoint: as a table, or with `json` one line of JSON each.
+pub fn status(endpoints: &[String], json: bool) -> i32 {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(3))
+        .build();
     let mut code = 0;
+    let mut rows = Vec::new();
     for endpoint in endpoints {
         let url = format!("{}/v1/status", endpoint.trim_end_matches('/'));
-        match agent.get(&url).call() {
-            Ok(resp) => println!("{endpoint} {}", body(resp)),
+        let answer = match agent.get(&url).call() {
+            Ok(resp) => Ok(body(resp)),
             Err(e) => {
-                println!("{endpoint} unreachable: {e}");
                 code = 1;
+                Err(e.to_string())
+            }
+        };
+        if json {
+            match &answer {
+                Ok(text) => println!("{endpoint} {text}"),
+                Err(e) => println!("{endpoint} unreachable: {e}"),
             }
         }
+        rows.push((endpoint.clone(), answer));
+    }
+    if !json {
+        print!("{}", status_table(&rows));
     }
     code
 }
 
+/// The table `synod status` prints: one row per endpoint, its lag counted against the
+/// highest commit index any node reported.
+fn status_table(rows: &[(String, Result<String, String>)]) -> String {
+    let parsed: Vec<(&String, Option<serde_json::Value>, Option<&String>)> = rows
+        .iter()
+        .map(|(url, answer)| match answer {
+            Ok(text) => (url, serde_json::from_str(text).ok(), None),
+            Err(e) => (url, None, Some(e)),
+        })
+        .collect();
+    let commit = |v: &serde_json::Value| v["commit_index"].as_u64().unwrap_or(0);
+    let highest = parsed
+        .iter()
+        .filter_map(|(_, v, _)| v.as_ref().map(commit))
+        .max()
+        .unwrap_or(0);
+    let header = [
+        "NODE", "URL", "PROTOCOL", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAG", "KEYS",
+        "HEALTH",
+    ];
+    let mut table: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for (url, value, error) in parsed {
+        let Some(v) = value else {
+            let why = error.map_or("bad answer", |e| {
+                if e.contains("Connection refused") {
+                    "unreachable"
+                } else {
+                    "no answer"
+                }
+            });
+            let mut row = vec!["?".to_string(), url.clone()];
+            row.extend(std::iter::repeat_n("-".to_string(), 8));
+            row.push(why.to_string());
+            table.push(row);
+            continue;
+        };
+        let field = |name: &str| match &v[name] {
+            serde_json::Value::Null => "-".to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let applied = v["applied_index"].as_u64().unwrap_or(0);
+        let role = field("role");
+        let health = match (role.as_str(), &v["leader_id"]) {
+            ("failed", _) => "storage failed",
+            (_, serde_json::Value::Null) => "no leader",
+            _ => "ok",
+        };
+        table.push(vec![
+            field("node_id"),
+            url.clone(),
+            field("protocol"),
+            role,
+            field("term"),
+            field("leader_id"),
+            field("commit_index"),
+            applied.to_string(),
+            highest.saturating_sub(applied).to_string(),
+            field("keys"),
+            health.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| table.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in table {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{agent, segment, unsendable};
+    use super::{agent, segment, status_table, unsendable};
+
+    #[test]
+    fn the_status_table_has_a_row_per_node_and_counts_lag_against_the_highest_commit() {
+        let leader = r#"{"node_id":1,"protocol":"raft","role":"leader","roles":["raft"],"term":3,"leader_id":1,"commit_index":9,"last_log_index":9,"applied_index":9,"snapshot_index":0,"keys":4}"#;
+        let behind = r#"{"node_id":2,"protocol":"raft","role":"follower","roles":["raft"],"term":3,"leader_id":null,"commit_index":5,"last_log_index":5,"applied_index":5,"snapshot_index":0,"keys":2}"#;
+        let rows = vec![
+            ("http://a".to_string(), Ok(leader.to_string())),
+            ("http://b".to_string(), Ok(behind.to_string())),
+            (
+                "http://c".to_string(),
+                Err("Connection refused".to_string()),
+            ),
+        ];
+        let table = status_table(&rows);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4, "{table}");
+        assert!(
+            lines[0].starts_with("NODE") && lines[0].ends_with("HEALTH"),
+            "{table}"
+        );
+        let cells = |line: &str| {
+            line.split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            cells(lines[1])[8],
+            "0",
+            "the leader lags by nothing: {table}"
+        );
+        assert_eq!(cells(lines[2])[8], "4", "node 2 is 4 behind: {table}");
+        assert_eq!(cells(lines[2])[10..], ["no", "leader"], "{table}");
+        assert!(lines[3].ends_with("unreachable"), "{table}");
+    }
 
     /// Review finding: `synod kv put 'a?b' v` wrote key `a` (the rest went as a query).
     #[test]

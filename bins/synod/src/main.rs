@@ -58,8 +58,11 @@ enum Cmd {
         /// The example: paxos-example-1 or paxos-example-2.
         name: String,
     },
-    /// Print the status of each node.
+    /// Print the status of each node as a table (`--json`: each node's `/v1/status`).
     Status {
+        /// One line of JSON per node instead of the table.
+        #[arg(long)]
+        json: bool,
         /// Comma-separated node URLs.
         #[arg(
             long,
@@ -117,7 +120,9 @@ fn main() -> ExitCode {
         Cmd::Cluster { config } => synod::cluster::run(&config),
         Cmd::Kv { endpoints, op } => return ExitCode::from(client::run(&endpoints, &op) as u8),
         Cmd::Scenario { name } => synod::scenario::run(&name),
-        Cmd::Status { endpoints } => return ExitCode::from(client::status(&endpoints) as u8),
+        Cmd::Status { endpoints, json } => {
+            return ExitCode::from(client::status(&endpoints, json) as u8)
+        }
         Cmd::Bench(args) => synod::bench::run(&args),
     };
     match result {

@@ -7,6 +7,8 @@
 //! | DELETE | `/v1/kv/{key}` | 200 | 400, 503, 504, 507 |
 //! | POST | `/v1/kv/{key}/cas` (JSON `{"expected","value"}`, or `*_base64`) | 200 / 409 | 400, 408, 413, 503, 504, 507 |
 //! | GET | `/v1/status` | 200 JSON | 503 |
+//! | GET | `/health` | 200 `{"status":"ok"}` while the node serves | 503 |
+//! | GET | `/ready` | 200 when it can serve linearizable requests now ([`crate::health`]) | 503 with a `reason` |
 //! | POST | `/v1/admin/faults` (JSON, test-only: [`crate::admin`]) | 200 | 400, 404 unless enabled |
 //!
 //! Every error body is JSON with an `error` field. A client may send
@@ -56,6 +58,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/v1/kv/{key}/cas").route(web::post().to(cas)))
     .service(web::resource("/v1/status").route(web::get().to(status)))
+    .service(web::resource("/health").route(web::get().to(crate::health::health)))
+    .service(web::resource("/ready").route(web::get().to(crate::health::ready)))
     .service(web::resource("/v1/admin/faults").route(web::post().to(crate::admin::faults)))
     .default_service(web::to(|| async {
         HttpResponse::NotFound().json(json!({"error": "not_found", "detail": "no such route"}))

@@ -26,6 +26,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod health;
 pub mod http;
 pub mod msg;
 mod reads;

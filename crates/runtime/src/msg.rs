@@ -127,9 +127,10 @@ pub struct NodeStatus {
     pub term: u64,
     /// The leader as far as this node knows.
     pub leader_id: Option<NodeId>,
-    /// Highest committed log position known here.
+    /// Highest log position known committed (chosen) here; never below `applied_index`.
     pub commit_index: u64,
-    /// Last position of the local log.
+    /// Last position of the local log (or, without one, the highest position this node
+    /// knows of); never below `applied_index`.
     pub last_log_index: u64,
     /// Highest log position applied to the KV store here.
     pub applied_index: u64,

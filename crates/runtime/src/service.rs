@@ -756,6 +756,7 @@ impl Handler<GetNodeStatus> for Service {
         Box::pin(self.status.send(GetStatus).into_actor(self).map(
             |status: Result<Status, _>, service, _| {
                 let status = status.ok()?;
+                let applied = service.kv.applied_index();
                 Some(NodeStatus {
                     node_id: service.cfg.node,
                     protocol: status.protocol,
@@ -766,9 +767,12 @@ impl Handler<GetNodeStatus> for Service {
                         .map(|(round, node)| BallotView { round, node }),
                     term: status.term,
                     leader_id: status.leader,
-                    commit_index: status.commit_index,
-                    last_log_index: status.last_index,
-                    applied_index: service.kv.applied_index(),
+                    // What this node applied is committed, whatever its protocol core heard
+                    // last (a Paxos follower's proposer learns of chosen slots after its
+                    // learner applied them): the field never reads below `applied_index`.
+                    commit_index: status.commit_index.max(applied),
+                    last_log_index: status.last_index.max(applied),
+                    applied_index: applied,
                     snapshot_index: service.snapshot_index,
                     keys: service.kv.len(),
                     writes_to: status.writes_to,
