@@ -477,3 +477,64 @@ fn health_and_ready_tell_a_serving_node_from_one_that_can_serve_linearizably() {
         assert_eq!(get(1, "/health").0, 200, "{protocol}: node 1 still serves");
     }
 }
+
+/// `GET /metrics` of a real node is Prometheus text a parser reads, and its numbers follow
+/// what the cluster did: requests by route and status, persists, applies, the leader.
+#[test]
+fn metrics_are_prometheus_text_that_follows_the_cluster() {
+    let c = Cluster::start("raft", 3);
+    let leader = c.leader(&[1, 2, 3]);
+    for i in 0..20 {
+        assert_eq!(c.put(leader, &format!("m{i}"), "v"), Ok(200));
+    }
+    let text = ureq::get(&format!("{}/metrics", c.http[leader - 1]))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).unwrap();
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match &s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => *v,
+                prometheus_parse::Value::Histogram(buckets) => {
+                    buckets.iter().map(|b| b.count).fold(0.0, f64::max)
+                }
+                other => panic!("{name}: unexpected {other:?}"),
+            })
+            .sum()
+    };
+    let node = leader.to_string();
+    let puts = value(
+        "synod_http_requests_total",
+        &[
+            ("route", "/v1/kv/:key"),
+            ("method", "PUT"),
+            ("status", "200"),
+            ("node", &node),
+        ],
+    );
+    assert!(puts >= 20.0, "PUT 200 counted {puts} times:\n{text}");
+    assert_eq!(value("synod_is_leader", &[]), 1.0, "{text}");
+    assert!(value("synod_applied_total", &[]) >= 20.0, "{text}");
+    assert!(value("synod_applied_index", &[]) >= 20.0, "{text}");
+    assert!(
+        value("synod_persist_duration_seconds", &[("role", "raft")]) >= 1.0,
+        "no persist recorded:\n{text}"
+    );
+    assert!(
+        value("synod_messages_total", &[("path", "queued_tcp")]) > 0.0,
+        "{text}"
+    );
+    assert!(
+        value("synod_http_request_duration_seconds", &[]) >= 20.0,
+        "{text}"
+    );
+}

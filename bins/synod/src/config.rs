@@ -97,6 +97,8 @@ pub struct HttpSection {
     /// Threads that parse HTTP and answer clients (the protocol and the store run on the node's
     /// own thread whatever this says).
     pub workers: usize,
+    /// Record metrics and serve them at `GET /metrics` (off: `/metrics` answers 503).
+    pub metrics: bool,
 }
 
 /// One worker: on a small machine a second one per node only adds thread switches (measured
@@ -104,7 +106,10 @@ pub struct HttpSection {
 /// +10 % (Paxos) in the median; see docs/performance-history.md).
 impl Default for HttpSection {
     fn default() -> Self {
-        Self { workers: 1 }
+        Self {
+            workers: 1,
+            metrics: true,
+        }
     }
 }
 

@@ -89,6 +89,10 @@ fn init_logging() {
 fn run_node(config: PathBuf, id: u64) -> Result<(), String> {
     let cfg = Config::load(&config).map_err(|e| e.to_string())?;
     cfg.node(id).map_err(|e| e.to_string())?;
+    // One node per process: its metrics carry its id.
+    if cfg.http.metrics {
+        synod_runtime::metrics::install(&[("node", id.to_string())]);
+    }
     let system = actix_rt::System::new();
     system.block_on(async move {
         let seed = cfg.seed.unwrap_or(0) ^ id;

@@ -8,6 +8,7 @@
 //! | POST | `/v1/kv/{key}/cas` (JSON `{"expected","value"}`, or `*_base64`) | 200 / 409 | 400, 408, 413, 503, 504, 507 |
 //! | GET | `/v1/status` | 200 JSON | 503 |
 //! | GET | `/health` | 200 `{"status":"ok"}` while the node serves | 503 |
+//! | GET | `/metrics` | 200 Prometheus text ([`crate::metrics`]) | 503 without a recorder |
 //! | GET | `/ready` | 200 when it can serve linearizable requests now ([`crate::health`]) | 503 with a `reason` |
 //! | POST | `/v1/admin/faults` (JSON, test-only: [`crate::admin`]) | 200 | 400, 404 unless enabled |
 //!
@@ -46,6 +47,10 @@ pub struct ApiState {
     pub admission: Arc<Admission>,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
+    /// The process's metrics, rendered at `GET /metrics`.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The node's router, whose counters `/metrics` reports.
+    pub router: Option<actix::Addr<synod_network::Router>>,
 }
 
 /// Registers the API routes.
@@ -60,6 +65,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/status").route(web::get().to(status)))
     .service(web::resource("/health").route(web::get().to(crate::health::health)))
     .service(web::resource("/ready").route(web::get().to(crate::health::ready)))
+    .service(web::resource("/metrics").route(web::get().to(crate::metrics::scrape)))
     .service(web::resource("/v1/admin/faults").route(web::post().to(crate::admin::faults)))
     .default_service(web::to(|| async {
         HttpResponse::NotFound().json(json!({"error": "not_found", "detail": "no such route"}))

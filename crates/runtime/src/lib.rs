@@ -28,6 +28,7 @@ pub mod admin;
 pub mod admission;
 pub mod health;
 pub mod http;
+pub mod metrics;
 pub mod msg;
 mod reads;
 pub mod service;

@@ -317,6 +317,7 @@ impl Service {
         ctx: &mut Context<Self>,
     ) {
         let ids: Vec<RequestId> = commands.iter().map(|c| c.id).collect();
+        metrics::counter!(crate::metrics::PROPOSALS).increment(ids.len() as u64);
         let term = self.term;
         self.protocol
             .send(Propose(commands))
@@ -388,6 +389,7 @@ impl Service {
     /// The protocol reports who leads and in which term: hand pending commands over.
     fn follow(&mut self, status: &Status, ctx: &mut Context<Self>) {
         if status.leader != self.leader {
+            metrics::counter!(crate::metrics::LEADER_CHANGES).increment(1);
             // Once per change: the line a person watching the cluster looks for.
             match status.leader {
                 Some(leader) if leader == self.cfg.node => tracing::info!(
@@ -518,6 +520,7 @@ impl Service {
                 return;
             }
         }
+        metrics::counter!(crate::metrics::APPLIED).increment(batch.entries.len() as u64);
         let kv = &mut self.kv;
         for applied in batch.entries {
             let Some(command) = applied.command else {

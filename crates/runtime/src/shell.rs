@@ -55,6 +55,25 @@ pub struct Shell<C: Core, S: DurableState<Op = C::Persist>> {
     failed: Option<(String, u32)>,
     /// A [`Flush`] is queued.
     drive_scheduled: bool,
+    /// Persist latency and batch size, for `/metrics`.
+    persists: PersistMetrics,
+}
+
+/// The shell's persist histograms (handles made once, so a persist only records).
+#[derive(Clone)]
+struct PersistMetrics {
+    seconds: metrics::Histogram,
+    ops: metrics::Histogram,
+}
+
+impl PersistMetrics {
+    fn new(role: synod_messages::Role) -> Self {
+        let role = role.name().to_string();
+        Self {
+            seconds: metrics::histogram!(crate::metrics::PERSIST_SECONDS, "role" => role.clone()),
+            ops: metrics::histogram!(crate::metrics::PERSIST_OPS, "role" => role),
+        }
+    }
 }
 
 /// Lets the tasks queued on this thread run before the caller goes on: the router, woken by
@@ -76,6 +95,7 @@ struct ShellEffects<'a, S: DurableState> {
     storage: &'a mut Box<dyn Storage<S>>,
     router: &'a Addr<Router>,
     service: Option<&'a Recipient<ApplyBatch>>,
+    persists: &'a PersistMetrics,
 }
 
 impl<M: WireMessage, S: DurableState> Effects<M, S::Op> for ShellEffects<'_, S> {
@@ -92,6 +112,8 @@ impl<M: WireMessage, S: DurableState> Effects<M, S::Op> for ShellEffects<'_, S> 
         let started = std::time::Instant::now();
         let persisted = self.storage.persist(ops);
         let took = started.elapsed();
+        self.persists.seconds.record(took.as_secs_f64());
+        self.persists.ops.record(ops.len() as f64);
         if took >= SLOW_PERSIST {
             tracing::warn!(actor = %self.me, ms = took.as_millis() as u64, ops = ops.len(), "slow persist: this actor did nothing else meanwhile");
         }
@@ -147,6 +169,7 @@ where
             last_status: None,
             failed: None,
             drive_scheduled: false,
+            persists: PersistMetrics::new(me.role),
         })
     }
 
@@ -208,6 +231,7 @@ where
             storage: &mut self.storage,
             router: &self.router,
             service: self.service.as_ref(),
+            persists: &self.persists,
         };
         (&mut self.core, fx)
     }

@@ -301,7 +301,13 @@ pub async fn start_node(
     actors.push(service.clone().recipient());
 
     let http = if http {
-        Some(start_http(cfg, me.http_addr, service.clone(), faults)?)
+        Some(start_http(
+            cfg,
+            me.http_addr,
+            service.clone(),
+            router.clone(),
+            faults,
+        )?)
     } else {
         None
     };
@@ -354,6 +360,7 @@ fn start_http(
     cfg: &Config,
     addr: SocketAddr,
     service: Addr<Service>,
+    router: Addr<Router>,
     faults: Faults,
 ) -> Result<(actix_web::dev::ServerHandle, SocketAddr), StartError> {
     if cfg.admin.enabled {
@@ -366,10 +373,34 @@ fn start_http(
         admin: cfg.admin.enabled.then_some(faults),
         admission: synod_runtime::admission::Admission::new(cfg.limits.max_pending_bytes),
         body_timeout: Duration::from_millis(cfg.limits.request_timeout_ms),
+        metrics: if cfg.http.metrics {
+            synod_runtime::metrics::install(&[])
+        } else {
+            None
+        },
+        router: Some(router),
     };
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .wrap_fn(|req, srv| {
+                // One counter and one histogram per request, by route pattern (not by key).
+                let started = std::time::Instant::now();
+                let route = req.match_pattern().unwrap_or_else(|| "other".into());
+                let method = req.method().to_string();
+                let response = actix_web::dev::Service::call(srv, req);
+                async move {
+                    let response = response.await?;
+                    let status = response.status().as_u16();
+                    synod_runtime::metrics::http_request(
+                        &route,
+                        &method,
+                        status,
+                        started.elapsed(),
+                    );
+                    Ok(response)
+                }
+            })
             .configure(http::configure)
     })
     .workers(cfg.http.workers)

@@ -153,10 +153,14 @@ impl Service {
             service.snapshotting = false;
             match written {
                 Ok(Ok(data)) => {
-                    tracing::debug!(
+                    let took = started.elapsed();
+                    metrics::counter!(crate::metrics::SNAPSHOTS).increment(1);
+                    metrics::histogram!(crate::metrics::SNAPSHOT_SECONDS)
+                        .record(took.as_secs_f64());
+                    tracing::info!(
                         node = service.cfg.node,
                         index,
-                        ms = started.elapsed().as_millis() as u64,
+                        ms = took.as_millis() as u64,
                         "snapshot taken"
                     );
                     service.hand_over(Snapshot { index, data });
