@@ -18,6 +18,8 @@
 //! heavy-tailed delays, partitions and one-way cuts. The same seed gives the same run; a failure
 //! prints the seed and the command that replays it.
 
+mod client;
+mod faults;
 pub mod invariants;
 pub mod net;
 mod reads;

@@ -5,7 +5,7 @@ use crate::invariants::Invariants;
 use crate::net::Network;
 use crate::replica::{snapshot, Disk, Output, Protocol, Replica};
 use crate::scenario::{schedule, Action, Scenario};
-use crate::workload::{Pending, Workload, DEADLINE};
+use crate::workload::{Pending, Workload};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap};
@@ -13,7 +13,7 @@ use std::fmt;
 use synod_check::{check, Outcome, Verdict};
 use synod_core::Guarantee;
 use synod_kv::KvStore;
-use synod_messages::{KvOp, KvResult, NodeId, Payload, RequestId};
+use synod_messages::{NodeId, Payload, RequestId};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -121,13 +121,13 @@ impl fmt::Display for Report {
 }
 
 pub(crate) struct Node {
-    id: NodeId,
-    disk: Disk,
+    pub(crate) id: NodeId,
+    pub(crate) disk: Disk,
     pub(crate) replica: Option<Replica>,
     pub(crate) kv: KvStore,
-    last_snapshot: u64,
+    pub(crate) last_snapshot: u64,
     /// Client requests proposed here, by id: the client waiting.
-    waiting: HashMap<RequestId, usize>,
+    pub(crate) waiting: HashMap<RequestId, usize>,
     /// Reads asked here: read id → (client, request, key, read point once known).
     pub(crate) reads: BTreeMap<u64, (usize, RequestId, String, Option<u64>)>,
     /// Read points asked of this node by other nodes: read id here → (asking node, its id).
@@ -135,30 +135,30 @@ pub(crate) struct Node {
     /// The last read id used; not reset by a crash, as the real service's ids are not reused.
     pub(crate) next_read: u64,
     /// The process is stopped (SIGSTOP) until this time.
-    paused_until: u64,
+    pub(crate) paused_until: u64,
     /// The process dies in the middle of its next persist.
-    crash_in_persist: bool,
+    pub(crate) crash_in_persist: bool,
     /// Client requests that arrived while it was paused.
-    deferred: Vec<(usize, Pending)>,
+    pub(crate) deferred: Vec<(usize, Pending)>,
     /// Crashed for good: not restarted, not even when the faults stop.
-    lost: bool,
-    tick_period: u64,
-    next_tick: u64,
+    pub(crate) lost: bool,
+    pub(crate) tick_period: u64,
+    pub(crate) next_tick: u64,
 }
 
 const TICK: u64 = 3;
 
 pub(crate) struct Sim {
-    cfg: SimConfig,
+    pub(crate) cfg: SimConfig,
     pub(crate) rng: StdRng,
-    ids: Vec<NodeId>,
+    pub(crate) ids: Vec<NodeId>,
     pub(crate) nodes: Vec<Node>,
     pub(crate) net: Network,
-    work: Workload,
+    pub(crate) work: Workload,
     invariants: Invariants,
     pub(crate) now: u64,
     steps: u64,
-    crashes: u64,
+    pub(crate) crashes: u64,
 }
 
 /// Time after the end of the run, without clients or faults, in which every node that is up
@@ -313,12 +313,6 @@ impl Sim {
         }
     }
 
-    /// Client `c` gets `result` for `request`, and thinks before its next operation.
-    pub(crate) fn answer(&mut self, c: usize, request: RequestId, result: KvResult) {
-        let think = think(&mut self.rng, self.work.clients[c].pinned.is_some());
-        self.work.answer(c, request, result, self.now, think);
-    }
-
     fn fail(&self, what: String) -> Failure {
         Failure {
             step: self.steps,
@@ -392,205 +386,6 @@ impl Sim {
             node.last_snapshot = node.kv.applied_index();
             if let Some(replica) = &mut node.replica {
                 replica.compact(snapshot(node.last_snapshot, bytes));
-            }
-        }
-    }
-
-    /// Node `i`'s process dies: only its disk survives.
-    fn crash(&mut self, i: usize) {
-        let node = &mut self.nodes[i];
-        node.crash_in_persist = false;
-        if node.replica.take().is_some() {
-            self.crashes += 1;
-            node.waiting.clear();
-            node.reads.clear();
-            node.remote_reads.clear();
-            node.kv = KvStore::new();
-            node.last_snapshot = 0;
-        }
-    }
-
-    fn leader(&self) -> Option<usize> {
-        self.nodes
-            .iter()
-            .position(|n| n.replica.as_ref().is_some_and(|r| r.leader() == Some(n.id)))
-    }
-
-    fn act(&mut self, action: Action) -> Result<(), Failure> {
-        match action {
-            Action::SetFaults(f) => self.net.faults = f,
-            Action::IsolateLeader => {
-                if let Some(l) = self.leader() {
-                    let id = self.nodes[l].id;
-                    let rest: Vec<NodeId> = self.ids.iter().copied().filter(|&x| x != id).collect();
-                    self.net.faults.partition(&[vec![id], rest]);
-                }
-            }
-            Action::Crash(who) => {
-                let target = who.or_else(|| self.leader());
-                if let Some(i) = target {
-                    if self.rng.gen_bool(0.5) {
-                        self.crash(i);
-                    } else {
-                        // Dies in its next persist, after what it may send before it left.
-                        self.nodes[i].crash_in_persist = true;
-                    }
-                }
-            }
-            Action::RestartAll => {
-                for i in 0..self.nodes.len() {
-                    if self.nodes[i].crash_in_persist {
-                        self.crash(i);
-                    }
-                    let node = &mut self.nodes[i];
-                    if node.replica.is_none() && !node.lost {
-                        node.replica = Some(Replica::start(
-                            self.cfg.protocol,
-                            node.id,
-                            &self.ids,
-                            self.cfg.seed ^ self.now,
-                            self.cfg.value_bytes,
-                            &mut node.disk,
-                        ));
-                        node.next_tick = self.now + 1;
-                        self.after_step(i)?;
-                    }
-                }
-            }
-            Action::PinClientToLeader(pin) => {
-                let leader = self.leader().map(|i| self.nodes[i].id);
-                for (i, client) in self.work.clients.iter_mut().enumerate() {
-                    if i == 0 {
-                        client.pinned = if pin { leader } else { None };
-                    } else if pin {
-                        // The others look for the new leader among the rest.
-                        client.leader = None;
-                    }
-                }
-            }
-            Action::PauseLeader(duration) => {
-                if let Some(i) = self.leader() {
-                    self.nodes[i].paused_until = self.now + duration;
-                }
-            }
-            Action::Resume => {
-                for i in 0..self.nodes.len() {
-                    if self.nodes[i].paused_until <= self.now && !self.nodes[i].deferred.is_empty()
-                    {
-                        // Requests that arrived during the pause are read before the peers'
-                        // messages: the deposed leader sees clients first.
-                        for (c, p) in std::mem::take(&mut self.nodes[i].deferred) {
-                            let waiting = self.work.clients[c]
-                                .pending
-                                .as_ref()
-                                .is_some_and(|q| q.command.id == p.command.id);
-                            if waiting {
-                                self.submit(c, i, p)?;
-                            }
-                        }
-                    }
-                }
-            }
-            Action::LoseFurthestAhead => {
-                let ahead =
-                    (0..self.nodes.len()).max_by_key(|&i| self.nodes[i].disk.snapshot_index());
-                if let Some(i) = ahead {
-                    self.crash(i);
-                    self.nodes[i].lost = true;
-                }
-            }
-            Action::TickPeriod(i, period) => {
-                if let Some(node) = self.nodes.get_mut(i) {
-                    node.tick_period = period;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A client acts: gives up on (or retries) an overdue operation, or issues a new one.
-    fn client(&mut self, c: usize) -> Result<(), Failure> {
-        if let Some(p) = self.work.clients[c].pending.clone() {
-            if !p.retried && self.rng.gen_bool(0.5) {
-                // Retry with the same request id at some node: it must be applied once.
-                let i = self.rng.gen_range(0..self.nodes.len());
-                let retry = Pending {
-                    deadline: self.now + DEADLINE,
-                    retried: true,
-                    ..p
-                };
-                self.work.clients[c].pending = Some(retry.clone());
-                return self.submit(c, i, retry);
-            }
-            self.work.clients[c].pending = None;
-            self.work.clients[c].next_at = self.now + 1;
-            return Ok(());
-        }
-        let command = self.work.next_command(&mut self.rng, c);
-        let op = self.work.call(c, &command, self.now);
-        let client = &self.work.clients[c];
-        let target = match (client.pinned, client.leader) {
-            (Some(p), _) => (p - 1) as usize,
-            (None, Some(l)) if self.rng.gen_bool(0.8) => (l - 1) as usize,
-            _ => self.rng.gen_range(0..self.nodes.len()),
-        };
-        let pending = Pending {
-            op,
-            command,
-            deadline: self.now + DEADLINE,
-            retried: false,
-        };
-        self.work.clients[c].pending = Some(pending.clone());
-        self.submit(c, target, pending)
-    }
-
-    fn submit(&mut self, c: usize, i: usize, p: Pending) -> Result<(), Failure> {
-        let node = &mut self.nodes[i];
-        if node.paused_until > self.now {
-            // The request waits in the paused process's socket.
-            node.deferred.push((c, p));
-            return Ok(());
-        }
-        let read_id = node.next_read + 1;
-        let (refused, read) = match &mut node.replica {
-            None => (Some(None), false),
-            Some(replica) => {
-                // Reads take a read point instead of a log position.
-                let read = matches!(p.command.op, KvOp::Get { .. });
-                let result = if read {
-                    replica.read(read_id)
-                } else {
-                    replica.propose(p.command.clone())
-                };
-                (result.err().map(|e| e.leader), read)
-            }
-        };
-        match refused {
-            None => {
-                if read {
-                    node.next_read = read_id;
-                    let key = p.command.op.key().to_string();
-                    node.reads.insert(read_id, (c, p.command.id, key, None));
-                } else {
-                    node.waiting.insert(p.command.id, c);
-                }
-                self.after_step(i)
-            }
-            Some(Some(leader)) if read => {
-                // A follower asks the leader for a read point and serves the read itself.
-                self.ask_leader(c, i, &p, leader);
-                Ok(())
-            }
-            Some(hint) => {
-                // Definitely not executed here.
-                let client = &mut self.work.clients[c];
-                client.leader = hint;
-                if !p.retried {
-                    self.work.history[p.op].outcome = Outcome::Failed;
-                    client.pending = None;
-                    client.next_at = self.now + self.rng.gen_range(1..10);
-                }
-                Ok(())
             }
         }
     }
@@ -676,15 +471,6 @@ impl Sim {
             decided: self.invariants.decided(),
             failure,
         }
-    }
-}
-
-/// How long a client waits before its next operation: a pinned client hammers its node.
-fn think(rng: &mut StdRng, pinned: bool) -> u64 {
-    if pinned {
-        1
-    } else {
-        rng.gen_range(1..20)
     }
 }
 
