@@ -117,7 +117,7 @@ async fn single_node(full: Arc<AtomicBool>, store: MemoryStorage<RaftState>) -> 
     let service = service_ctx.run(Service::new(
         cfg,
         router.clone(),
-        shell.clone().recipient(),
+        Some(shell.clone().recipient()),
         shell.recipient(),
     ));
     router.do_send(Register {

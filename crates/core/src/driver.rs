@@ -129,7 +129,7 @@ pub fn drive<C: Core, E: Effects<C::Message, C::Persist>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{NotLeader, Status};
+    use crate::Status;
     use synod_messages::Role;
 
     /// A core that emits one scripted Ready per take, and records the callbacks.
@@ -143,9 +143,6 @@ mod tests {
         type Persist = u32;
         fn on_message(&mut self, _: ActorAddr, _: u32) {}
         fn on_tick(&mut self) {}
-        fn propose(&mut self, _: Vec<synod_messages::Command>) -> Result<(), NotLeader> {
-            Err(NotLeader { leader: None })
-        }
         fn take_ready(&mut self) -> Ready<u32, u32> {
             if self.readies.is_empty() {
                 Ready::default()

@@ -4,10 +4,11 @@
 //!   inputs                      ┌────────────┐        outputs (Ready, in this order)
 //!   message(from, msg) ───────► │            │ ──► 0. eager messages (network, need no sync)
 //!   tick()             ───────► │    Core    │ ──► 1. persist ops    (storage, one sync)
-//!   propose(commands)  ───────► │  (no IO)   │     └► persisted()    (back to the core)
-//!   read_index(id)     ───────► │            │ ──► 2. messages       (network)
+//!   propose(commands)* ───────► │  (no IO)   │     └► persisted()    (back to the core)
+//!   read_index(id)*    ───────► │            │ ──► 2. messages       (network)
 //!   compact(snapshot)  ───────► │            │ ──► 3. snapshot, applied, reads (KV service)
 //!                               └────────────┘
+//!   * Proposing roles only (they take client commands); every role is a Core.
 //! ```
 //!
 //! [`driver`] carries the outputs out, for the actor shell, the simulator and the tests alike.
@@ -121,26 +122,73 @@ pub struct NotLeader {
     pub leader: Option<NodeId>,
 }
 
-/// A protocol's view of itself, for `/v1/status` and for routing client requests.
+/// Where a role stands in its protocol now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Standing {
+    /// It leads: it takes client commands (Raft leader, Paxos distinguished proposer).
+    Leader,
+    /// It asks for votes to lead (Raft candidate, Paxos proposer in phase 1).
+    Candidate,
+    /// It asks for pre-votes before standing (Raft's pre-vote).
+    PreCandidate,
+    /// It follows a leader, or waits for one.
+    Follower,
+    /// A role that never leads: it votes (a Paxos acceptor).
+    Acceptor,
+    /// A role that never leads: it learns what was decided (a Paxos learner).
+    Learner,
+}
+
+impl Standing {
+    /// The word `/v1/status` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Leader => "leader",
+            Standing::Candidate => "candidate",
+            Standing::PreCandidate => "pre-candidate",
+            Standing::Follower => "follower",
+            Standing::Acceptor => "acceptor",
+            Standing::Learner => "learner",
+        }
+    }
+}
+
+/// A role's view of itself, for `/v1/status` and for routing client requests.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Status {
     /// The protocol's name ("raft", "paxos").
     pub protocol: &'static str,
-    /// The role this core plays now ("leader", "follower", ...).
-    pub role: &'static str,
-    /// The current term (Raft) or ballot round (Paxos).
-    pub term: u64,
-    /// Who leads, as far as this core knows.
+    /// Where the role stands now.
+    pub standing: Standing,
+    /// The number of the current leadership attempt: Raft's term, the round of a Paxos
+    /// ballot. It only grows; a change means another leadership.
+    pub epoch: u64,
+    /// Who leads, as far as this role knows.
     pub leader: Option<NodeId>,
-    /// The highest log position known to be committed.
+    /// The highest log position known to be committed (chosen).
     pub commit_index: u64,
     /// The last position of the local log.
     pub last_index: u64,
-    /// The ballot `(round, node)` this core works in (Paxos only).
+    /// The ballot `(round, node)` this role works in (Paxos only).
     pub ballot: Option<(u64, NodeId)>,
-    /// A leader: the nodes it writes the log to ([`Core::writes_to`]); filled in for
+    /// A leader: the nodes it writes the log to ([`Proposing::writes_to`]); filled in for
     /// `/v1/status` only, empty otherwise.
     pub writes_to: Vec<NodeId>,
+    /// The role's storage failed: it is paused until it has recovered from its durable state
+    /// (set by the shell that drives it, never by a core).
+    pub storage_failed: bool,
+}
+
+impl Status {
+    /// The word `/v1/status` shows: where it stands, or `failed` while its storage fails.
+    pub fn role_word(&self) -> &'static str {
+        if self.storage_failed {
+            "failed"
+        } else {
+            self.standing.as_str()
+        }
+    }
 }
 
 /// A pure, deterministic protocol role: inputs in, [`Ready`] out.
@@ -154,15 +202,6 @@ pub trait Core: Send + 'static {
     fn on_message(&mut self, from: ActorAddr, msg: Self::Message);
     /// One logical tick of time.
     fn on_tick(&mut self);
-    /// Client commands to replicate. Only a leading core accepts them.
-    fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader>;
-    /// A linearizable read point for read `id`: the core answers in [`Ready::reads`] once it
-    /// has confirmed that it still leads, with the log position the state machine must have
-    /// applied before the read is served (ReadIndex). Cores that cannot refuse.
-    fn read_index(&mut self, id: u64) -> Result<(), NotLeader> {
-        let _ = id;
-        Err(NotLeader { leader: None })
-    }
     /// The state machine was snapshotted at `snapshot.index`: the core may drop what it holds
     /// up to there (log compaction). Cores without a log ignore it.
     fn compact(&mut self, snapshot: Snapshot) {
@@ -181,9 +220,19 @@ pub trait Core: Send + 'static {
     }
     /// The core's current view of itself.
     fn status(&self) -> Status;
+}
+
+/// A role that takes client commands: it replicates them while it leads, and otherwise says
+/// who leads (Raft's replica, the Paxos proposer). Roles that never take commands (an
+/// acceptor, a learner) do not implement it.
+pub trait Proposing: Core {
+    /// Client commands to replicate. Only a leading core accepts them.
+    fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader>;
+    /// A linearizable read point for read `id`: the core answers in [`Ready::reads`] once it
+    /// has confirmed that it still leads, with the log position the state machine must have
+    /// applied before the read is served (ReadIndex, read barrier).
+    fn read_index(&mut self, id: u64) -> Result<(), NotLeader>;
     /// A leader: the nodes it writes the log to (Raft: every voter, itself among them; Paxos:
-    /// the acceptors it sends Accepts to). Empty for other cores and roles.
-    fn writes_to(&self) -> Vec<NodeId> {
-        Vec::new()
-    }
+    /// the acceptors it sends Accepts to). Empty when it does not lead.
+    fn writes_to(&self) -> Vec<NodeId>;
 }

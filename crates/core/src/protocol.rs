@@ -10,7 +10,7 @@
 //!                        sim_section, invariants ──► what the simulator varies and checks
 //! ```
 
-use crate::{Core, Invariants, Schema};
+use crate::{Core, Invariants, Proposing, Schema};
 use synod_messages::{NodeId, Role, WireMessage};
 
 /// What a protocol promises its clients; the shared suites check what it promises.
@@ -80,10 +80,11 @@ pub struct RoleSpec {
     pub role: Role,
     /// The name its durable state is stored under.
     pub state: &'static str,
-    /// The node's front role: the KV service proposes client commands to it and reads the
-    /// node's status from it. Exactly one role per node.
+    /// The node's front role: the KV service reads the node's status (who leads, the epoch)
+    /// from it. Exactly one role per node; on a node without a proposing role (a Paxos
+    /// observer) the service forwards every command to the leader the front role knows.
     pub front: bool,
-    /// It gives linearizable read points (ReadIndex, read barrier).
+    /// A proposing role that gives linearizable read points (ReadIndex, read barrier).
     pub reads: bool,
     /// It compacts its log when the state machine is snapshotted.
     pub compacts: bool,
@@ -121,6 +122,18 @@ pub trait Host {
     ) -> Result<(), Self::Error>
     where
         C: Core + Unpin,
+        C::Message: WireMessage,
+        C::Persist: Clone,
+        S: Schema<Op = C::Persist>;
+    /// Runs one role that takes client commands ([`Proposing`]): the node's KV service
+    /// proposes to it (and reads through it, with `spec.reads`). One per node at most.
+    fn proposing<C, S>(
+        &mut self,
+        spec: RoleSpec,
+        build: impl Fn(S) -> C + Send + 'static,
+    ) -> Result<(), Self::Error>
+    where
+        C: Proposing + Unpin,
         C::Message: WireMessage,
         C::Persist: Clone,
         S: Schema<Op = C::Persist>;

@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::collections::VecDeque;
-use synod_core::Core;
+use synod_core::{Core, Proposing};
 use synod_messages::paxos::PaxosMessage;
 use synod_messages::{ActorAddr, Command, KvOp, RequestId};
 use synod_paxos::{Acceptor, AcceptorState, Learner, LearnerState, PaxosConfig, Proposer};

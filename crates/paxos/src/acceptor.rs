@@ -15,12 +15,12 @@
 use crate::config::by_slot;
 use std::collections::BTreeMap;
 use synod_core::{
-    decode_row, encode_row, Core, DurableState, NotLeader, Ready, Row, Rows, Schema, Status,
+    decode_row, encode_row, Core, DurableState, Ready, Row, Rows, Schema, Standing, Status,
     StorageError,
 };
 use synod_messages::batch::batches;
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
-use synod_messages::{ActorAddr, Command, NodeId};
+use synod_messages::{ActorAddr, NodeId};
 
 /// What an acceptor must not forget.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -277,10 +277,6 @@ impl Core for Acceptor {
 
     fn on_tick(&mut self) {}
 
-    fn propose(&mut self, _: Vec<Command>) -> Result<(), NotLeader> {
-        Err(NotLeader { leader: None })
-    }
-
     fn take_ready(&mut self) -> Ready<PaxosMessage, AcceptorOp> {
         std::mem::take(&mut self.ready)
     }
@@ -288,13 +284,14 @@ impl Core for Acceptor {
     fn status(&self) -> Status {
         Status {
             protocol: "paxos",
-            role: "acceptor",
-            term: self.state.promised.round,
+            standing: Standing::Acceptor,
+            epoch: self.state.promised.round,
             leader: None,
             commit_index: 0,
             last_index: self.state.accepted.keys().next_back().copied().unwrap_or(0),
             ballot: Some((self.state.promised.round, self.state.promised.node)),
             writes_to: Vec::new(),
+            storage_failed: false,
         }
     }
 }
@@ -314,6 +311,7 @@ pub fn addr(node: NodeId) -> ActorAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use synod_messages::Command;
 
     fn prepare(round: u64, node: NodeId) -> PaxosMessage {
         PaxosMessage::Prepare {

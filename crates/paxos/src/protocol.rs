@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   [paxos] section, [[nodes]] roles ──► PaxosProtocol::start ──► host.role(acceptor)
-//!                                                               host.role(proposer: front, reads)
+//!                                                               host.proposing(proposer: front, reads)
 //!                                                               host.role(learner: applies, compacts;
 //!                                                                         front on an observer)
 //! ```
@@ -147,10 +147,10 @@ impl Protocol for PaxosProtocol {
                 reports: true,
                 ..RoleSpec::new(crate::PROPOSER, PROPOSER)
             };
-            host.role(spec, move |_: Stateless| Proposer::new(config.clone()))?;
+            host.proposing(spec, move |_: Stateless| Proposer::new(config.clone()))?;
         }
-        // On an observer (no proposer) the learner answers proposals with the leader it
-        // knows from the heartbeats.
+        // On an observer (no proposer) the learner is the front: the service reads the leader
+        // it knows from the heartbeats and forwards every command there.
         let spec = RoleSpec {
             front: !proposes,
             reports: !proposes,

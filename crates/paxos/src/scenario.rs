@@ -20,7 +20,7 @@ use crate::learner::{Learner, LearnerState};
 use crate::proposer::Proposer;
 use std::collections::{BTreeMap, VecDeque};
 use synod_core::driver::{self, Effects};
-use synod_core::{Applied, Core, Snapshot, StorageError};
+use synod_core::{Applied, Core, Proposing, Snapshot, StorageError};
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId};
 

@@ -11,7 +11,7 @@ mod common;
 
 use common::{accepted, big, config, leader_of_three_with, put};
 use std::collections::BTreeMap;
-use synod_core::Core;
+use synod_core::{Core, Proposing};
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, NodeId};
 use synod_paxos::{Learner, LearnerState, PaxosConfig, Proposer};

@@ -7,7 +7,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
-use synod_core::Core;
+use synod_core::{Core, Proposing};
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId};
 use synod_paxos::{

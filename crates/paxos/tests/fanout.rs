@@ -9,7 +9,7 @@ mod common;
 
 use common::{accepted, barrier_ack, big, promise, put};
 use std::collections::BTreeSet;
-use synod_core::Core;
+use synod_core::{Core, Proposing};
 use synod_messages::paxos::PaxosMessage;
 use synod_messages::NodeId;
 use synod_paxos::{PaxosConfig, Proposer};

@@ -5,7 +5,7 @@
 mod common;
 
 use common::leader;
-use synod_core::Core;
+use synod_core::{Core, Proposing};
 use synod_messages::paxos::{Ballot, PaxosMessage};
 use synod_messages::ActorAddr;
 use synod_paxos::{PaxosConfig, Proposer};

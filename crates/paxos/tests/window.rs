@@ -10,7 +10,7 @@ use common::{
     accepted, barrier_ack, config, leader_of_three, leader_of_three_with, leader_with, put,
 };
 use std::collections::BTreeMap;
-use synod_core::Core;
+use synod_core::{Core, Proposing};
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot};
 use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId};
 use synod_paxos::{PaxosConfig, Proposer};

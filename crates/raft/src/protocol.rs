@@ -1,7 +1,7 @@
 //! Raft as a plug-in: its config section `[raft]` and its one role on every node.
 //!
 //! ```text
-//!   [raft] section ──► RaftProtocol::start ──► host.role(raft: front, reads, compacts,
+//!   [raft] section ──► RaftProtocol::start ──► host.proposing(raft: front, reads, compacts,
 //!                                                       applies, reports)
 //! ```
 
@@ -103,7 +103,7 @@ impl Protocol for RaftProtocol {
             reports: true,
             ..RoleSpec::new(crate::RAFT, STATE)
         };
-        host.role(spec, move |state: RaftState| Raft::new(rc.clone(), state))
+        host.proposing(spec, move |state: RaftState| Raft::new(rc.clone(), state))
     }
 
     /// Batches of a few entries (so batching paths run), and windows of 1 to 4 AppendEntries

@@ -6,7 +6,7 @@ use crate::state::{HardState, RaftPersist, RaftState, SnapshotRecord};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
-use synod_core::{Applied, Core, NotLeader, Ready, Snapshot, Status};
+use synod_core::{Applied, Core, NotLeader, Proposing, Ready, Snapshot, Standing, Status};
 use synod_messages::raft::{Entry, EntryPayload, Index, RaftMessage, Term};
 use synod_messages::{ActorAddr, Command, NodeId};
 
@@ -299,12 +299,12 @@ impl Raft {
         }
     }
 
-    fn role_name(&self) -> &'static str {
+    fn standing(&self) -> Standing {
         match self.role {
-            RoleState::Follower => "follower",
-            RoleState::PreCandidate { .. } => "pre-candidate",
-            RoleState::Candidate { .. } => "candidate",
-            RoleState::Leader { .. } => "leader",
+            RoleState::Follower => Standing::Follower,
+            RoleState::PreCandidate { .. } => Standing::PreCandidate,
+            RoleState::Candidate { .. } => Standing::Candidate,
+            RoleState::Leader { .. } => Standing::Leader,
         }
     }
 }
@@ -427,48 +427,8 @@ impl Core for Raft {
         }
     }
 
-    fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader> {
-        if !self.is_leader() {
-            return Err(NotLeader {
-                leader: self.leader,
-            });
-        }
-        if commands.is_empty() {
-            return Ok(());
-        }
-        let term = self.hard.term;
-        let first = self.log.last_index() + 1;
-        let entries: Vec<Entry> = commands
-            .into_iter()
-            .zip(first..)
-            .map(|(command, index)| Entry {
-                term,
-                index,
-                payload: EntryPayload::Command(command),
-            })
-            .collect();
-        // Not written yet: with every follower's pipeline full, the entries wait for the next
-        // AppendEntries to carry them, and then share its step's one sync with everything
-        // proposed meanwhile. Nothing depends on them before: the leader counts itself in a
-        // majority only for durable entries, and no follower has them.
-        self.log.append(&entries);
-        self.held_from.get_or_insert(first);
-        self.replicate();
-        Ok(())
-    }
-
     fn compact(&mut self, snapshot: Snapshot) {
         self.compact_or_defer(snapshot);
-    }
-
-    fn read_index(&mut self, id: u64) -> Result<(), NotLeader> {
-        if !self.is_leader() {
-            return Err(NotLeader {
-                leader: self.leader,
-            });
-        }
-        self.register_read(id);
-        Ok(())
     }
 
     fn take_ready(&mut self) -> Ready<RaftMessage, RaftPersist> {
@@ -499,14 +459,57 @@ impl Core for Raft {
     fn status(&self) -> Status {
         Status {
             protocol: "raft",
-            role: self.role_name(),
-            term: self.hard.term,
+            standing: self.standing(),
+            epoch: self.hard.term,
             leader: self.leader,
             commit_index: self.commit_index,
             last_index: self.log.last_index(),
             ballot: None,
             writes_to: Vec::new(),
+            storage_failed: false,
         }
+    }
+}
+
+impl Proposing for Raft {
+    fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader> {
+        if !self.is_leader() {
+            return Err(NotLeader {
+                leader: self.leader,
+            });
+        }
+        if commands.is_empty() {
+            return Ok(());
+        }
+        let term = self.hard.term;
+        let first = self.log.last_index() + 1;
+        let entries: Vec<Entry> = commands
+            .into_iter()
+            .zip(first..)
+            .map(|(command, index)| Entry {
+                term,
+                index,
+                payload: EntryPayload::Command(command),
+            })
+            .collect();
+        // Not written yet: with every follower's pipeline full, the entries wait for the next
+        // AppendEntries to carry them, and then share its step's one sync with everything
+        // proposed meanwhile. Nothing depends on them before: the leader counts itself in a
+        // majority only for durable entries, and no follower has them.
+        self.log.append(&entries);
+        self.held_from.get_or_insert(first);
+        self.replicate();
+        Ok(())
+    }
+
+    fn read_index(&mut self, id: u64) -> Result<(), NotLeader> {
+        if !self.is_leader() {
+            return Err(NotLeader {
+                leader: self.leader,
+            });
+        }
+        self.register_read(id);
+        Ok(())
     }
 
     fn writes_to(&self) -> Vec<NodeId> {

@@ -5,7 +5,7 @@
 mod harness;
 
 use harness::{cmd, config, Net};
-use synod_core::Core;
+use synod_core::{Core, Proposing, Standing};
 use synod_messages::raft::{ConflictHint, Entry, EntryPayload, RaftMessage};
 use synod_messages::{ActorAddr, NodeId};
 use synod_raft::{HardState, Raft, RaftPersist, RaftState};
@@ -44,7 +44,7 @@ fn s5_2_follower_times_out_becomes_candidate_and_requests_votes() {
     let mut net = Net::new(3);
     net.timeout(1);
     let s = net.node(1).status();
-    assert_eq!((s.role, s.term), ("candidate", 1));
+    assert_eq!((s.standing, s.epoch), (Standing::Candidate, 1));
     assert_eq!(net.node(1).voted_for(), Some(1));
     // The vote for itself is persisted before the RequestVotes leave (same Ready, persist first).
     assert!(
@@ -153,7 +153,7 @@ fn s5_2_candidate_steps_down_when_a_leader_of_its_term_appears() {
         },
     );
     let s = n2.status();
-    assert_eq!((s.role, s.leader), ("follower", Some(1)));
+    assert_eq!((s.standing, s.leader), (Standing::Follower, Some(1)));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 mod harness;
 
 use harness::{cmd, Net};
-use synod_core::Core;
+use synod_core::Proposing;
 use synod_messages::raft::RaftMessage;
 
 fn read(net: &mut Net, node: u64, id: u64) {

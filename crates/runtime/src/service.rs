@@ -22,7 +22,7 @@ use crate::snapshot_policy::{log_bytes, SnapshotPolicy};
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use synod_core::{Snapshot, Status};
+use synod_core::{NotLeader, Snapshot, Status};
 use synod_kv::KvStore;
 use synod_messages::batch::batches;
 use synod_messages::service::ServiceMessage;
@@ -88,10 +88,11 @@ pub struct Service {
     cfg: ServiceConfig,
     kv: KvStore,
     router: Addr<Router>,
-    protocol: Recipient<Propose>,
+    /// The role that takes client commands; none on a node without one (a Paxos observer).
+    protocol: Option<Recipient<Propose>>,
     status: Recipient<GetStatus>,
     leader: Option<NodeId>,
-    /// The protocol's term (Raft) or ballot round (Paxos), as last reported.
+    /// The protocol's epoch (Raft's term, a Paxos ballot's round), as last reported.
     term: u64,
     client_id: u64,
     next_seq: u64,
@@ -149,7 +150,7 @@ impl Service {
     pub fn new(
         cfg: ServiceConfig,
         router: Addr<Router>,
-        protocol: Recipient<Propose>,
+        protocol: Option<Recipient<Propose>>,
         status: Recipient<GetStatus>,
     ) -> Self {
         Self {
@@ -319,7 +320,15 @@ impl Service {
         let ids: Vec<RequestId> = commands.iter().map(|c| c.id).collect();
         metrics::counter!(crate::metrics::PROPOSALS).increment(ids.len() as u64);
         let term = self.term;
-        self.protocol
+        let Some(protocol) = &self.protocol else {
+            // No role here takes commands (a Paxos observer): refused as a follower would.
+            let not_leader = NotLeader {
+                leader: self.leader.filter(|&l| l != self.cfg.node),
+            };
+            self.refused(ids, origin, term, not_leader, ctx);
+            return;
+        };
+        protocol
             .send(Propose(commands))
             .into_actor(self)
             .map(move |result, service, ctx| match result {
@@ -333,34 +342,45 @@ impl Service {
                         service.send_to(origin, ServiceMessage::Taken { ids, term });
                     }
                 }
-                Ok(Err(not_leader)) => {
-                    if let Some(origin) = origin {
-                        service.unforward(&ids, term);
-                        service.send_to(
-                            origin,
-                            ServiceMessage::Redirect {
-                                ids,
-                                leader: not_leader.leader,
-                            },
-                        );
-                    } else {
-                        service.leader = not_leader.leader.filter(|&l| l != service.cfg.node);
-                        for id in &ids {
-                            if let Some(p) = service.pending.get_mut(id) {
-                                p.sent = None;
-                            }
-                        }
-                        // The refusal may be older than the last RoleChanged (a leader
-                        // elected meanwhile reports nothing more): ask who leads now.
-                        service.refresh_leader(ctx);
-                    }
-                }
+                Ok(Err(not_leader)) => service.refused(ids, origin, term, not_leader, ctx),
                 Err(e) => {
                     service.unforward(&ids, term);
                     tracing::error!(error = %e, "the protocol actor is gone");
                 }
             })
             .spawn(ctx);
+    }
+
+    /// The local protocol refused commands: redirect `origin` (a forwarding node), or mark
+    /// local requests for resending to the leader it named.
+    fn refused(
+        &mut self,
+        ids: Vec<RequestId>,
+        origin: Option<NodeId>,
+        term: u64,
+        not_leader: NotLeader,
+        ctx: &mut Context<Self>,
+    ) {
+        if let Some(origin) = origin {
+            self.unforward(&ids, term);
+            self.send_to(
+                origin,
+                ServiceMessage::Redirect {
+                    ids,
+                    leader: not_leader.leader,
+                },
+            );
+        } else {
+            self.leader = not_leader.leader.filter(|&l| l != self.cfg.node);
+            for id in &ids {
+                if let Some(p) = self.pending.get_mut(id) {
+                    p.sent = None;
+                }
+            }
+            // The refusal may be older than the last RoleChanged (a leader elected meanwhile
+            // reports nothing more): ask who leads now.
+            self.refresh_leader(ctx);
+        }
     }
 
     /// Forwarded commands the protocol refused in `term`: a copy forwarded again goes again.
@@ -380,7 +400,7 @@ impl Service {
             .map(|status, service, ctx| match status {
                 // A report of a later term may have come meanwhile: terms only grow, so an
                 // answer about an older one is stale.
-                Ok(status) if status.term >= service.term => service.follow(&status, ctx),
+                Ok(status) if status.epoch >= service.term => service.follow(&status, ctx),
                 _ => service.submit_due(ctx),
             })
             .spawn(ctx);
@@ -394,30 +414,30 @@ impl Service {
             match status.leader {
                 Some(leader) if leader == self.cfg.node => tracing::info!(
                     node = self.cfg.node,
-                    term = status.term,
+                    term = status.epoch,
                     protocol = status.protocol,
                     "this node leads"
                 ),
                 Some(leader) => tracing::info!(
                     node = self.cfg.node,
                     leader,
-                    term = status.term,
+                    term = status.epoch,
                     "leader known"
                 ),
                 None => tracing::info!(
                     node = self.cfg.node,
-                    term = status.term,
-                    role = status.role,
+                    term = status.epoch,
+                    role = status.role_word(),
                     "no leader known"
                 ),
             }
         }
         self.leader = status.leader;
-        if self.term != status.term {
+        if self.term != status.epoch {
             // What a past term took may be lost: a command forwarded again goes again.
             self.forwarded.clear();
         }
-        self.term = status.term;
+        self.term = status.epoch;
         self.submit_due(ctx);
     }
 
@@ -725,7 +745,7 @@ impl Handler<RoleChanged> for Service {
     type Result = ();
 
     fn handle(&mut self, RoleChanged(status): RoleChanged, ctx: &mut Context<Self>) {
-        if status.role == "failed" {
+        if status.storage_failed {
             self.fail_local(ClientError::Storage);
         }
         self.follow(&status, ctx);
@@ -763,12 +783,12 @@ impl Handler<GetNodeStatus> for Service {
                 Some(NodeStatus {
                     node_id: service.cfg.node,
                     protocol: status.protocol,
-                    role: status.role,
+                    role: status.role_word(),
                     roles: service.cfg.roles.clone(),
                     ballot: status
                         .ballot
                         .map(|(round, node)| BallotView { round, node }),
-                    term: status.term,
+                    term: status.epoch,
                     leader_id: status.leader,
                     // What this node applied is committed, whatever its protocol core heard
                     // last (a Paxos follower's proposer learns of chosen slots after its

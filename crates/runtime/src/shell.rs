@@ -25,8 +25,10 @@ use actix::fut::wrap_future;
 use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Recipient};
 use std::time::Duration;
 use synod_core::driver::{self, Effects};
-use synod_core::{Applied, Core, DurableState, NotLeader, Snapshot, Status, Storage, StorageError};
-use synod_messages::{ActorAddr, Envelope, Payload, WireMessage};
+use synod_core::{
+    Applied, Core, DurableState, NotLeader, Proposing, Snapshot, Status, Storage, StorageError,
+};
+use synod_messages::{ActorAddr, Envelope, NodeId, Payload, WireMessage};
 use synod_network::{Deliver, Register, Router};
 
 /// A persist slower than this is reported: the actor (and its heartbeats) stood still meanwhile.
@@ -57,6 +59,8 @@ pub struct Shell<C: Core, S: DurableState<Op = C::Persist>> {
     drive_scheduled: bool,
     /// Persist latency and batch size, for `/metrics`.
     persists: PersistMetrics,
+    /// A proposing role's [`Proposing::writes_to`], for `/v1/status`; others write to none.
+    writes_to: fn(&C) -> Vec<NodeId>,
 }
 
 /// The shell's persist histograms (handles made once, so a persist only records).
@@ -170,7 +174,17 @@ where
             failed: None,
             drive_scheduled: false,
             persists: PersistMetrics::new(me.role),
+            writes_to: |_| Vec::new(),
         })
+    }
+
+    /// A role that takes client commands: `/v1/status` shows whom it writes to.
+    pub fn proposing(mut self) -> Self
+    where
+        C: Proposing,
+    {
+        self.writes_to = C::writes_to;
+        self
     }
 
     /// Where committed entries go.
@@ -239,7 +253,7 @@ where
     fn status(&self) -> Status {
         let mut status = self.core.status();
         if self.failed.is_some() {
-            status.role = "failed";
+            status.storage_failed = true;
             status.leader = None;
         }
         status
@@ -249,7 +263,13 @@ where
     fn report_status(&mut self) {
         let status = self.status();
         let changed = self.last_status.as_ref().is_none_or(|last| {
-            (last.leader, last.term, last.role) != (status.leader, status.term, status.role)
+            (last.leader, last.epoch, last.standing, last.storage_failed)
+                != (
+                    status.leader,
+                    status.epoch,
+                    status.standing,
+                    status.storage_failed,
+                )
         });
         if changed {
             if let Some(watcher) = &self.watcher {
@@ -370,7 +390,7 @@ where
 
 impl<C, S> Handler<Propose> for Shell<C, S>
 where
-    C: Core + Unpin,
+    C: Proposing + Unpin,
     C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
@@ -388,7 +408,7 @@ where
 
 impl<C, S> Handler<Read> for Shell<C, S>
 where
-    C: Core + Unpin,
+    C: Proposing + Unpin,
     C::Message: WireMessage,
     S: DurableState<Op = C::Persist>,
 {
@@ -421,7 +441,7 @@ where
     fn handle(&mut self, _: GetStatus, _: &mut Context<Self>) -> Self::Result {
         let mut status = self.status();
         if self.failed.is_none() {
-            status.writes_to = self.core.writes_to();
+            status.writes_to = (self.writes_to)(&self.core);
         }
         actix::MessageResult(status)
     }

@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use synod_core::{Core, NotLeader, Ready, Snapshot, Status};
+use synod_core::{Core, NotLeader, Proposing, Ready, Snapshot, Status};
 use synod_kv::KvStore;
 use synod_messages::raft::RaftMessage;
 use synod_messages::service::ServiceMessage;
@@ -30,14 +30,27 @@ impl Core for Follower {
 
     fn on_message(&mut self, _: ActorAddr, _: RaftMessage) {}
     fn on_tick(&mut self) {}
-    fn propose(&mut self, _: Vec<Command>) -> Result<(), NotLeader> {
-        Err(NotLeader { leader: Some(2) })
-    }
     fn take_ready(&mut self) -> Ready<RaftMessage, Infallible> {
         Ready::default()
     }
     fn status(&self) -> Status {
-        common::status("follower", self.0.load(Ordering::SeqCst), 2)
+        common::status(
+            synod_core::Standing::Follower,
+            self.0.load(Ordering::SeqCst),
+            2,
+        )
+    }
+}
+
+impl Proposing for Follower {
+    fn propose(&mut self, _: Vec<Command>) -> Result<(), NotLeader> {
+        Err(NotLeader { leader: Some(2) })
+    }
+    fn read_index(&mut self, _: u64) -> Result<(), NotLeader> {
+        Err(NotLeader { leader: None })
+    }
+    fn writes_to(&self) -> Vec<synod_messages::NodeId> {
+        Vec::new()
     }
 }
 
@@ -204,7 +217,7 @@ impl Handler<synod_runtime::GetStatus> for StaleProtocol {
     fn handle(&mut self, _: synod_runtime::GetStatus, _: &mut Context<Self>) -> Self::Result {
         Box::pin(async {
             actix_rt::time::sleep(Duration::from_millis(100)).await;
-            common::status("follower", 1, 2)
+            common::status(synod_core::Standing::Follower, 1, 2)
         })
     }
 }
@@ -247,18 +260,18 @@ async fn an_answer_about_an_older_term_does_not_roll_back_who_leads() {
     let protocol = StaleProtocol.start();
     let service = common::start_service(
         &router1,
-        protocol.clone().recipient(),
+        Some(protocol.clone().recipient()),
         protocol.recipient(),
         Duration::from_millis(40),
         Context::new(),
     );
     let status =
         |role, term, leader| synod_runtime::RoleChanged(common::status(role, term, leader));
-    service.do_send(status("leader", 1, 1));
+    service.do_send(status(synod_core::Standing::Leader, 1, 1));
     common::request_in_background(&service, KvOp::Delete { key: "k".into() });
     // The proposal is refused and the service asks who leads; meanwhile node 3 is elected.
     actix_rt::time::sleep(Duration::from_millis(30)).await;
-    service.do_send(status("follower", 2, 3));
+    service.do_send(status(synod_core::Standing::Follower, 2, 3));
     actix_rt::time::sleep(Duration::from_millis(300)).await;
     let (to2, to3) = (
         heard[0].load(Ordering::SeqCst),

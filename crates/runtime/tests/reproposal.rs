@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use synod_core::{Core, NotLeader, Ready, Status};
+use synod_core::{Core, NotLeader, Proposing, Ready, Status};
 use synod_messages::raft::RaftMessage;
 use synod_messages::service::ServiceMessage;
 use synod_messages::{ActorAddr, Command, KvOp, Role};
@@ -33,6 +33,19 @@ impl Core for SlowLeader {
 
     fn on_message(&mut self, _: ActorAddr, _: RaftMessage) {}
     fn on_tick(&mut self) {}
+    fn take_ready(&mut self) -> Ready<RaftMessage, Infallible> {
+        Ready::default()
+    }
+    fn status(&self) -> Status {
+        common::status(
+            synod_core::Standing::Leader,
+            self.term.load(Ordering::SeqCst),
+            1,
+        )
+    }
+}
+
+impl Proposing for SlowLeader {
     fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader> {
         if self.refuse.load(Ordering::SeqCst) > 0 {
             self.refuse.fetch_sub(1, Ordering::SeqCst);
@@ -42,11 +55,11 @@ impl Core for SlowLeader {
             .fetch_add(commands.len() as u64, Ordering::SeqCst);
         Ok(())
     }
-    fn take_ready(&mut self) -> Ready<RaftMessage, Infallible> {
-        Ready::default()
+    fn read_index(&mut self, _: u64) -> Result<(), NotLeader> {
+        Err(NotLeader { leader: None })
     }
-    fn status(&self) -> Status {
-        common::status("leader", self.term.load(Ordering::SeqCst), 1)
+    fn writes_to(&self) -> Vec<synod_messages::NodeId> {
+        Vec::new()
     }
 }
 

@@ -7,9 +7,9 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use synod_core::{Core, MemoryStorage, NotLeader, Ready, Stateless, Status};
+use synod_core::{Core, MemoryStorage, Ready, Stateless, Status};
 use synod_messages::raft::RaftMessage;
-use synod_messages::{ActorAddr, Command, Role};
+use synod_messages::{ActorAddr, Role};
 use synod_network::{Faults, LocalHub, NetworkConfig, Router};
 use synod_runtime::Shell;
 
@@ -24,22 +24,20 @@ impl Core for Ticks {
     fn on_tick(&mut self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
-    fn propose(&mut self, _: Vec<Command>) -> Result<(), NotLeader> {
-        Err(NotLeader { leader: None })
-    }
     fn take_ready(&mut self) -> Ready<RaftMessage, Infallible> {
         Ready::default()
     }
     fn status(&self) -> Status {
         Status {
             protocol: "ticks",
-            role: "follower",
-            term: 0,
+            standing: synod_core::Standing::Follower,
+            epoch: 0,
             leader: None,
             commit_index: 0,
             last_index: 0,
             ballot: None,
             writes_to: Vec::new(),
+            storage_failed: false,
         }
     }
 }

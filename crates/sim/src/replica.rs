@@ -11,7 +11,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use synod_core::driver::{self, Effects};
 use synod_core::{
-    Applied, Core, DurableState, Guarantee, Host, Invariants, MemoryStorage, NotLeader,
+    Applied, Core, DurableState, Guarantee, Host, Invariants, MemoryStorage, NotLeader, Proposing,
     Protocol as Plugin, RoleSpec, Schema, Setup, Snapshot, Status, Storage, StorageError, Visitor,
 };
 use synod_messages::{ActorAddr, Command, NodeId, Payload, Role, WireMessage};
@@ -169,6 +169,7 @@ pub struct Output {
 /// One role of a simulated node, whatever its core.
 trait SimRole {
     fn spec(&self) -> &RoleSpec;
+    fn takes_commands(&self) -> bool;
     fn deliver(&mut self, from: ActorAddr, payload: Payload);
     fn tick(&mut self);
     fn propose(&mut self, command: Command) -> Result<(), NotLeader>;
@@ -180,12 +181,19 @@ trait SimRole {
     fn core(&self) -> &dyn Any;
 }
 
-/// A core and its disk.
+/// A core and its disk; a proposing role also takes commands and reads.
 struct Driven<C, S> {
     spec: RoleSpec,
     core: C,
     disk: MemoryStorage<S>,
+    propose: Option<ProposeFn<C>>,
+    read: Option<ReadFn<C>>,
 }
+
+/// [`Proposing::propose`] of a proposing role's core.
+type ProposeFn<C> = fn(&mut C, Vec<Command>) -> Result<(), NotLeader>;
+/// [`Proposing::read_index`] of a proposing role's core.
+type ReadFn<C> = fn(&mut C, u64) -> Result<(), NotLeader>;
 
 impl<C, S> SimRole for Driven<C, S>
 where
@@ -196,6 +204,10 @@ where
 {
     fn spec(&self) -> &RoleSpec {
         &self.spec
+    }
+
+    fn takes_commands(&self) -> bool {
+        self.propose.is_some()
     }
 
     fn deliver(&mut self, from: ActorAddr, payload: Payload) {
@@ -209,11 +221,21 @@ where
     }
 
     fn propose(&mut self, command: Command) -> Result<(), NotLeader> {
-        self.core.propose(vec![command])
+        match self.propose {
+            Some(propose) => propose(&mut self.core, vec![command]),
+            None => Err(NotLeader {
+                leader: self.core.status().leader,
+            }),
+        }
     }
 
     fn read(&mut self, id: u64) -> Result<(), NotLeader> {
-        self.core.read_index(id)
+        match self.read {
+            Some(read) => read(&mut self.core, id),
+            None => Err(NotLeader {
+                leader: self.core.status().leader,
+            }),
+        }
     }
 
     fn compact(&mut self, snapshot: Snapshot) {
@@ -370,7 +392,36 @@ impl Host for SimHost<'_> {
     {
         let disk = self.disk.store::<S>(spec.state);
         let core = build(disk.snapshot());
-        self.roles.push(Box::new(Driven { spec, core, disk }));
+        self.roles.push(Box::new(Driven {
+            spec,
+            core,
+            disk,
+            propose: None,
+            read: None,
+        }));
+        Ok(())
+    }
+
+    fn proposing<C, S>(
+        &mut self,
+        spec: RoleSpec,
+        build: impl Fn(S) -> C + Send + 'static,
+    ) -> Result<(), Self::Error>
+    where
+        C: Proposing + Unpin,
+        C::Message: WireMessage,
+        C::Persist: Clone,
+        S: Schema<Op = C::Persist>,
+    {
+        let disk = self.disk.store::<S>(spec.state);
+        let core = build(disk.snapshot());
+        self.roles.push(Box::new(Driven {
+            spec,
+            core,
+            disk,
+            propose: Some(C::propose),
+            read: Some(C::read_index),
+        }));
         Ok(())
     }
 }
@@ -396,10 +447,6 @@ impl Replica {
         synod_registry::visit(protocol.name(), start).unwrap_or(Replica { roles: Vec::new() })
     }
 
-    fn front(&mut self) -> Option<&mut Box<dyn SimRole>> {
-        self.roles.iter_mut().find(|r| r.spec().front)
-    }
-
     /// A message for one of its roles.
     pub fn deliver(&mut self, from: ActorAddr, to: Role, payload: Payload) {
         if let Some(role) = self.roles.iter_mut().find(|r| r.spec().role == to) {
@@ -414,9 +461,12 @@ impl Replica {
         }
     }
 
-    /// A client command, to the role that takes them.
+    /// A client command, to the role that takes them (the front role refuses it, naming the
+    /// leader, on a node without one).
     pub fn propose(&mut self, command: Command) -> Result<(), NotLeader> {
-        match self.front() {
+        let proposing = self.roles.iter().position(|r| r.takes_commands());
+        let role = proposing.or_else(|| self.roles.iter().position(|r| r.spec().front));
+        match role.map(|i| &mut self.roles[i]) {
             Some(front) => front.propose(command),
             None => Err(NotLeader { leader: None }),
         }

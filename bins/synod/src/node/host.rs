@@ -13,7 +13,7 @@ use crate::config::Config;
 use actix::dev::ArbiterHandle;
 use actix::{Addr, Recipient};
 use std::time::Duration;
-use synod_core::{Core, Host, Protocol, RoleSpec, Schema, Setup, Visitor};
+use synod_core::{Core, Host, Proposing, Protocol, RoleSpec, Schema, Setup, Visitor};
 use synod_messages::{ActorAddr, NodeId, Role, WireMessage};
 use synod_network::Router;
 use synod_runtime::{Compact, GetStatus, Propose, Read, Shell, Stop};
@@ -52,21 +52,22 @@ impl Visitor for StartProtocol<'_> {
             arbiter: self.arbiter,
             tick: cfg.tick(),
             front: None,
+            propose: None,
             read: None,
             roles: Vec::new(),
             actors: Vec::new(),
             compact: Vec::new(),
         };
         P::start(&setup, &mut host)?;
-        let Some((propose, status)) = host.front else {
+        let Some(status) = host.front else {
             return Err(StartError::Protocol(format!(
-                "protocol {:?} started no front role on node {} (one must take client commands)",
+                "protocol {:?} started no front role on node {} (one must tell the service who leads)",
                 P::NAME,
                 self.id
             )));
         };
         Ok(ProtocolHandles {
-            propose,
+            propose: host.propose,
             status,
             roles: host.roles,
             actors: host.actors,
@@ -86,21 +87,21 @@ struct NodeHost<'a> {
     inbox: ServiceInbox,
     arbiter: &'a ArbiterHandle,
     tick: Duration,
-    front: Option<(Recipient<Propose>, Recipient<GetStatus>)>,
+    front: Option<Recipient<GetStatus>>,
+    propose: Option<Recipient<Propose>>,
     read: Option<Recipient<Read>>,
     roles: Vec<Role>,
     actors: Vec<Recipient<Stop>>,
     compact: Vec<Recipient<Compact>>,
 }
 
-impl Host for NodeHost<'_> {
-    type Error = StartError;
-
-    fn role<C, S>(
-        &mut self,
-        spec: RoleSpec,
+impl NodeHost<'_> {
+    /// A shell for a role of `spec`, wired to the service as the spec says, not started.
+    fn shell<C, S>(
+        &self,
+        spec: &RoleSpec,
         build: impl Fn(S) -> C + Send + 'static,
-    ) -> Result<(), StartError>
+    ) -> Result<Shell<C, S>, StartError>
     where
         C: Core + Unpin,
         C::Message: WireMessage,
@@ -119,18 +120,61 @@ impl Host for NodeHost<'_> {
         if spec.reports {
             shell = shell.report_roles_to(self.inbox.roles.clone());
         }
-        let shell = shell.start_on(self.arbiter);
+        Ok(shell)
+    }
+
+    /// Keeps a started shell's addresses for the service and for stopping it.
+    fn started<C, S>(&mut self, spec: &RoleSpec, shell: &Addr<Shell<C, S>>)
+    where
+        C: Core + Unpin,
+        C::Message: WireMessage,
+        S: Schema<Op = C::Persist>,
+    {
         self.roles.push(spec.role);
         if spec.front {
-            self.front = Some((shell.clone().recipient(), shell.clone().recipient()));
-        }
-        if spec.reads {
-            self.read = Some(shell.clone().recipient());
+            self.front = Some(shell.clone().recipient());
         }
         if spec.compacts {
             self.compact.push(shell.clone().recipient());
         }
-        self.actors.push(shell.recipient());
+        self.actors.push(shell.clone().recipient());
+    }
+}
+
+impl Host for NodeHost<'_> {
+    type Error = StartError;
+
+    fn role<C, S>(
+        &mut self,
+        spec: RoleSpec,
+        build: impl Fn(S) -> C + Send + 'static,
+    ) -> Result<(), StartError>
+    where
+        C: Core + Unpin,
+        C::Message: WireMessage,
+        S: Schema<Op = C::Persist>,
+    {
+        let shell = self.shell(&spec, build)?.start_on(self.arbiter);
+        self.started(&spec, &shell);
+        Ok(())
+    }
+
+    fn proposing<C, S>(
+        &mut self,
+        spec: RoleSpec,
+        build: impl Fn(S) -> C + Send + 'static,
+    ) -> Result<(), StartError>
+    where
+        C: Proposing + Unpin,
+        C::Message: WireMessage,
+        S: Schema<Op = C::Persist>,
+    {
+        let shell = self.shell(&spec, build)?.proposing().start_on(self.arbiter);
+        self.started(&spec, &shell);
+        self.propose = Some(shell.clone().recipient());
+        if spec.reads {
+            self.read = Some(shell.recipient());
+        }
         Ok(())
     }
 }

@@ -106,8 +106,8 @@ pub enum StartError {
 
 /// What the protocol's actors give the service.
 pub(crate) struct ProtocolHandles {
-    /// Where client commands are proposed.
-    pub propose: Recipient<Propose>,
+    /// Where client commands are proposed (none on a node without a proposing role).
+    pub propose: Option<Recipient<Propose>>,
     /// Where the node's protocol status is read.
     pub status: Recipient<GetStatus>,
     /// The actors hosted, for `/v1/status`.

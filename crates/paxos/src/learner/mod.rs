@@ -40,11 +40,11 @@ mod catch_up;
 use crate::config::PaxosConfig;
 use std::collections::BTreeMap;
 use synod_core::{
-    decode_row, encode_row, Applied, Core, DurableState, NotLeader, Ready, Row, Rows, Schema,
-    Snapshot, Status, StorageError,
+    decode_row, encode_row, Applied, Core, DurableState, Ready, Row, Rows, Schema, Snapshot,
+    Standing, Status, StorageError,
 };
 use synod_messages::paxos::{Ballot, PaxosMessage, Slot, Value};
-use synod_messages::{ActorAddr, Command, NodeId};
+use synod_messages::{ActorAddr, NodeId};
 
 /// What a learner persists: its latest snapshot (chosen values live in memory, see above).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -414,12 +414,6 @@ impl Core for Learner {
         }
     }
 
-    fn propose(&mut self, _: Vec<Command>) -> Result<(), NotLeader> {
-        Err(NotLeader {
-            leader: self.leader,
-        })
-    }
-
     /// A newer snapshot waits while another learner is pulling this one's (see
     /// [`synod_core::deferred`]).
     fn compact(&mut self, snapshot: Snapshot) {
@@ -447,8 +441,8 @@ impl Core for Learner {
     fn status(&self) -> Status {
         Status {
             protocol: "paxos",
-            role: "learner",
-            term: self.ballot.round,
+            standing: Standing::Learner,
+            epoch: self.ballot.round,
             leader: self.leader,
             commit_index: self.delivered,
             last_index: self
@@ -459,6 +453,7 @@ impl Core for Learner {
                 .unwrap_or(self.delivered),
             ballot: Some((self.ballot.round, self.ballot.node)),
             writes_to: Vec::new(),
+            storage_failed: false,
         }
     }
 }

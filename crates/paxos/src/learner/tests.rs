@@ -1,7 +1,7 @@
 //! Unit tests of the learner: delivery in slot order, catch-up and snapshot transfer.
 
 use super::*;
-use synod_messages::{KvOp, RequestId};
+use synod_messages::{Command, KvOp, RequestId};
 
 fn value(seq: u64) -> Value {
     Value::Command(Command {

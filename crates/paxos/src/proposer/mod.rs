@@ -40,7 +40,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
-use synod_core::{Core, NotLeader, Ready, Status};
+use synod_core::{Core, NotLeader, Proposing, Ready, Standing, Status};
 use synod_messages::paxos::{AcceptedValue, Ballot, PaxosMessage, Slot, Value};
 use synod_messages::{ActorAddr, Command, NodeId, Role};
 
@@ -306,6 +306,37 @@ impl Core for Proposer {
         }
     }
 
+    fn take_ready(&mut self) -> Ready<PaxosMessage, Infallible> {
+        self.start_read_round();
+        std::mem::take(&mut self.ready)
+    }
+
+    fn status(&self) -> Status {
+        let (standing, last_index) = match &self.phase {
+            Phase::Follower => (Standing::Follower, self.learned_upto),
+            Phase::Preparing { .. } => (Standing::Candidate, self.learned_upto),
+            Phase::Leading(l) => (Standing::Leader, l.next_slot - 1),
+        };
+        let ballot = if self.is_leader() {
+            self.ballot
+        } else {
+            self.highest_seen
+        };
+        Status {
+            protocol: "paxos",
+            standing,
+            epoch: ballot.round,
+            leader: self.leader,
+            commit_index: self.chosen_upto(),
+            last_index,
+            ballot: Some((ballot.round, ballot.node)),
+            writes_to: Vec::new(),
+            storage_failed: false,
+        }
+    }
+}
+
+impl Proposing for Proposer {
     fn propose(&mut self, commands: Vec<Command>) -> Result<(), NotLeader> {
         let now = self.now;
         let Phase::Leading(l) = &mut self.phase else {
@@ -341,34 +372,6 @@ impl Core for Proposer {
         }
         self.register_read(id);
         Ok(())
-    }
-
-    fn take_ready(&mut self) -> Ready<PaxosMessage, Infallible> {
-        self.start_read_round();
-        std::mem::take(&mut self.ready)
-    }
-
-    fn status(&self) -> Status {
-        let (role, last_index) = match &self.phase {
-            Phase::Follower => ("follower", self.learned_upto),
-            Phase::Preparing { .. } => ("candidate", self.learned_upto),
-            Phase::Leading(l) => ("leader", l.next_slot - 1),
-        };
-        let ballot = if self.is_leader() {
-            self.ballot
-        } else {
-            self.highest_seen
-        };
-        Status {
-            protocol: "paxos",
-            role,
-            term: ballot.round,
-            leader: self.leader,
-            commit_index: self.chosen_upto(),
-            last_index,
-            ballot: Some((ballot.round, ballot.node)),
-            writes_to: Vec::new(),
-        }
     }
 
     fn writes_to(&self) -> Vec<NodeId> {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use synod_core::driver::{self, Effects};
-use synod_core::{Applied, Core, MemoryStorage, Snapshot, Storage, StorageError};
+use synod_core::{Applied, Core, MemoryStorage, Proposing, Snapshot, Storage, StorageError};
 use synod_messages::raft::RaftMessage;
 use synod_messages::{ActorAddr, Command, KvOp, NodeId, RequestId};
 use synod_raft::{Raft, RaftConfig, RaftPersist, RaftState};

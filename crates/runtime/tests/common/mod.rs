@@ -3,7 +3,7 @@
 use actix::prelude::*;
 use std::convert::Infallible;
 use std::time::Duration;
-use synod_core::{Core, MemoryStorage, Stateless};
+use synod_core::{MemoryStorage, Proposing, Stateless};
 use synod_messages::raft::RaftMessage;
 use synod_messages::{ActorAddr, Role};
 use synod_network::{Register, Router};
@@ -18,7 +18,7 @@ pub async fn service_in_front_of<C>(
     resend_after: Duration,
 ) -> Addr<Service>
 where
-    C: Core<Message = RaftMessage, Persist = Infallible> + Unpin + 'static,
+    C: Proposing<Message = RaftMessage, Persist = Infallible> + Unpin + 'static,
 {
     let service_ctx = Context::<Service>::new();
     let shell = Shell::recover(
@@ -34,7 +34,7 @@ where
     .start();
     let service = start_service(
         router,
-        shell.clone().recipient(),
+        Some(shell.clone().recipient()),
         shell.recipient(),
         resend_after,
         service_ctx,
@@ -47,7 +47,7 @@ where
 /// `status` who leads, sending forwards again after `resend_after`.
 pub fn start_service(
     router: &Addr<Router>,
-    protocol: Recipient<Propose>,
+    protocol: Option<Recipient<Propose>>,
     status: Recipient<GetStatus>,
     resend_after: Duration,
     ctx: Context<Service>,
@@ -73,17 +73,18 @@ pub fn start_service(
     service
 }
 
-/// A stub protocol's status: `role` in `term`, following `leader`.
-pub fn status(role: &'static str, term: u64, leader: u64) -> synod_core::Status {
+/// A stub protocol's status: standing `standing` in `epoch`, following `leader`.
+pub fn status(standing: synod_core::Standing, epoch: u64, leader: u64) -> synod_core::Status {
     synod_core::Status {
         protocol: "stub",
-        role,
-        term,
+        standing,
+        epoch,
         leader: Some(leader),
         commit_index: 0,
         last_index: 0,
         ballot: None,
         writes_to: Vec::new(),
+        storage_failed: false,
     }
 }
 
