@@ -1,20 +1,25 @@
 //! `synod bench`: a closed-loop load generator for Synod, or for etcd to compare against.
 //!
 //! ```text
-//!   main thread ── probe every endpoint ── [preload every key] ── spawn N client threads
-//!        │                                                          │ (client i → endpoint i mod E,
-//!        │  progress bar / a line per second                        │  its own ureq::Agent: one
-//!        │  (reads shared atomic counters)                          │  keep-alive connection)
-//!        ▼                                                          ▼
-//!   merge per-client HDR histograms ◄──────────── loop: pick key + op, send, wait, record
+//!   main thread ── probe every endpoint ── [preload every key] ── start --threads event loops
+//!        │                                                          │ each runs its share of the
+//!        │  progress bar / a line per second                        │ --clients as tasks (client i
+//!        │  (reads shared atomic counters)                          │ → endpoint i mod E, one
+//!        ▼                                                          ▼ keep-alive connection each)
+//!   merge per-client HDR histograms ◄──────────── task loop: pick key + op, send, await, record
 //!   print the report, write --json                  until warmup + duration is over
 //! ```
+//!
+//! The clients are event-driven (one thread runs many of them, [`conn`]) so that the load
+//! generator spends little CPU of its own: on a small machine a thread per client competed with
+//! the servers for the cores, and not equally for every server.
 //!
 //! Requests that complete during the warmup are not recorded; neither are requests still in
 //! flight when the measured window ends. Errors are counted by kind and never as throughput. A
 //! failed request is followed by a 10 ms pause so that a dead endpoint does not become a busy
 //! loop.
 
+mod conn;
 mod preload;
 mod progress;
 pub mod report;
@@ -41,7 +46,7 @@ pub struct BenchArgs {
         default_value = "http://127.0.0.1:8101,http://127.0.0.1:8102,http://127.0.0.1:8103"
     )]
     pub endpoints: Vec<String>,
-    /// Closed-loop clients, each a thread with its own keep-alive connection.
+    /// Closed-loop clients, each a task with its own keep-alive connection.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub clients: u32,
     /// How long to measure, e.g. 10s, 500ms, 2m.
@@ -80,6 +85,9 @@ pub struct BenchArgs {
     /// No progress bar: print a line per second instead.
     #[arg(long)]
     pub no_progress: bool,
+    /// Threads running the clients, each an event loop with its share of them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub threads: u32,
 }
 
 /// Parses a duration: a number followed by `ms`, `s`, `m` or `h` (`500ms`, `10s`, `1.5s`, `2m`).
@@ -166,21 +174,29 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let start = Instant::now();
     let measure_from = start + args.warmup;
     let until = measure_from + args.duration;
-    let results: Vec<std::thread::Result<ClientStats>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..args.clients as usize)
-            .map(|i| {
-                let base = endpoints[i % endpoints.len()].as_str();
-                let (workload, live) = (&workload, &live);
-                scope.spawn(move || client_loop(args, base, workload, live, measure_from, until))
-            })
-            .collect();
-        progress::show_progress(args, &live, measure_from, until, fancy);
-        handles.into_iter().map(|h| h.join()).collect()
-    });
+    let threads = args.threads.min(args.clients) as usize;
+    let results: Vec<std::thread::Result<Result<Vec<ClientStats>, String>>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let mine: Vec<usize> = (0..args.clients as usize)
+                        .filter(|i| i % threads == t)
+                        .collect();
+                    let (endpoints, workload, live) = (&endpoints, &workload, &live);
+                    scope.spawn(move || {
+                        event_loop(args, endpoints, &mine, workload, live, measure_from, until)
+                    })
+                })
+                .collect();
+            progress::show_progress(args, &live, measure_from, until, fancy);
+            handles.into_iter().map(|h| h.join()).collect()
+        });
     let mut stats = ClientStats::new();
     for r in results {
-        let client = r.map_err(|_| "a benchmark client panicked".to_string())?;
-        stats.merge(&client);
+        let clients = r.map_err(|_| "a benchmark thread panicked".to_string())??;
+        for client in &clients {
+            stats.merge(client);
+        }
     }
 
     let setup = Setup {
@@ -232,13 +248,36 @@ fn normalize_endpoints(endpoints: &[String]) -> Result<Vec<String>, String> {
     Ok(endpoints)
 }
 
+/// A blocking client for the preload (not measured).
 fn agent(timeout: Duration) -> ureq::Agent {
     // ureq keeps the connection open between requests of one agent (keep-alive).
     ureq::AgentBuilder::new().timeout(timeout).build()
 }
 
+/// One thread's clients: tasks on a single-threaded event loop, until `until`.
+fn event_loop(
+    args: &BenchArgs,
+    endpoints: &[String],
+    clients: &[usize],
+    workload: &Workload,
+    live: &Live,
+    measure_from: Instant,
+    until: Instant,
+) -> Result<Vec<ClientStats>, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start an event loop: {e}"))?;
+    let local = tokio::task::LocalSet::new();
+    let tasks = clients.iter().map(|&i| {
+        let base = endpoints[i % endpoints.len()].as_str();
+        client_loop(args, base, workload, live, measure_from, until)
+    });
+    Ok(runtime.block_on(local.run_until(futures::future::join_all(tasks))))
+}
+
 /// One closed-loop client: one request at a time until `until`.
-fn client_loop(
+async fn client_loop(
     args: &BenchArgs,
     base: &str,
     workload: &Workload,
@@ -246,13 +285,13 @@ fn client_loop(
     measure_from: Instant,
     until: Instant,
 ) -> ClientStats {
-    let agent = agent(args.timeout);
+    let mut conn = conn::Conn::new(base, args.timeout);
     let mut rng = StdRng::from_entropy();
     let mut stats = ClientStats::new();
     while Instant::now() < until {
         let op = workload.next_op(&mut rng);
         let sent = Instant::now();
-        let result = args.target.execute(&agent, base, &op);
+        let result = conn.execute(args.target, &op).await;
         let done = Instant::now();
         let measured = done >= measure_from && done <= until;
         match result {
@@ -266,7 +305,7 @@ fn client_loop(
                     stats.error(kind);
                     live.errors.fetch_add(1, Ordering::Relaxed);
                 }
-                std::thread::sleep(Duration::from_millis(10));
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
     }
