@@ -89,7 +89,16 @@ pub fn run(config_path: &Path) -> Result<(), String> {
         });
     }
     let mut exited = Vec::new();
+    let mut ready = false;
+    let mut next_check = std::time::Instant::now();
     while !stop.load(Ordering::SeqCst) {
+        if !ready && std::time::Instant::now() >= next_check {
+            next_check = std::time::Instant::now() + Duration::from_millis(500);
+            if let Some((leader, term)) = agreed_leader(&endpoints) {
+                println!("[cluster] ready: node {leader} leads (term {term}); every node knows it");
+                ready = true;
+            }
+        }
         for (id, child) in &mut children {
             if exited.contains(id) {
                 continue;
@@ -107,6 +116,29 @@ pub fn run(config_path: &Path) -> Result<(), String> {
     eprintln!("[cluster] stopping {} nodes", children.len());
     stop_all(&mut children);
     Ok(())
+}
+
+/// The leader and term every node reports, once they all report the same leader.
+fn agreed_leader(endpoints: &[String]) -> Option<(u64, u64)> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_millis(300))
+        .build();
+    let mut agreed = None;
+    for endpoint in endpoints {
+        let status: serde_json::Value = agent
+            .get(&format!("{endpoint}/v1/status"))
+            .call()
+            .ok()?
+            .into_json()
+            .ok()?;
+        let seen = (status["leader_id"].as_u64()?, status["term"].as_u64()?);
+        match agreed {
+            None => agreed = Some(seen),
+            Some((leader, _)) if leader != seen.0 => return None,
+            Some(_) => {}
+        }
+    }
+    agreed
 }
 
 fn stop_all(children: &mut [(u64, Child)]) {

@@ -30,6 +30,7 @@ mod message;
 mod queue;
 mod router;
 mod tcp;
+pub mod throttle;
 
 pub use config::{NetworkConfig, NetworkError};
 pub use faults::Faults;

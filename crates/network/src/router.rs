@@ -8,11 +8,12 @@ use crate::message::{
 };
 use crate::queue::{outbound_queue, OutboundQueue, Refused};
 use crate::tcp::{self, InboundPolicy, OutboundConfig};
+use crate::throttle::Throttle;
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, MessageResult, Recipient};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use synod_messages::codec;
 use synod_messages::{Envelope, Handshake, NodeId, Role};
 use tokio::net::TcpListener;
@@ -31,8 +32,17 @@ pub struct Router {
     /// The listener and the outbound sessions; dropping the set aborts them.
     tasks: JoinSet<()>,
     stats: NetworkStats,
+    /// Warnings that could repeat once per envelope.
+    throttled: Throttled,
     /// Our own address, to leave the hub on stop.
     me: Option<actix::Addr<Router>>,
+}
+
+/// The router's per-envelope warnings, each at most once per [`crate::throttle::EVERY`].
+#[derive(Default)]
+struct Throttled {
+    unknown_node: Throttle,
+    unframed: Throttle,
 }
 
 impl Router {
@@ -95,6 +105,7 @@ impl Router {
                 peers: HashMap::new(),
                 tasks,
                 stats: NetworkStats::default(),
+                throttled: Throttled::default(),
                 me: Some(ctx.address()),
             }
         });
@@ -123,7 +134,9 @@ impl Router {
         let max_frame = self.config.max_frame;
         let Some(queue) = self.peer_queue(to) else {
             self.stats.dropped_unknown_node += 1;
-            warn!(node = self.config.node, to = %envelope.to, "dropping envelope for an unknown node");
+            if let Some(skipped) = self.throttled.unknown_node.allow(Instant::now()) {
+                warn!(node = self.config.node, to = %envelope.to, skipped, "dropping envelope for an unknown node");
+            }
             return;
         };
         // A peer that stopped reading fills its queue: drop before encoding.
@@ -132,7 +145,9 @@ impl Router {
                 Ok(frame) => queue.push(frame),
                 Err(error) => {
                     self.stats.dropped_unframed += 1;
-                    warn!(node = self.config.node, to = %envelope.to, %error, "dropping envelope that cannot be framed");
+                    if let Some(skipped) = self.throttled.unframed.allow(Instant::now()) {
+                        warn!(node = self.config.node, to = %envelope.to, %error, skipped, "dropping envelope that cannot be framed");
+                    }
                     return;
                 }
             }

@@ -171,14 +171,19 @@ async fn serve_inbound(
     policy.check(&handshake)?;
     let peer = handshake.node;
     info!(peer, %remote, "peer connected");
+    let mut misaddressed = crate::throttle::Throttle::default();
     while let Some(frame) = frames.next().await {
         let envelope: Envelope = codec::decode(&frame?).map_err(InboundError::BadFrame)?;
         if envelope.from.node != peer {
-            warn!(peer, %remote, from = %envelope.from, "dropping envelope: sender is not the connected peer");
+            if let Some(skipped) = misaddressed.allow(Instant::now()) {
+                warn!(peer, %remote, from = %envelope.from, skipped, "dropping envelope: sender is not the connected peer");
+            }
             continue;
         }
         if envelope.to.node != policy.node {
-            warn!(peer, %remote, to = %envelope.to, "dropping envelope: addressed to another node");
+            if let Some(skipped) = misaddressed.allow(Instant::now()) {
+                warn!(peer, %remote, to = %envelope.to, skipped, "dropping envelope: addressed to another node");
+            }
             continue;
         }
         router.do_send(Inbound(envelope));

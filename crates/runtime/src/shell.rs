@@ -29,6 +29,7 @@ use synod_core::{
     Applied, Core, DurableState, NotLeader, Proposing, Snapshot, Status, Storage, StorageError,
 };
 use synod_messages::{ActorAddr, Envelope, NodeId, Payload, WireMessage};
+use synod_network::throttle::Throttle;
 use synod_network::{Deliver, Register, Router};
 
 /// A persist slower than this is reported: the actor (and its heartbeats) stood still meanwhile.
@@ -61,6 +62,9 @@ pub struct Shell<C: Core, S: DurableState<Op = C::Persist>> {
     persists: PersistMetrics,
     /// A proposing role's [`Proposing::writes_to`], for `/v1/status`; others write to none.
     writes_to: fn(&C) -> Vec<NodeId>,
+    /// Warnings that could repeat once per message or per persist.
+    unreadable: Throttle,
+    slow: Throttle,
 }
 
 /// The shell's persist histograms (handles made once, so a persist only records).
@@ -100,6 +104,7 @@ struct ShellEffects<'a, S: DurableState> {
     router: &'a Addr<Router>,
     service: Option<&'a Recipient<ApplyBatch>>,
     persists: &'a PersistMetrics,
+    slow: &'a mut Throttle,
 }
 
 impl<M: WireMessage, S: DurableState> Effects<M, S::Op> for ShellEffects<'_, S> {
@@ -119,7 +124,9 @@ impl<M: WireMessage, S: DurableState> Effects<M, S::Op> for ShellEffects<'_, S> 
         self.persists.seconds.record(took.as_secs_f64());
         self.persists.ops.record(ops.len() as f64);
         if took >= SLOW_PERSIST {
-            tracing::warn!(actor = %self.me, ms = took.as_millis() as u64, ops = ops.len(), "slow persist: this actor did nothing else meanwhile");
+            if let Some(skipped) = self.slow.allow(std::time::Instant::now()) {
+                tracing::warn!(actor = %self.me, ms = took.as_millis() as u64, ops = ops.len(), skipped, "slow persist: this actor did nothing else meanwhile");
+            }
         }
         persisted
     }
@@ -175,6 +182,8 @@ where
             drive_scheduled: false,
             persists: PersistMetrics::new(me.role),
             writes_to: |_| Vec::new(),
+            unreadable: Throttle::default(),
+            slow: Throttle::default(),
         })
     }
 
@@ -246,6 +255,7 @@ where
             router: &self.router,
             service: self.service.as_ref(),
             persists: &self.persists,
+            slow: &mut self.slow,
         };
         (&mut self.core, fx)
     }
@@ -382,7 +392,9 @@ where
                 self.schedule_drive(ctx);
             }
             Err(e) => {
-                tracing::warn!(actor = %self.me, from = %env.from, error = %e, "dropping a message this role cannot read")
+                if let Some(skipped) = self.unreadable.allow(std::time::Instant::now()) {
+                    tracing::warn!(actor = %self.me, from = %env.from, error = %e, skipped, "dropping a message this role cannot read");
+                }
             }
         }
     }
