@@ -376,6 +376,32 @@ struct SimHost<'a> {
     roles: Vec<Box<dyn SimRole>>,
 }
 
+impl SimHost<'_> {
+    /// Builds a role's core from what its disk holds and keeps it.
+    fn push<C, S>(
+        &mut self,
+        spec: RoleSpec,
+        build: impl Fn(S) -> C,
+        propose: Option<ProposeFn<C>>,
+        read: Option<ReadFn<C>>,
+    ) where
+        C: Core,
+        C::Message: WireMessage,
+        C::Persist: Clone,
+        S: DurableState<Op = C::Persist>,
+    {
+        let disk = self.disk.store::<S>(spec.state);
+        let core = build(disk.snapshot());
+        self.roles.push(Box::new(Driven {
+            spec,
+            core,
+            disk,
+            propose,
+            read,
+        }));
+    }
+}
+
 impl Host for SimHost<'_> {
     type Error = std::convert::Infallible;
 
@@ -390,15 +416,7 @@ impl Host for SimHost<'_> {
         C::Persist: Clone,
         S: Schema<Op = C::Persist>,
     {
-        let disk = self.disk.store::<S>(spec.state);
-        let core = build(disk.snapshot());
-        self.roles.push(Box::new(Driven {
-            spec,
-            core,
-            disk,
-            propose: None,
-            read: None,
-        }));
+        self.push(spec, build, None, None);
         Ok(())
     }
 
@@ -413,15 +431,7 @@ impl Host for SimHost<'_> {
         C::Persist: Clone,
         S: Schema<Op = C::Persist>,
     {
-        let disk = self.disk.store::<S>(spec.state);
-        let core = build(disk.snapshot());
-        self.roles.push(Box::new(Driven {
-            spec,
-            core,
-            disk,
-            propose: Some(C::propose),
-            read: Some(C::read_index),
-        }));
+        self.push(spec, build, Some(C::propose), Some(C::read_index));
         Ok(())
     }
 }

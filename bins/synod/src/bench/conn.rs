@@ -6,7 +6,7 @@
 //!                       ▲ reconnects after a broken connection ◄── error
 //! ```
 
-use super::target::{etcd_put_body, etcd_range_body, Target};
+use super::target::{etcd_put_body, etcd_range_body, io_kind, Target};
 use super::workload::Op;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -39,7 +39,7 @@ impl Conn {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             let stream = TcpStream::connect(&self.authority)
                 .await
-                .map_err(|e| io_kind(&e))?;
+                .map_err(|e| io_kind(e.kind()).to_string())?;
             let _ = stream.set_nodelay(true);
             let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                 .await
@@ -134,18 +134,6 @@ fn request(target: Target, authority: &str, op: &Op) -> Result<Request<Full<Byte
     builder
         .body(Full::new(body))
         .map_err(|e| format!("other ({e})"))
-}
-
-/// The report's name for a failed connect.
-fn io_kind(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
-            "connection reset".into()
-        }
-        std::io::ErrorKind::TimedOut => "timeout".into(),
-        _ => "other".into(),
-    }
 }
 
 #[cfg(test)]

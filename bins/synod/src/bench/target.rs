@@ -114,7 +114,8 @@ pub fn classify(err: &ureq::Error) -> String {
     }
 }
 
-fn io_kind(kind: io::ErrorKind) -> &'static str {
+/// The report's name for an I/O error of `kind`.
+pub(super) fn io_kind(kind: io::ErrorKind) -> &'static str {
     match kind {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timeout",
         io::ErrorKind::ConnectionRefused => "connection refused",
