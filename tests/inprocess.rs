@@ -174,6 +174,22 @@ async fn five_nodes_write_with_two_followers_cut_off_and_all_catch_up(protocol: 
             s.writes_to
         );
         assert_eq!(s.writes_to.len(), if protocol == "raft" { 5 } else { 4 });
+        // It knows how far each of them is: the ones cut off lag behind what it wrote.
+        assert_eq!(
+            s.replicated.keys().copied().collect::<Vec<_>>(),
+            {
+                let mut fed = s.writes_to.clone();
+                fed.sort();
+                fed
+            },
+            "{s:?}"
+        );
+        for n in cut.iter().filter(|n| s.replicated.contains_key(n)) {
+            assert!(
+                s.replicated[n] < s.last_log_index,
+                "node {n} is cut off, yet holds all the leader wrote: {s:?}"
+            );
+        }
         faults.heal();
     }
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -172,9 +172,10 @@ pub struct Status {
     pub last_index: u64,
     /// The ballot `(round, node)` this role works in (Paxos only).
     pub ballot: Option<(u64, NodeId)>,
-    /// A leader: the nodes it writes the log to ([`Proposing::writes_to`]); filled in for
-    /// `/v1/status` only, empty otherwise.
-    pub writes_to: Vec<NodeId>,
+    /// A leader: the nodes it writes the log to, each with the highest log position it knows
+    /// that node holds ([`Proposing::writes_to`]); filled in for `/v1/status` only, empty
+    /// otherwise.
+    pub writes_to: Vec<(NodeId, u64)>,
     /// The role's storage failed: it is paused until it has recovered from its durable state
     /// (set by the shell that drives it, never by a core).
     pub storage_failed: bool,
@@ -233,6 +234,8 @@ pub trait Proposing: Core {
     /// applied before the read is served (ReadIndex, read barrier).
     fn read_index(&mut self, id: u64) -> Result<(), NotLeader>;
     /// A leader: the nodes it writes the log to (Raft: every voter, itself among them; Paxos:
-    /// the acceptors it sends Accepts to). Empty when it does not lead.
-    fn writes_to(&self) -> Vec<NodeId>;
+    /// the acceptors it sends Accepts to), each with the highest log position it knows that
+    /// node holds (Raft: the match index, its own durable index; Paxos: the highest slot the
+    /// acceptor accepted in this leadership). Empty when it does not lead.
+    fn writes_to(&self) -> Vec<(NodeId, u64)>;
 }

@@ -512,11 +512,17 @@ impl Proposing for Raft {
         Ok(())
     }
 
-    fn writes_to(&self) -> Vec<NodeId> {
-        if self.is_leader() {
-            self.cfg.voters.clone()
-        } else {
-            Vec::new()
-        }
+    fn writes_to(&self) -> Vec<(NodeId, u64)> {
+        let RoleState::Leader { progress } = &self.role else {
+            return Vec::new();
+        };
+        self.cfg
+            .voters
+            .iter()
+            .map(|&v| match progress.get(&v) {
+                Some(p) => (v, p.match_index),
+                None => (v, self.durable_index),
+            })
+            .collect()
     }
 }

@@ -5,7 +5,8 @@
 //!   hot paths ── counter/histogram handles, made once ──► recorder (one per process)
 //!     HTTP requests (route, status, latency) · persists (latency, ops) · proposals · applies
 //!     leader changes · snapshots (count, duration)
-//!   GET /metrics ──► service status + router counters copied into gauges ──► render text
+//!   GET /metrics ──► service status (a leader: each peer's replication lag) + router
+//!                    counters copied into gauges ──► render text
 //! ```
 //!
 //! State that is cheaper to read than to track (term, leader, commit/applied indexes, keys,
@@ -99,6 +100,11 @@ pub async fn scrape(state: web::Data<ApiState>) -> HttpResponse {
         metrics::gauge!("synod_snapshot_index").set(s.snapshot_index as f64);
         metrics::gauge!("synod_keys").set(s.keys as f64);
         metrics::gauge!("synod_storage_failed").set(if s.role == "failed" { 1.0 } else { 0.0 });
+        // A leader: how far each node it writes to is behind its log.
+        for (peer, held) in &s.replicated {
+            metrics::gauge!("synod_replication_lag", "peer" => peer.to_string())
+                .set(s.last_log_index.saturating_sub(*held) as f64);
+        }
     }
     metrics::gauge!("synod_pending_bytes").set(state.admission.held() as f64);
     if let Some(router) = &state.router {

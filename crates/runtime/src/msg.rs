@@ -142,6 +142,11 @@ pub struct NodeStatus {
     /// sends Accepts to, a majority and `paxos.spare_acceptors` spares).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub writes_to: Vec<NodeId>,
+    /// A leader: for each node it writes to, the highest log position it knows that node
+    /// holds (Raft: the match index; Paxos: the highest slot the acceptor accepted in this
+    /// leadership). `last_log_index` minus it is how far that node is behind.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub replicated: std::collections::BTreeMap<NodeId, u64>,
 }
 
 /// Stops an actor (a clean in-process shutdown of a node).

@@ -346,7 +346,8 @@ impl Handler<GetNodeStatus> for Service {
                     applied_index: applied,
                     snapshot_index: service.snapshot_index,
                     keys: service.kv.len(),
-                    writes_to: status.writes_to,
+                    writes_to: status.writes_to.iter().map(|&(n, _)| n).collect(),
+                    replicated: status.writes_to.into_iter().collect(),
                 })
             },
         ))

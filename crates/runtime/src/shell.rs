@@ -61,7 +61,7 @@ pub struct Shell<C: Core, S: DurableState<Op = C::Persist>> {
     /// Persist latency and batch size, for `/metrics`.
     persists: PersistMetrics,
     /// A proposing role's [`Proposing::writes_to`], for `/v1/status`; others write to none.
-    writes_to: fn(&C) -> Vec<NodeId>,
+    writes_to: fn(&C) -> Vec<(NodeId, u64)>,
     /// Warnings that could repeat once per message or per persist.
     unreadable: Throttle,
     slow: Throttle,

@@ -49,7 +49,7 @@ impl Proposing for Follower {
     fn read_index(&mut self, _: u64) -> Result<(), NotLeader> {
         Err(NotLeader { leader: None })
     }
-    fn writes_to(&self) -> Vec<synod_messages::NodeId> {
+    fn writes_to(&self) -> Vec<(synod_messages::NodeId, u64)> {
         Vec::new()
     }
 }

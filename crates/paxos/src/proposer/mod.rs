@@ -70,6 +70,8 @@ struct Leadership {
     fanout: Fanout,
     /// The highest read barrier each acceptor answered (see [`Window`]).
     barriers_answered: BTreeMap<NodeId, u64>,
+    /// The highest slot each acceptor accepted in this leadership (for `/v1/status`).
+    accepted_upto: BTreeMap<NodeId, Slot>,
     last_progress: u64,
     /// Slots before this leadership's first one that this node had not learned when it began:
     /// chosen (an acceptor of the quorum compacted them), held by the snapshots of `holders`.
@@ -374,9 +376,13 @@ impl Proposing for Proposer {
         Ok(())
     }
 
-    fn writes_to(&self) -> Vec<NodeId> {
+    fn writes_to(&self) -> Vec<(NodeId, u64)> {
         match &self.phase {
-            Phase::Leading(l) => l.fanout.fed().collect(),
+            Phase::Leading(l) => l
+                .fanout
+                .fed()
+                .map(|a| (a, l.accepted_upto.get(&a).copied().unwrap_or(0)))
+                .collect(),
             _ => Vec::new(),
         }
     }

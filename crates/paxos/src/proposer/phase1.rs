@@ -176,6 +176,7 @@ impl Proposer {
             promised_by,
             pending,
             barriers_answered: BTreeMap::new(),
+            accepted_upto: BTreeMap::new(),
             last_progress: self.now,
             skipped,
         });

@@ -34,6 +34,8 @@ impl Proposer {
         let w = l.window(from);
         if let Some(&top) = slots.iter().max() {
             w.answered(top);
+            let upto = l.accepted_upto.entry(from).or_default();
+            *upto = (*upto).max(top);
         }
         let mut chosen = Vec::new();
         for slot in slots {
