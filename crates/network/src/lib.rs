@@ -36,6 +36,6 @@ pub use config::{NetworkConfig, NetworkError};
 pub use faults::Faults;
 pub use hub::LocalHub;
 pub use message::{
-    Deliver, GetLocalAddr, GetStats, NetworkStats, Register, Send, Shutdown, Unregister,
+    Deliver, GetLocalAddr, GetQueued, GetStats, NetworkStats, Register, Send, Shutdown, Unregister,
 };
 pub use router::Router;

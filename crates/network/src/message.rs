@@ -49,6 +49,11 @@ pub struct GetLocalAddr;
 #[rtype(result = "crate::NetworkStats")]
 pub struct GetStats;
 
+/// Asks for the bytes queued for each TCP peer, not yet written to its connection.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Vec<(synod_messages::NodeId, usize)>")]
+pub struct GetQueued;
+
 /// Stops the router: closes its listener, its inbound and outbound connections, and removes it
 /// from its [`LocalHub`](crate::LocalHub).
 #[derive(Debug, Clone, Copy, Message)]

@@ -86,7 +86,6 @@ impl OutboundQueue {
     }
 
     /// Bytes queued and not yet written.
-    #[cfg(test)]
     pub(crate) fn bytes(&self) -> usize {
         self.bytes.load(Ordering::Acquire)
     }

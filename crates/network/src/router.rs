@@ -286,6 +286,14 @@ impl Handler<GetLocalAddr> for Router {
     }
 }
 
+impl Handler<message::GetQueued> for Router {
+    type Result = MessageResult<message::GetQueued>;
+
+    fn handle(&mut self, _: message::GetQueued, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.peers.iter().map(|(&n, q)| (n, q.bytes())).collect())
+    }
+}
+
 impl Handler<GetStats> for Router {
     type Result = MessageResult<GetStats>;
 

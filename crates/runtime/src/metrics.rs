@@ -129,6 +129,12 @@ pub async fn scrape(state: web::Data<ApiState>) -> HttpResponse {
                 metrics::counter!("synod_messages_dropped_total", "reason" => reason).absolute(n);
             }
         }
+        if let Ok(queued) = router.send(synod_network::GetQueued).await {
+            for (peer, bytes) in queued {
+                metrics::gauge!("synod_peer_queue_bytes", "peer" => peer.to_string())
+                    .set(bytes as f64);
+            }
+        }
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
