@@ -1,26 +1,34 @@
 //! `synod cluster`: every node of a config as a child process, logs prefixed, stopped together.
 
 use crate::config::Config;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// `println!` that never panics: with our reader gone (`| head`) the cluster keeps running
+/// (and can still be stopped with Ctrl-C) instead of dying and leaving its nodes behind.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Runs the cluster until Ctrl-C (or SIGTERM); returns the exit code.
 pub fn run(config_path: &Path) -> Result<(), String> {
     let cfg = Config::load(config_path).map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the synod binary: {e}"))?;
-    println!(
+    say!(
         "Synod cluster `{}` on {}: {} nodes",
         cfg.cluster_id,
         cfg.protocol,
         cfg.nodes.len()
     );
-    println!("{:<6} {:<28} {:<22}", "node", "http", "peer");
+    say!("{:<6} {:<28} {:<22}", "node", "http", "peer");
     for n in &cfg.nodes {
-        println!(
+        say!(
             "{:<6} {:<28} {:<22}",
             n.id,
             format!("http://{}", n.http_addr),
@@ -35,16 +43,16 @@ pub fn run(config_path: &Path) -> Result<(), String> {
     // The binary as this shell can call it (it need not be on the PATH).
     let cwd = std::env::current_dir().unwrap_or_default();
     let synod = exe.strip_prefix(&cwd).unwrap_or(&exe).display().to_string();
-    println!(
+    say!(
         "try:  {synod} kv --endpoints {} put hello world",
         endpoints.join(",")
     );
-    println!("      {synod} status --endpoints {}", endpoints.join(","));
-    println!(
+    say!("      {synod} status --endpoints {}", endpoints.join(","));
+    say!(
         "      curl -X PUT --data world http://{}/v1/kv/hello",
         cfg.nodes[0].http_addr
     );
-    println!("Ctrl-C stops every node.\n");
+    say!("Ctrl-C stops every node.\n");
 
     let mut children: Vec<(u64, Child)> = Vec::new();
     for n in &cfg.nodes {
@@ -95,7 +103,7 @@ pub fn run(config_path: &Path) -> Result<(), String> {
         if !ready && std::time::Instant::now() >= next_check {
             next_check = std::time::Instant::now() + Duration::from_millis(500);
             if let Some((leader, term)) = agreed_leader(&endpoints) {
-                println!("[cluster] ready: node {leader} leads (term {term}); every node knows it");
+                say!("[cluster] ready: node {leader} leads (term {term}); every node knows it");
                 ready = true;
             }
         }
@@ -150,12 +158,18 @@ fn stop_all(children: &mut [(u64, Child)]) {
     }
 }
 
+/// Copies a node's output to ours, each line prefixed. If our reader goes away (`| head`),
+/// the node's output is still read and dropped, so the node never blocks on a full pipe.
 fn stream(prefix: String, pipe: impl Read + Send + 'static) {
     std::thread::spawn(move || {
+        let mut open = true;
         for line in BufReader::new(pipe).lines() {
-            match line {
-                Ok(line) => println!("{prefix} {line}"),
-                Err(_) => break,
+            let Ok(line) = line else {
+                break;
+            };
+            if open {
+                let mut out = std::io::stdout().lock();
+                open = writeln!(out, "{prefix} {line}").is_ok();
             }
         }
     });
