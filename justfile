@@ -50,7 +50,8 @@ bench-memory protocol="raft":
 bench-stall protocol="raft":
     scripts/bench-stall.sh {{protocol}}
 
-# Replay a protocol's worked example on its real cores: paxos-example-1 or paxos-example-2.
+# Replay a protocol's worked example on its real cores: paxos-example-1, paxos-example-2,
+# raft-election or raft-replication.
 scenario name="paxos-example-2":
     cargo run --release -q -p synod -- scenario {{name}}
 

@@ -55,7 +55,7 @@ enum Cmd {
     },
     /// Replay a protocol's worked example on its real cores, step by step.
     Scenario {
-        /// The example: paxos-example-1 or paxos-example-2.
+        /// The example: paxos-example-1, paxos-example-2, raft-election, raft-replication.
         name: String,
     },
     /// Print the status of each node as a table (`--json`: each node's `/v1/status`).

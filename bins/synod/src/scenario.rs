@@ -46,3 +46,24 @@ pub fn run(name: &str) -> Result<(), String> {
     out(&format!("{}\n", scenario.title));
     (scenario.run)(&mut out)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_protocols_examples_are_listed_and_an_unknown_name_lists_them() {
+        let names: Vec<_> = super::all().iter().map(|s| s.name).collect();
+        for name in [
+            "raft-election",
+            "raft-replication",
+            "paxos-example-1",
+            "paxos-example-2",
+        ] {
+            assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
+        let err = super::run("raft-figure-9").unwrap_err();
+        assert!(
+            err.contains("raft-election") && err.contains("paxos-example-2"),
+            "{err}"
+        );
+    }
+}

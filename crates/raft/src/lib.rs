@@ -34,6 +34,7 @@ pub mod protocol;
 mod raft;
 mod read;
 mod replication;
+pub mod scenario;
 mod snapshot;
 pub mod state;
 

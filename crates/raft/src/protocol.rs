@@ -9,7 +9,7 @@ use crate::invariants::RaftInvariants;
 use crate::{Raft, RaftConfig, RaftState};
 use serde::Deserialize;
 use synod_core::protocol::{check_role_names, check_timing};
-use synod_core::{Guarantee, Host, Invariants, Member, Protocol, RoleSpec, Setup};
+use synod_core::{Guarantee, Host, Invariants, Member, Protocol, RoleSpec, Scenario, Setup};
 
 /// `[raft]`: timing and batching of Raft, in ticks of `tick_ms`.
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +114,10 @@ impl Protocol for RaftProtocol {
             max_inflight: 1 + (seed % 4) as usize,
             ..RaftSection::default()
         }
+    }
+
+    fn scenarios() -> Vec<Scenario> {
+        crate::scenario::scenarios()
     }
 
     fn invariants(_voters: usize) -> Box<dyn Invariants> {
