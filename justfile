@@ -51,7 +51,7 @@ bench-stall protocol="raft":
     scripts/bench-stall.sh {{protocol}}
 
 # Replay a protocol's worked example on its real cores: paxos-example-1, paxos-example-2,
-# raft-election or raft-replication.
+# raft-election, raft-replication or raft-figure-8.
 scenario name="paxos-example-2":
     cargo run --release -q -p synod -- scenario {{name}}
 

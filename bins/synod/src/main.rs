@@ -55,7 +55,8 @@ enum Cmd {
     },
     /// Replay a protocol's worked example on its real cores, step by step.
     Scenario {
-        /// The example: paxos-example-1, paxos-example-2, raft-election, raft-replication.
+        /// The example: paxos-example-1, paxos-example-2, raft-election, raft-replication,
+        /// raft-figure-8.
         name: String,
     },
     /// Print the status of each node as a table (`--json`: each node's `/v1/status`).

@@ -1,5 +1,6 @@
-//! `synod scenario NAME`: a protocol's worked examples (the Paxos ones: `paxos-example-1`,
-//! `paxos-example-2`), run on the real cores and printed step by step. Every registered
+//! `synod scenario NAME`: a protocol's worked examples (`paxos-example-1`, `paxos-example-2`,
+//! `raft-election`, `raft-replication`, `raft-figure-8`), run on the real cores and printed
+//! step by step. Every registered
 //! protocol offers its own; a closed pipe (`| head`) ends the printing quietly.
 
 use std::io::Write;
@@ -55,6 +56,7 @@ mod tests {
         for name in [
             "raft-election",
             "raft-replication",
+            "raft-figure-8",
             "paxos-example-1",
             "paxos-example-2",
         ] {

@@ -118,6 +118,11 @@ pub fn write(seq: u64) -> Command {
 impl World {
     /// `n` servers, all followers in term 0 with empty logs.
     pub fn new(n: u64) -> Self {
+        Self::with_batch(n, 512)
+    }
+
+    /// The same, each AppendEntries carrying at most `max_batch` entries.
+    pub fn with_batch(n: u64, max_batch: usize) -> Self {
         let ids: Vec<NodeId> = (1..=n).collect();
         let mut world = World {
             servers: BTreeMap::new(),
@@ -130,6 +135,7 @@ impl World {
             let mut cfg = RaftConfig::new(id, ids.clone());
             cfg.pre_vote = false;
             cfg.seed = 7;
+            cfg.max_batch = max_batch;
             world
                 .servers
                 .insert(id, Raft::new(cfg, RaftState::default()));
@@ -243,6 +249,67 @@ impl World {
             self.flush(to)?;
         }
         Err(StoryError("messages never stopped".into()))
+    }
+
+    /// Delivers messages in flight one by one until `done` holds (or none is left).
+    pub fn deliver_until(&mut self, done: impl Fn(&World) -> bool) -> Result<(), StoryError> {
+        for _ in 0..10_000 {
+            if done(self) {
+                return Ok(());
+            }
+            let Some((from, to, msg)) = self.in_flight.pop_front() else {
+                return Err(StoryError(
+                    "nothing left to deliver, and the story is not there".into(),
+                ));
+            };
+            if self.isolated.contains(&from) || self.isolated.contains(&to) {
+                self.events.push(format!(
+                    "the message from server {from} to server {to} is lost"
+                ));
+                continue;
+            }
+            self.server(to)?
+                .on_message(ActorAddr::new(from, crate::RAFT), msg);
+            self.flush(to)?;
+        }
+        Err(StoryError("messages never stopped".into()))
+    }
+
+    /// Whether server `id` holds entry `index@term`.
+    pub fn holds(&self, id: NodeId, index: Index, term: Term) -> bool {
+        self.servers
+            .get(&id)
+            .and_then(|s| s.log().get(index).map(|e| e.term == term))
+            .unwrap_or(false)
+    }
+
+    /// Server `id` crashes: what is in flight from or to it is lost, and it restarts later from
+    /// its disk (see [`World::restart`]); meanwhile it is cut off.
+    pub fn crash(&mut self, id: NodeId) {
+        self.isolated.insert(id);
+        self.in_flight
+            .retain(|(from, to, _)| *from != id && *to != id);
+        self.events.push(format!("server {id} crashes"));
+    }
+
+    /// Server `id` restarts from what its disk holds, and is connected again.
+    pub fn restart(&mut self, id: NodeId) -> Result<(), StoryError> {
+        let Some(disk) = self.disks.get(&id) else {
+            return Err(StoryError(format!("no server {id}")));
+        };
+        let state = disk.snapshot();
+        let ids: Vec<NodeId> = self.servers.keys().copied().collect();
+        let max_batch = self.server(id)?.cfg.max_batch;
+        let mut cfg = RaftConfig::new(id, ids);
+        cfg.pre_vote = false;
+        cfg.seed = 7 + id;
+        cfg.max_batch = max_batch;
+        self.servers.insert(id, Raft::new(cfg, state));
+        self.isolated.remove(&id);
+        self.events.push(format!(
+            "server {id} restarts from its disk: term, vote and log survive"
+        ));
+        Ok(())
     }
 
     /// Cuts server `id` off: what it sends and what is sent to it is lost.
@@ -383,6 +450,51 @@ pub fn replication(out: &mut dyn FnMut(&str)) -> Result<World, StoryError> {
     Ok(w)
 }
 
+/// Why a leader commits only entries of its own term by counting copies (the Raft paper's
+/// Figure 8): an entry of an earlier term stored on a majority can still be overwritten.
+pub fn figure_8(out: &mut dyn FnMut(&str)) -> Result<World, StoryError> {
+    let mut w = World::with_batch(5, 1);
+    w.timeout(1)?;
+    w.deliver_all()?;
+    step(&mut w, out, "1", "Five servers. Server 1 is elected leader of term 1; its no-op 1@1 is on every server and committed. (AppendEntries carry one entry each in this story, so we can stop between two.)");
+    for id in [3, 4, 5] {
+        w.isolate(id);
+    }
+    w.propose(1, write(1))?;
+    w.deliver_all()?;
+    step(&mut w, out, "2", "Servers 3, 4 and 5 are cut off. A client's write becomes entry 2@1 on server 1, which reaches server 2 only: 2 of 5, not a majority, not committed.");
+    w.crash(1);
+    for id in [3, 4, 5] {
+        w.heal(id);
+    }
+    w.isolate(2);
+    w.timeout(5)?;
+    w.deliver_until(|w| w.leader() == Some(5))?;
+    w.crash(5);
+    step(&mut w, out, "3", "Server 1 crashes; server 2 is cut off. Server 5 times out, is elected leader of term 2 by servers 3 and 4 (their logs are no more up to date than its own), appends its no-op 2@2 at index 2, and crashes before sending it anywhere.");
+    w.restart(1)?;
+    w.heal(2);
+    w.timeout(1)?;
+    w.deliver_all()?;
+    if w.leader() != Some(1) {
+        w.timeout(1)?;
+        w.deliver_until(|w| w.leader() == Some(1))?;
+    }
+    step(&mut w, out, "4", "Server 1 restarts from its disk (its commit index, which is not stored, starts again from 0) and stands; servers 3 and 4 already voted in term 2, so it needs a term above: it is elected leader of term 3 by servers 2, 3 and 4 (its log is at least as up to date as theirs), and appends its no-op 3@3 after 2@1.");
+    w.deliver_until(|w| w.holds(3, 2, 1))?;
+    step(&mut w, out, "5", "Server 1 replicates: server 2 gets 3@3, server 3 gets the entry it lacks first, 2@1. Now 2@1 is on servers 1, 2 and 3, a majority of five, while 3@3 is on two. Yet server 1 does not commit index 2: 2@1 is of term 1, not of its current term 3, and Raft never commits such an entry by counting its copies.");
+    w.crash(1);
+    w.restart(5)?;
+    w.timeout(5)?;
+    if w.leader() != Some(5) {
+        w.deliver_all()?;
+        w.timeout(5)?;
+    }
+    w.deliver_all()?;
+    step(&mut w, out, "6", "Here is why. Server 1 crashes; server 5 restarts and stands in term 4. Its log ends with 2@2, more up to date than 2@1 (a later term): servers 3 and 4 vote for it (server 2, whose log ends with 3@3, refuses), a majority with its own vote. As leader it makes every log match its own: 2@1 is replaced by 2@2 wherever it was. Had server 1 counted 2@1 as committed in step 5, and applied it, a committed write would now be gone. Had server 1 instead got 3@3 onto a majority first, 3@3 would have committed 2@1 with it, and server 5, whose log lacks 3@3, could not have been elected.");
+    Ok(w)
+}
+
 /// The worked examples as `synod scenario` runs them.
 pub fn scenarios() -> Vec<synod_core::Scenario> {
     vec![
@@ -391,6 +503,15 @@ pub fn scenarios() -> Vec<synod_core::Scenario> {
             title: "Raft leader election: a timeout, votes, a leader; a split vote resolved by randomized timeouts.",
             run: |out| {
                 election(out)
+                    .map(|_| ())
+                    .map_err(|e| format!("the scenario went off script: {}", e.0))
+            },
+        },
+        synod_core::Scenario {
+            name: "raft-figure-8",
+            title: "Raft's Figure 8: why a leader commits only entries of its own term by counting copies.",
+            run: |out| {
+                figure_8(out)
                     .map(|_| ())
                     .map_err(|e| format!("the scenario went off script: {}", e.0))
             },

@@ -56,3 +56,32 @@ fn each_step_is_printed_with_every_servers_state() {
     );
     assert_eq!(lines.iter().filter(|l| l.contains("= server")).count(), 21);
 }
+
+#[test]
+fn figure_8_shows_an_old_term_entry_on_a_majority_uncommitted_then_overwritten() {
+    use synod_raft::scenario::figure_8;
+    let mut lines = Vec::new();
+    let mut out = |l: &str| lines.push(l.to_string());
+    let w = figure_8(&mut out).expect("on script");
+    // Where step 5 left it: 2@1 on a majority while the leader had not committed index 2.
+    let step5 = lines
+        .iter()
+        .skip_while(|l| !l.starts_with("step   5"))
+        .take_while(|l| !l.starts_with("step   6"))
+        .cloned()
+        .collect::<Vec<_>>();
+    let holding = step5.iter().filter(|l| l.contains("2@1 write")).count();
+    assert!(holding >= 3, "2@1 on a majority of 5 in step 5: {step5:#?}");
+    assert!(
+        step5
+            .iter()
+            .any(|l| l.starts_with("           = server 1:") && l.contains("committed up to 0")),
+        "the leader did not commit it: {step5:#?}"
+    );
+    // At the end: server 5 leads term 4, and index 2 holds 2@2 on every server but the crashed 1.
+    assert_eq!(w.leader(), Some(5));
+    for id in 2..=5 {
+        assert!(w.holds(id, 2, 2), "server {id} replaced 2@1 with 2@2");
+        assert!(!w.holds(id, 2, 1));
+    }
+}
