@@ -228,6 +228,12 @@ impl World {
                 | PaxosMessage::ChosenSlots { .. }
                 | PaxosMessage::Voted { .. } => {
                     if let Some(scribe) = self.scribes.get_mut(&to.node) {
+                        self.events.push(format!(
+                            "{} tells {}: {}",
+                            who(from),
+                            who(to),
+                            describe(&msg)
+                        ));
                         scribe.on_message(from, msg.clone());
                         sent(scribe);
                     }
@@ -448,6 +454,13 @@ pub fn example_1(observe: Observe<'_>) -> Result<World, ScenarioError> {
         w.deliver(general(g), officer(2))?;
     }
     step(&mut w, observe, "8", "Officer 2 gets at least 2 replies carrying officer 1's accepted proposal, so it proposes no new time and adopts officer 1's time.");
+    for g in 1..=3 {
+        w.deliver(officer(2), general(g))?;
+    }
+    for g in 1..=3 {
+        w.deliver(general(g), officer(2))?;
+    }
+    step(&mut w, observe, "9", "(One step past the original story.) Number 2 is not below what the generals promised, so each accepts (number 2, attack time 1) and replies (Accepted); with a majority officer 2 knows attack time 1 is chosen, and tells the scribes. It is the time already chosen in step 5: once a value is chosen, every later number carries the same value.");
     Ok(w)
 }
 
@@ -553,12 +566,25 @@ pub fn example_2(observe: Observe<'_>) -> Result<World, ScenarioError> {
     Ok(w)
 }
 
+/// The words the stories use, printed before the first step.
+const WORDS: &[&str] = &[
+    "Words: an officer is a proposer, a general an acceptor, a scribe a learner (one in each",
+    "general's camp, writing down what was decided). A number is a ballot, unique to the officer",
+    "that chose it; a proposal is (number, attack time). A messenger is a message on its way; a",
+    "captured messenger is a lost message. The stories decide slot 1, the first position of the",
+    "replicated log. Each step: · what was sent or received, = what each general and scribe holds.",
+    "",
+];
+
 /// Prints each step of a story to `out`: its number and words, the messages it sent, and
 /// what every general and scribe holds after it.
 fn print_steps(
     out: &mut dyn FnMut(&str),
     story: fn(Observe<'_>) -> Result<World, ScenarioError>,
 ) -> Result<(), String> {
+    for line in WORDS {
+        out(line);
+    }
     let mut print = |step: &Step, world: &mut World| {
         out(&format!("step {:>3}  {}", step.id, step.text));
         for event in &world.events {

@@ -138,11 +138,29 @@ fn seed_example_1_officer_2_adopts_attack_time_1() {
                     "step 8: officer 2 proposes no new time, it adopts attack time 1: {accepts:?}"
                 );
             }
+            "9" => {
+                for g in 1..=3 {
+                    assert_eq!(
+                        w.general(g),
+                        (N2, Some((N2, Some(1)))),
+                        "step 9: general {g} accepts (number 2, attack time 1)"
+                    );
+                }
+                assert_eq!(
+                    w.officers[&2].chosen_upto(),
+                    1,
+                    "step 9: officer 2 knows it chosen"
+                );
+                assert!(
+                    (1..=3).all(|k| w.learned(k) == Some(1)),
+                    "step 9: the scribes still hold attack time 1"
+                );
+            }
             other => panic!("unexpected step {other}"),
         }
     };
     example_1(&mut check).unwrap();
-    assert_eq!(seen, ["1", "2", "3", "4", "5", "6", "7", "8"]);
+    assert_eq!(seen, ["1", "2", "3", "4", "5", "6", "7", "8", "9"]);
 }
 
 #[test]
