@@ -85,13 +85,14 @@ pub fn finish<C: Core, E: Effects<C::Message, C::Persist>>(
     fx: &mut E,
     step: Step<C::Message, C::Persist>,
 ) -> Result<(), StorageError> {
+    // Every field by name: one added to `Ready` must be carried out here too.
     let Ready {
+        eager: _sent_in_begin,
         persist,
         messages,
         mut snapshot,
         applied,
         reads,
-        ..
     } = step.ready;
     if !persist.is_empty() {
         fx.persist(&persist)?;

@@ -26,7 +26,7 @@ impl Payload {
     pub fn into_protocol<M: WireMessage>(self) -> Result<M, ForeignMessage> {
         match self {
             Payload::Protocol(msg) => msg.take(),
-            Payload::Service(msg) => Err(ForeignMessage(format!("{msg:?}"))),
+            Payload::Service(_) => Err(ForeignMessage("a message between KV services".into())),
         }
     }
 }
@@ -49,6 +49,9 @@ pub struct Handshake {
     pub version: u32,
     /// The cluster the caller belongs to; a caller of another cluster is refused.
     pub cluster_id: String,
+    /// The protocol the caller runs; a caller running another one is refused (protocol
+    /// messages travel as opaque bytes, decoded by the receiving role).
+    pub protocol: String,
     /// The caller's node id; an id not in the receiver's config is refused.
     pub node: NodeId,
     /// The largest frame the caller may send (its `network.max_frame_bytes`); a receiver whose
@@ -59,7 +62,8 @@ pub struct Handshake {
 
 impl Handshake {
     /// The wire version this build speaks (2: Paxos's `Voted` and `ChosenSlots`, which an
-    /// older node could not decode; 3: the handshake's `max_frame`; 4: roles as names and
-    /// protocol messages as opaque bytes, so protocols plug in without a shared enum).
+    /// older node could not decode; 3: the handshake's `max_frame`; 4: roles as names,
+    /// protocol messages as opaque bytes, so protocols plug in without a shared enum, and the
+    /// handshake's `protocol`).
     pub const VERSION: u32 = 4;
 }

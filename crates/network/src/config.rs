@@ -31,6 +31,8 @@ pub struct NetworkConfig {
     pub outbound_queue_bytes: usize,
     /// How long an accepted connection may take to send its handshake before it is closed.
     pub handshake_timeout: Duration,
+    /// The protocol this node runs (`protocol` in the config); peers must run the same.
+    pub protocol: String,
 }
 
 impl NetworkConfig {
@@ -52,6 +54,7 @@ impl NetworkConfig {
             outbound_queue: 4096,
             outbound_queue_bytes: 4 * Self::DEFAULT_MAX_FRAME,
             handshake_timeout: Duration::from_secs(5),
+            protocol: String::new(),
         }
     }
 }

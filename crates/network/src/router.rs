@@ -59,6 +59,7 @@ impl Router {
         let handshake = Handshake {
             version: Handshake::VERSION,
             cluster_id: config.cluster_id.clone(),
+            protocol: config.protocol.clone(),
             node: config.node,
             max_frame: config.max_frame as u64,
         };
@@ -89,6 +90,7 @@ impl Router {
                 let policy = Arc::new(InboundPolicy {
                     node: config.node,
                     cluster_id: config.cluster_id.clone(),
+                    protocol: config.protocol.clone(),
                     peers: config.peers.keys().copied().collect(),
                     max_frame: config.max_frame,
                     handshake_timeout: config.handshake_timeout,

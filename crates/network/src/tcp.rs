@@ -45,6 +45,9 @@ pub(crate) struct InboundPolicy {
     pub(crate) node: NodeId,
     /// Our cluster id.
     pub(crate) cluster_id: String,
+    /// The protocol we run: a peer running another one is refused (its roles' bytes would be
+    /// read as ours).
+    pub(crate) protocol: String,
     /// The node ids allowed to connect.
     pub(crate) peers: BTreeSet<NodeId>,
     /// The largest frame body accepted.
@@ -64,6 +67,8 @@ enum InboundError {
     Version { theirs: u32, ours: u32 },
     #[error("cluster id {theirs:?}, expected {ours:?}")]
     Cluster { theirs: String, ours: String },
+    #[error("protocol {theirs:?}, this node runs {ours:?}: every node of a cluster runs the same protocol")]
+    Protocol { theirs: String, ours: String },
     #[error("node {0} is this node")]
     OwnId(NodeId),
     #[error("node {0} is not a configured peer")]
@@ -97,6 +102,12 @@ impl InboundPolicy {
             return Err(InboundError::Cluster {
                 theirs: handshake.cluster_id.clone(),
                 ours: self.cluster_id.clone(),
+            });
+        }
+        if handshake.protocol != self.protocol {
+            return Err(InboundError::Protocol {
+                theirs: handshake.protocol.clone(),
+                ours: self.protocol.clone(),
             });
         }
         if handshake.node == self.node {
@@ -213,14 +224,14 @@ enum SessionEnd {
     Lost(io::Error),
 }
 
-/// Keeps one connection to a peer up, writing the frames of `queue` to it, until the router
-/// drops the queue's sender. Reconnects with capped exponential backoff; the backoff resets only
-/// after a connection stayed up for `reconnect_max`. Envelopes queued when a connection attempt
-/// fails are dropped.
 /// Failed connection attempts in a row after which a peer is reported unreachable (with the
 /// default backoff, about 1.5 s away).
 const UNREACHABLE_AFTER: u32 = 5;
 
+/// Keeps one connection to a peer up, writing the frames of `queue` to it, until the router
+/// drops the queue's sender. Reconnects with capped exponential backoff; the backoff resets only
+/// after a connection stayed up for `reconnect_max`. Envelopes queued when a connection attempt
+/// fails are dropped.
 pub(crate) async fn outbound(config: OutboundConfig, mut queue: QueuedFrames) {
     let peer = config.peer;
     let addr = config.addr;

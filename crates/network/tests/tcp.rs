@@ -65,6 +65,7 @@ fn handshake(cluster_id: &str, node: NodeId) -> Vec<u8> {
     let handshake = Handshake {
         version: Handshake::VERSION,
         cluster_id: cluster_id.into(),
+        protocol: String::new(),
         node,
         max_frame: MAX_FRAME as u64,
     };
@@ -157,6 +158,7 @@ async fn bad_handshakes_are_refused() {
         &Handshake {
             version: Handshake::VERSION,
             cluster_id: CLUSTER.into(),
+            protocol: String::new(),
             node: 1,
             max_frame: MAX_FRAME as u64 / 2,
         },
@@ -170,6 +172,7 @@ async fn bad_handshakes_are_refused() {
         &Handshake {
             version: Handshake::VERSION + 1,
             cluster_id: CLUSTER.into(),
+            protocol: String::new(),
             node: 1,
             max_frame: MAX_FRAME as u64,
         },
@@ -180,14 +183,27 @@ async fn bad_handshakes_are_refused() {
         &Handshake {
             version: Handshake::VERSION,
             cluster_id: CLUSTER.into(),
+            protocol: String::new(),
             node: 1,
             max_frame: MAX_FRAME as u64 + 1,
         },
         MAX_FRAME,
     )
     .unwrap();
-    let cases: [(&str, Vec<u8>); 6] = [
+    let another_protocol = codec::encode_frame(
+        &Handshake {
+            version: Handshake::VERSION,
+            cluster_id: CLUSTER.into(),
+            protocol: "paxos".into(),
+            node: 1,
+            max_frame: MAX_FRAME as u64,
+        },
+        MAX_FRAME,
+    )
+    .unwrap();
+    let cases: [(&str, Vec<u8>); 7] = [
         ("wrong cluster id", handshake("another-cluster", 1)),
+        ("another protocol", another_protocol),
         ("unknown node id", handshake(CLUSTER, 7)),
         ("the receiver's own id", handshake(CLUSTER, 2)),
         ("wrong version", wrong_version),

@@ -130,6 +130,10 @@ pub struct Service {
     stopped: Option<String>,
     /// A snapshot is being written (encoded, streamed, made durable) and not yet handed over.
     snapshotting: bool,
+    /// Every role of the node, whose storage may fail (not only the front one's).
+    every_role: Vec<Recipient<GetStatus>>,
+    /// Protocol messages sent to the service role by mistake, logged once per interval.
+    misaddressed: synod_network::throttle::Throttle,
 }
 
 /// Hand pending requests to the leader (sent to itself).
@@ -179,6 +183,8 @@ impl Service {
             snapshot_abandoned: None,
             stopped: None,
             snapshotting: false,
+            every_role: Vec::new(),
+            misaddressed: synod_network::throttle::Throttle::default(),
         }
     }
 
@@ -191,6 +197,13 @@ impl Service {
     /// Serves linearizable reads through `protocol`'s read index instead of the log.
     pub fn read_through(mut self, protocol: Option<Recipient<Read>>) -> Self {
         self.read_index = protocol;
+        self
+    }
+
+    /// Reads the status of every role of the node for `/v1/status`, so that a role whose
+    /// storage failed shows (`role` is then `failed`) whichever role it is.
+    pub fn watch_roles(mut self, roles: Vec<Recipient<GetStatus>>) -> Self {
+        self.every_role = roles;
         self
     }
 
@@ -306,7 +319,11 @@ impl Handler<Deliver> for Service {
     fn handle(&mut self, Deliver(env): Deliver, ctx: &mut Context<Self>) {
         match env.payload {
             Payload::Service(msg) => self.on_service_message(env.from, msg, ctx),
-            other => tracing::warn!(from = %env.from, ?other, "service got a protocol message"),
+            Payload::Protocol(_) => {
+                if let Some(skipped) = self.misaddressed.allow(Instant::now()) {
+                    tracing::warn!(from = %env.from, skipped, "service got a protocol message");
+                }
+            }
         }
     }
 }
@@ -324,14 +341,21 @@ impl Handler<GetNodeStatus> for Service {
     type Result = ResponseActFuture<Self, Option<NodeStatus>>;
 
     fn handle(&mut self, _: GetNodeStatus, _: &mut Context<Self>) -> Self::Result {
-        Box::pin(self.status.send(GetStatus).into_actor(self).map(
-            |status: Result<Status, _>, service, _| {
+        let front = self.status.send(GetStatus);
+        let every = futures::future::join_all(self.every_role.iter().map(|r| r.send(GetStatus)));
+        let both = async move { (front.await, every.await) };
+        Box::pin(both.into_actor(self).map(
+            |(status, every): (Result<Status, _>, Vec<Result<Status, _>>), service, _| {
                 let status = status.ok()?;
+                let failed = status.storage_failed
+                    || every
+                        .iter()
+                        .any(|s| s.as_ref().is_ok_and(|s| s.storage_failed));
                 let applied = service.kv.applied_index();
                 Some(NodeStatus {
                     node_id: service.cfg.node,
                     protocol: status.protocol,
-                    role: status.role_word(),
+                    role: if failed { "failed" } else { status.role_word() },
                     roles: service.cfg.roles.clone(),
                     ballot: status
                         .ballot

@@ -255,7 +255,9 @@ where
         };
         let mut crashed = false;
         while let Some(step) = driver::begin(&mut self.core, &mut fx) {
-            if crash_in_persist && step.persists() {
+            // Dies in its next step, once what may leave before the persist (Raft's eager
+            // messages) has left: nothing of the step is written, nothing else leaves.
+            if crash_in_persist {
                 crashed = true;
                 break;
             }
@@ -519,9 +521,9 @@ impl Replica {
     }
 
     /// Takes the outputs of every role through the driver, persisting what they asked for on
-    /// their disks first. With `crash_in_persist`, the process dies in its next persist: only
-    /// what may be sent before it (Raft's eager messages) leaves, nothing is written, the
-    /// other roles' outputs are lost with it, and this returns true.
+    /// their disks first. With `crash_in_persist`, the process dies in the first step any role
+    /// has: only what may be sent before its persist (Raft's eager messages) leaves, nothing is
+    /// written, the other roles' outputs are lost with it, and this returns true.
     pub fn drain(&mut self, id: NodeId, out: &mut Output, crash_in_persist: bool) -> bool {
         for role in &mut self.roles {
             if role.drain(id, out, crash_in_persist) {

@@ -52,6 +52,7 @@ impl Visitor for StartProtocol<'_> {
             arbiter: self.arbiter,
             tick: cfg.tick(),
             front: None,
+            every: Vec::new(),
             propose: None,
             read: None,
             roles: Vec::new(),
@@ -69,6 +70,7 @@ impl Visitor for StartProtocol<'_> {
         Ok(ProtocolHandles {
             propose: host.propose,
             status,
+            every_role: host.every,
             roles: host.roles,
             actors: host.actors,
             compact: host.compact,
@@ -88,6 +90,8 @@ struct NodeHost<'a> {
     arbiter: &'a ArbiterHandle,
     tick: Duration,
     front: Option<Recipient<GetStatus>>,
+    /// Every role's status, to see a storage failure in any of them.
+    every: Vec<Recipient<GetStatus>>,
     propose: Option<Recipient<Propose>>,
     read: Option<Recipient<Read>>,
     roles: Vec<Role>,
@@ -131,6 +135,7 @@ impl NodeHost<'_> {
         S: Schema<Op = C::Persist>,
     {
         self.roles.push(spec.role);
+        self.every.push(shell.clone().recipient());
         if spec.front {
             self.front = Some(shell.clone().recipient());
         }

@@ -110,6 +110,8 @@ pub(crate) struct ProtocolHandles {
     pub propose: Option<Recipient<Propose>>,
     /// Where the node's protocol status is read.
     pub status: Recipient<GetStatus>,
+    /// Every role's status (a storage failure in any of them shows in `/v1/status`).
+    pub every_role: Vec<Recipient<GetStatus>>,
     /// The actors hosted, for `/v1/status`.
     pub roles: Vec<Role>,
     /// The protocol's actors, to stop them.
@@ -287,6 +289,7 @@ pub async fn start_node(
     };
     let service_actor = Service::new(service_cfg, router.clone(), handles.propose, handles.status)
         .compact_to(handles.compact)
+        .watch_roles(handles.every_role)
         .read_through(handles.read)
         .write_snapshots_with(stores.snapshot_writer(handles.snapshot_state));
     // On the network thread too: it encodes a snapshot a few thousand keys at a time and writes
@@ -331,6 +334,7 @@ async fn start_router(
     thread: &Arbiter,
 ) -> Result<Addr<Router>, StartError> {
     let mut net = NetworkConfig::new(id, cfg.cluster_id.clone());
+    net.protocol = cfg.protocol.clone();
     net.max_frame = cfg.network.max_frame_bytes;
     net.reconnect_min = Duration::from_millis(cfg.network.reconnect_min_ms);
     net.reconnect_max = Duration::from_millis(cfg.network.reconnect_max_ms);

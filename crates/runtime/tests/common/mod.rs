@@ -1,5 +1,7 @@
 //! Shared by the service tests: node 1's service in front of a stub protocol core.
 
+#![allow(dead_code)]
+
 use actix::prelude::*;
 use std::convert::Infallible;
 use std::time::Duration;
