@@ -155,7 +155,17 @@ mod tests {
             self.log.push("persisted".into());
         }
         fn status(&self) -> Status {
-            unimplemented!("not used by the driver")
+            Status {
+                protocol: "scripted",
+                standing: crate::Standing::Follower,
+                epoch: 0,
+                leader: None,
+                commit_index: 0,
+                last_index: 0,
+                ballot: None,
+                writes_to: Vec::new(),
+                storage_failed: false,
+            }
         }
     }
 

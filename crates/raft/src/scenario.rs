@@ -495,35 +495,33 @@ pub fn figure_8(out: &mut dyn FnMut(&str)) -> Result<World, StoryError> {
     Ok(w)
 }
 
+/// One of the stories above.
+type Story = fn(&mut dyn FnMut(&str)) -> Result<World, StoryError>;
+
+/// Runs `story` for `synod scenario`: its lines to `out`, an error if it went off script.
+fn tell(story: Story, out: &mut dyn FnMut(&str)) -> Result<(), String> {
+    story(out)
+        .map(|_| ())
+        .map_err(|e| format!("the scenario went off script: {}", e.0))
+}
+
 /// The worked examples as `synod scenario` runs them.
 pub fn scenarios() -> Vec<synod_core::Scenario> {
     vec![
         synod_core::Scenario {
             name: "raft-election",
             title: "Raft leader election: a timeout, votes, a leader; a split vote resolved by randomized timeouts.",
-            run: |out| {
-                election(out)
-                    .map(|_| ())
-                    .map_err(|e| format!("the scenario went off script: {}", e.0))
-            },
+            run: |out| tell(election, out),
         },
         synod_core::Scenario {
             name: "raft-figure-8",
             title: "Raft's Figure 8: why a leader commits only entries of its own term by counting copies.",
-            run: |out| {
-                figure_8(out)
-                    .map(|_| ())
-                    .map_err(|e| format!("the scenario went off script: {}", e.0))
-            },
+            run: |out| tell(figure_8, out),
         },
         synod_core::Scenario {
             name: "raft-replication",
             title: "Raft log replication: append, acknowledge, commit, apply; a lagging follower caught up.",
-            run: |out| {
-                replication(out)
-                    .map(|_| ())
-                    .map_err(|e| format!("the scenario went off script: {}", e.0))
-            },
+            run: |out| tell(replication, out),
         },
     ]
 }
