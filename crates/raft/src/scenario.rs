@@ -235,18 +235,9 @@ impl World {
     /// messages from or to an isolated server are lost.
     pub fn deliver_all(&mut self) -> Result<(), StoryError> {
         for _ in 0..10_000 {
-            let Some((from, to, msg)) = self.in_flight.pop_front() else {
+            if !self.deliver_next()? {
                 return Ok(());
-            };
-            if self.isolated.contains(&from) || self.isolated.contains(&to) {
-                self.events.push(format!(
-                    "the message from server {from} to server {to} is lost"
-                ));
-                continue;
             }
-            self.server(to)?
-                .on_message(ActorAddr::new(from, crate::RAFT), msg);
-            self.flush(to)?;
         }
         Err(StoryError("messages never stopped".into()))
     }
@@ -257,22 +248,31 @@ impl World {
             if done(self) {
                 return Ok(());
             }
-            let Some((from, to, msg)) = self.in_flight.pop_front() else {
+            if !self.deliver_next()? {
                 return Err(StoryError(
                     "nothing left to deliver, and the story is not there".into(),
                 ));
-            };
-            if self.isolated.contains(&from) || self.isolated.contains(&to) {
-                self.events.push(format!(
-                    "the message from server {from} to server {to} is lost"
-                ));
-                continue;
             }
-            self.server(to)?
-                .on_message(ActorAddr::new(from, crate::RAFT), msg);
-            self.flush(to)?;
         }
         Err(StoryError("messages never stopped".into()))
+    }
+
+    /// Delivers the oldest message in flight (lost if it is from or to an isolated server);
+    /// false when none is left.
+    fn deliver_next(&mut self) -> Result<bool, StoryError> {
+        let Some((from, to, msg)) = self.in_flight.pop_front() else {
+            return Ok(false);
+        };
+        if self.isolated.contains(&from) || self.isolated.contains(&to) {
+            self.events.push(format!(
+                "the message from server {from} to server {to} is lost"
+            ));
+            return Ok(true);
+        }
+        self.server(to)?
+            .on_message(ActorAddr::new(from, crate::RAFT), msg);
+        self.flush(to)?;
+        Ok(true)
     }
 
     /// Whether server `id` holds entry `index@term`.
